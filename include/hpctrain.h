@@ -1,0 +1,307 @@
+/* hpctrain: a neural-network trainer for multicore CPU servers.
+ *
+ * Public API. Conventions that hold for every function below unless its
+ * comment says otherwise:
+ *   - Functions return ht_status; HT_OK is 0. On error nothing the caller
+ *     owns is modified half-way, and ht_last_error() gives a one-line
+ *     explanation that names the file, value or argument at fault.
+ *   - No function exits or aborts on bad input.
+ *   - Matrices are row-major; a leading dimension is the distance in
+ *     elements between the starts of two consecutive rows.
+ *   - "Thread-safe" means: may be called concurrently from several threads on
+ *     distinct objects. Functions that may run OpenMP parallel regions say
+ *     so; they must not be called from inside a parallel region.
+ */
+#ifndef HPCTRAIN_H
+#define HPCTRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HT_VERSION_MAJOR 0
+#define HT_VERSION_MINOR 1
+#define HT_VERSION_PATCH 0
+
+/* ------------------------------------------------------------------ status */
+
+typedef enum ht_status {
+    HT_OK = 0,
+    HT_ERR_ARG,         /* an argument is out of its documented range        */
+    HT_ERR_NOMEM,       /* an allocation failed                              */
+    HT_ERR_IO,          /* a file could not be opened, read or written       */
+    HT_ERR_FORMAT,      /* a file is malformed (magic, truncation, syntax)   */
+    HT_ERR_SHAPE,       /* sizes do not agree (data vs model, checkpoint)    */
+    HT_ERR_ISA,         /* the requested instruction set is not available   */
+    HT_ERR_DIVERGED,    /* training produced a NaN or Inf loss               */
+    HT_ERR_CHECKSUM,    /* a checkpoint failed its integrity check           */
+    HT_ERR_UNSUPPORTED  /* a fast path declines this case; caller falls back */
+} ht_status;
+
+/* A static string naming the status class ("invalid argument", ...).
+ * Thread-safe; never NULL. */
+const char *ht_status_str(ht_status s);
+
+/* The message of the last error set by an hpctrain function on the calling
+ * thread (thread-local storage), e.g. "train.csv:17: ragged row: 5 fields,
+ * expected 785". Empty string when none. Valid until the next hpctrain call
+ * on the same thread. Thread-safe. */
+const char *ht_last_error(void);
+
+/* --------------------------------------------------------------- runtime */
+
+/* Selects the kernel table once per process: the best ISA the CPU supports,
+ * or the one named by the environment variable HPCTRAIN_ISA
+ * (scalar|avx2|neon). Returns HT_ERR_ISA if HPCTRAIN_ISA names an unknown ISA
+ * or one this CPU or build lacks. Every other function calls it implicitly
+ * and returns its error. Thread-safe (pthread_once). */
+ht_status ht_runtime_init(void);
+
+/* Name of the active kernel table ("scalar", "avx2", "neon"), or NULL if
+ * ht_runtime_init() failed. Thread-safe. */
+const char *ht_isa_name(void);
+
+/* Forces a kernel table by name, overriding HPCTRAIN_ISA. For tests and
+ * benchmarks that compare tables in one process. NOT thread-safe: call it
+ * only while no other hpctrain function runs. */
+ht_status ht_isa_select(const char *name);
+
+/* 1 if this build and CPU can run the named ISA, else 0. Thread-safe. */
+int ht_isa_available(const char *name);
+
+/* Number of threads hpctrain's parallel regions use (OMP max threads unless
+ * set). ht_set_num_threads(0) restores the default. Not thread-safe. */
+int ht_get_num_threads(void);
+void ht_set_num_threads(int n);
+
+/* ------------------------------------------------------------------ SGEMM */
+
+enum { HT_NO_TRANS = 0, HT_TRANS = 1 };
+
+/* C = alpha * op(A) * op(B) + beta * C, row-major, op(X) = X or X^T.
+ * op(A) is m x k, op(B) is k x n, C is m x n. A is stored m x k (lda >= k)
+ * when transa == 0 and k x m (lda >= m) when transa == 1; likewise B.
+ * beta == 0 means C is written without being read (NaN in C is ignored).
+ * m, n or k == 0 is allowed (k == 0 scales C by beta).
+ * Runs the packed, blocked driver on the active kernel table, with OpenMP
+ * threads partitioning output tiles only, so the result is bitwise the same
+ * for any thread count. Must not be called inside a parallel region.
+ * Thread-safe with respect to other calls on distinct C (each call uses its
+ * own packing workspace). Returns HT_ERR_ARG for a bad flag or leading
+ * dimension, HT_ERR_NOMEM if the workspace cannot be allocated. */
+ht_status ht_sgemm(int transa, int transb, size_t m, size_t n, size_t k,
+                   float alpha, const float *a, size_t lda,
+                   const float *b, size_t ldb,
+                   float beta, float *c, size_t ldc);
+
+/* What the GEMM does to each output element after the last K block, while
+ * the tile is still in registers. Order: v = alpha*AB + beta*C; v += bias[j];
+ * if relu: v = max(v, 0); if mask: v = bit(i,j) ? v*scale : 0. */
+typedef struct ht_epilogue {
+    const float *bias;     /* length n, added per column; NULL for none     */
+    int relu;              /* nonzero: apply ReLU                           */
+    const uint32_t *mask;  /* dropout keep-bits, row i starts at
+                              mask + i*mask_ld; bit j of row i is
+                              (w[j/32] >> (j%32)) & 1; NULL for none        */
+    size_t mask_ld;        /* words per mask row, >= ceil(n/32)             */
+    float scale;           /* multiplier for kept elements, 1/(1-p)         */
+} ht_epilogue;
+
+/* ht_sgemm with a fused epilogue (NULL epi = plain ht_sgemm). Same contract. */
+ht_status ht_sgemm_ex(int transa, int transb, size_t m, size_t n, size_t k,
+                      float alpha, const float *a, size_t lda,
+                      const float *b, size_t ldb,
+                      float beta, float *c, size_t ldc,
+                      const ht_epilogue *epi);
+
+/* ------------------------------------------------------------------- data */
+
+/* A data set held in memory. x is n x d row-major, features as floats.
+ * For classification `label` holds n class indices and `target` is NULL;
+ * for regression `target` holds n x n_targets values and `label` is NULL. */
+typedef struct ht_dataset {
+    size_t n;          /* rows (samples)                                    */
+    size_t d;          /* features per row                                  */
+    float *x;          /* n*d, owned by the data set                        */
+    int32_t *label;    /* n class indices in [0, n_classes), or NULL        */
+    size_t n_classes;  /* 1 + largest label seen (classification), else 0   */
+    float *target;     /* n*n_targets regression targets, or NULL           */
+    size_t n_targets;  /* columns of target (regression), else 0            */
+} ht_dataset;
+
+/* Loads an IDX image file and its IDX label file (the MNIST format), raw or
+ * gzip-compressed (decided by content, not name). Pixels are scaled to
+ * [0,1] (ubyte / 255); other IDX element types are converted as-is. Errors:
+ * HT_ERR_IO (missing/unreadable), HT_ERR_FORMAT (bad magic, truncated data
+ * or gzip, NaN/Inf values), HT_ERR_SHAPE (label count != image count).
+ * On success *out is a new data set owned by the caller (ht_dataset_free).
+ * Thread-safe. */
+ht_status ht_dataset_load_idx(const char *images_path, const char *labels_path,
+                              ht_dataset **out);
+
+typedef enum ht_target_kind {
+    HT_TARGET_CLASS = 0,     /* first column: integer class label >= 0      */
+    HT_TARGET_REGRESSION = 1 /* first column: numeric target                 */
+} ht_target_kind;
+
+/* Loads a CSV file: one row per line, first column the label or target,
+ * the rest the features; comma separated, optional header line (a first
+ * line whose fields are not all numbers). Empty lines are skipped. Errors
+ * name the file and line: HT_ERR_IO, HT_ERR_FORMAT (bad number, ragged
+ * row, NaN/Inf, negative or non-integer label). Thread-safe. */
+ht_status ht_dataset_load_csv(const char *path, ht_target_kind kind,
+                              ht_dataset **out);
+
+/* Splits off the last `frac` of a seeded permutation of src's rows as a
+ * validation set; both outputs are new data sets (src is untouched).
+ * frac in (0,1); each side must get at least one row. Thread-safe. */
+ht_status ht_dataset_split(const ht_dataset *src, double frac, uint64_t seed,
+                           ht_dataset **train, ht_dataset **val);
+
+/* Frees a data set; NULL is a no-op. */
+void ht_dataset_free(ht_dataset *ds);
+
+/* ------------------------------------------------------------------ model */
+
+#define HT_MAX_LAYERS 16
+
+typedef enum ht_loss_kind {
+    HT_LOSS_XENT = 0,  /* softmax + cross-entropy, mean over the batch      */
+    HT_LOSS_MSE = 1    /* 1/(2m) * sum of squared errors (the seed's J)      */
+} ht_loss_kind;
+
+typedef enum ht_optimizer_kind {
+    HT_OPT_SGD = 0,    /* SGD with optional (Nesterov) momentum             */
+    HT_OPT_ADAM = 1,   /* Adam; l2 is a coupled gradient term               */
+    HT_OPT_ADAMW = 2   /* Adam with decoupled weight decay                  */
+} ht_optimizer_kind;
+
+typedef enum ht_lr_schedule {
+    HT_SCHED_CONSTANT = 0,
+    HT_SCHED_STEP = 1,   /* lr * gamma^(epoch / step_epochs)               */
+    HT_SCHED_COSINE = 2  /* lr * (1 + cos(pi * epoch / total_epochs)) / 2  */
+} ht_lr_schedule;
+
+/* Architecture and training hyper-parameters. ht_config_default() fills
+ * the defaults the CLI uses. All regularisation coefficients apply to the
+ * gradient of the mean batch loss:
+ *   l1:  g += l1 * sign(w)           (penalty l1 * sum|w|, sign(0) = 0)
+ *   l2:  g += l2 * w                 (penalty l2/2 * sum w^2)
+ *   weight_decay (AdamW only): w -= lr * weight_decay * w, decoupled.
+ * The seed text's lambda/(2m) * sum w^2 equals l2 = lambda/m. Regularisers
+ * apply to weights, not biases, unless reg_bias is set. */
+typedef struct ht_config {
+    size_t n_layers;                   /* number of dense layers (>= 1)     */
+    size_t sizes[HT_MAX_LAYERS + 1];   /* sizes[0] inputs ... sizes[n] out  */
+    float dropout;                     /* on hidden activations, [0,1)      */
+    float input_dropout;               /* on inputs, [0,1)                  */
+    ht_loss_kind loss;
+    ht_optimizer_kind optimizer;
+    float lr;
+    float momentum;                    /* SGD                               */
+    int nesterov;                      /* SGD                               */
+    float beta1, beta2, eps;           /* Adam, AdamW                       */
+    float weight_decay;                /* AdamW decoupled decay             */
+    float l1, l2;
+    int reg_bias;                      /* apply l1/l2 to biases as well     */
+    int prox_l1;                       /* L1 as soft-thresholding after the
+                                          step (exact zeros) instead of the
+                                          sign subgradient                  */
+    ht_lr_schedule schedule;
+    int step_epochs;                   /* HT_SCHED_STEP                     */
+    float gamma;                       /* HT_SCHED_STEP                     */
+    int total_epochs;                  /* HT_SCHED_COSINE                   */
+    size_t batch;
+    uint64_t seed;                     /* init, shuffling and dropout       */
+} ht_config;
+
+void ht_config_default(ht_config *cfg);
+
+/* Checks every field and returns HT_ERR_ARG with a message naming the
+ * field and value on the first bad one. Thread-safe. */
+ht_status ht_config_check(const ht_config *cfg);
+
+typedef struct ht_model ht_model;
+
+/* Creates a model: weights He/Kaiming-uniform from cfg->seed
+ * (U(-sqrt(6/fan_in), +sqrt(6/fan_in))), biases zero, optimiser state zero,
+ * epoch and step zero. Workspaces for cfg->batch rows are allocated here,
+ * once. The model copies cfg. Free with ht_model_free. Thread-safe. */
+ht_status ht_model_create(const ht_config *cfg, ht_model **out);
+void ht_model_free(ht_model *m);
+
+const ht_config *ht_model_config(const ht_model *m);
+int ht_model_epoch(const ht_model *m);        /* completed epochs            */
+uint64_t ht_model_step(const ht_model *m);    /* completed optimiser steps   */
+
+/* Per-layer parameters: W of layer l is sizes[l] x sizes[l+1] row-major
+ * (inputs x outputs), b has sizes[l+1] entries. Pointers into the model;
+ * valid until ht_model_free. Writing through them is allowed between calls. */
+float *ht_model_weights(ht_model *m, size_t layer);
+float *ht_model_bias(ht_model *m, size_t layer);
+
+/* Statistics of one epoch of training. */
+typedef struct ht_epoch_stats {
+    double loss;         /* mean data loss over the epoch's batches          */
+    double penalty;      /* regularisation penalty at the end of the epoch:
+                            l1*sum|w| + l2/2*sum w^2 (not in `loss`)         */
+    double seconds;      /* wall time                                        */
+    double samples_per_s;
+    double sparsity;     /* fraction of weights exactly zero                 */
+} ht_epoch_stats;
+
+/* Called after every batch with (samples done, samples total, running mean
+ * loss, user pointer), from the calling thread. May be NULL. */
+typedef void (*ht_progress_fn)(size_t done, size_t total, double loss,
+                               void *user);
+
+/* Trains one epoch over `train` (shuffled from seed and epoch; a final
+ * partial batch is used). Checks that train matches the architecture
+ * (HT_ERR_SHAPE). Returns HT_ERR_DIVERGED, leaving the weights of the last
+ * good step, if the loss becomes NaN or Inf. Runs OpenMP regions. Not
+ * thread-safe on the same model. */
+ht_status ht_model_train_epoch(ht_model *m, const ht_dataset *train,
+                               ht_progress_fn progress, void *user,
+                               ht_epoch_stats *stats);
+
+typedef struct ht_eval_stats {
+    double loss;       /* mean data loss                                    */
+    double accuracy;   /* classification: fraction correct; MSE: 0          */
+    size_t n;
+} ht_eval_stats;
+
+/* Evaluates (no dropout) on a data set. Runs OpenMP regions. */
+ht_status ht_model_evaluate(ht_model *m, const ht_dataset *ds,
+                            ht_eval_stats *stats);
+
+/* Writes predictions (n x sizes[n_layers]; probabilities for XENT, values for
+ * MSE) for rows of x into out (caller-allocated). Runs OpenMP regions. */
+ht_status ht_model_predict(ht_model *m, const float *x, size_t n, float *out);
+
+/* Checkpoint: architecture, configuration, weights, optimiser state, epoch
+ * and step, written atomically (temporary file in the same directory,
+ * fsync, rename) with a CRC-32 over the content. A failed save leaves an
+ * existing file at `path` untouched. */
+ht_status ht_model_save(const ht_model *m, const char *path);
+
+/* Loads a checkpoint into a new model. HT_ERR_FORMAT for a truncated or
+ * foreign file, HT_ERR_CHECKSUM for a corrupted one. */
+ht_status ht_model_load(const char *path, ht_model **out);
+
+/* Loads a checkpoint's state into an existing model of the same
+ * architecture (HT_ERR_SHAPE otherwise), keeping m's hyper-parameters.
+ * Used by --resume. */
+ht_status ht_model_load_into(ht_model *m, const char *path);
+
+/* 64-bit FNV-1a hash of all weights and biases (bit patterns), for
+ * comparing runs bit for bit. */
+uint64_t ht_model_hash(const ht_model *m);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HPCTRAIN_H */

@@ -1,0 +1,106 @@
+/* hpctrain kernel-level API: the regularisers, the optimiser step and
+ * dropout on plain arrays, through the active kernel table, so they can be
+ * benchmarked, profiled and tested alone.
+ *
+ * Every function here is single-threaded (it never opens a parallel region),
+ * may be called from inside a parallel region on disjoint data, never
+ * allocates, and is thread-safe on disjoint outputs. Pointers need no
+ * particular alignment. Each calls ht_runtime_init() and returns its error.
+ *
+ * Conventions (see README "Regularisation and dropout"):
+ *   L1 gradient is the sign:  g += l1 * sign(w), sign(0) = 0.
+ *   L2 gradient is the scale: g += l2 * w.
+ *   Dropout is inverted: y = x * keep / (1 - p), keep ~ Bernoulli(1 - p).
+ *   A dropout mask is a pure function of (seed, layer, step, row):
+ *   whichever thread or kernel table produces it, the bits are the same.
+ */
+#ifndef HPCTRAIN_KERNELS_H
+#define HPCTRAIN_KERNELS_H
+
+#include "../hpctrain.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* g[i] += l1 * sign(w[i]) for i < n, sign(0) = 0. l1 >= 0 and finite,
+ * else HT_ERR_ARG. g may not alias w. */
+ht_status ht_l1_grad(size_t n, float l1, const float *w, float *g);
+
+/* g[i] += l2 * w[i] for i < n. l2 >= 0 and finite, else HT_ERR_ARG. */
+ht_status ht_l2_grad(size_t n, float l2, const float *w, float *g);
+
+/* Hyper-parameters of one fused optimiser step over one parameter tensor.
+ * The step, for each element (gradient g of the mean loss, read only):
+ *   g' = g + l1*sign(w) + l2*w          (l1 skipped here if prox_l1)
+ *   SGD:   v = momentum*v + g'; d = nesterov ? g' + momentum*v : v
+ *          w -= lr * d                   (momentum 0: plain SGD, v unused)
+ *   Adam:  m = b1*m + (1-b1)*g'; v = b2*v + (1-b2)*g'^2
+ *          w -= lr * (m/bc1) / (sqrt(v/bc2) + eps),  bc = 1 - beta^t
+ *   AdamW: as Adam, and first w -= lr*weight_decay*w
+ *   prox_l1: afterwards w = sign(w) * max(|w| - lr*l1, 0) (exact zeros). */
+typedef struct ht_optim_hyper {
+    int kind;                 /* HT_OPT_SGD, HT_OPT_ADAM, HT_OPT_ADAMW     */
+    float lr;
+    float momentum;
+    int nesterov;
+    float beta1, beta2, eps;
+    float bc1, bc2;           /* 1 - beta1^t, 1 - beta2^t for step t >= 1  */
+    float weight_decay;
+    float l1, l2;
+    int prox_l1;
+} ht_optim_hyper;
+
+/* One fused step over n parameters: w (in/out), g (in), state m and v
+ * (in/out; m is the SGD velocity; v is used by Adam/AdamW only and may be
+ * NULL for SGD; m may be NULL for SGD with momentum 0). */
+ht_status ht_optim_step(size_t n, float *w, const float *g, float *m,
+                        float *v, const ht_optim_hyper *h);
+
+/* The 64-bit stream key of one row's dropout mask (splitmix64 chain over
+ * seed, layer, step, row). */
+uint64_t ht_dropout_key(uint64_t seed, uint32_t layer, uint64_t step,
+                        uint64_t row);
+
+/* Integer drop threshold for probability p: a 32-bit draw r drops the
+ * element when r < threshold, i.e. threshold = round(p * 2^32). */
+uint32_t ht_dropout_threshold(float p);
+
+/* Writes the keep-bits of one row of n elements to bits[0..ceil(n/32)):
+ * bit j of the row is (bits[j/32] >> (j%32)) & 1; unused high bits of the
+ * last word are 0. p in [0,1), else HT_ERR_ARG. */
+ht_status ht_dropout_mask(uint64_t key, size_t n, float p, uint32_t *bits);
+
+/* Inverted dropout over `rows` rows of `cols` elements:
+ *   y[i][j] = keep(i,j) ? x[i][j] / (1-p) : 0
+ * with row i's mask from ht_dropout_key(seed, layer, step, row0 + i),
+ * written as bits to mask + i*mask_ld (mask_ld >= ceil(cols/32)). y may
+ * equal x (in place); otherwise they must not overlap. ldx, ldy >= cols.
+ * p == 0 copies x and sets every bit. */
+ht_status ht_dropout_forward(size_t rows, size_t cols,
+                             const float *x, size_t ldx,
+                             float *y, size_t ldy, float p,
+                             uint64_t seed, uint32_t layer, uint64_t step,
+                             uint64_t row0, uint32_t *mask, size_t mask_ld);
+
+/* Backward of ht_dropout_forward with the same mask:
+ *   dx[i][j] = keep(i,j) ? dy[i][j] / (1-p) : 0.  dx may equal dy. */
+ht_status ht_dropout_backward(size_t rows, size_t cols,
+                              const float *dy, size_t lddy,
+                              float *dx, size_t lddx, float p,
+                              const uint32_t *mask, size_t mask_ld);
+
+/* Information about the active kernel table, for `hpctrain info` and
+ * benchmark context. Thread-safe; fields valid for the process. */
+typedef struct ht_isa_info {
+    const char *name;      /* "scalar", "avx2", "neon"                      */
+    int mr, nr;            /* SGEMM micro-tile                              */
+    size_t mc, kc, nc;     /* cache blocking in use                         */
+} ht_isa_info;
+ht_status ht_isa_get_info(ht_isa_info *info);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HPCTRAIN_KERNELS_H */

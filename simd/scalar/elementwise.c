@@ -1,0 +1,168 @@
+/* Scalar elementwise kernels: the fallback and the oracle for every ISA. */
+#include <math.h>
+
+#include "rng.h"
+#include "scalar.h"
+
+static void bias_add_scalar(size_t m, size_t n, const float *bias, float *c,
+                            size_t ldc)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++)
+            c[i * ldc + j] += bias[j];
+}
+
+static void bias_grad_scalar(size_t m, size_t n, const float *dy, size_t lddy,
+                             float *db)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++)
+            db[j] += dy[i * lddy + j];
+}
+
+static void relu_fwd_scalar(size_t n, const float *x, float *y)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+static void relu_bwd_scalar(size_t n, const float *y, const float *dy,
+                            float scale, float *dx)
+{
+    for (size_t i = 0; i < n; i++)
+        dx[i] = y[i] > 0.0f ? dy[i] * scale : 0.0f;
+}
+
+static void softmax_xent_fwd_scalar(size_t m, size_t n, const float *logits,
+                                    size_t ldl, const int32_t *label,
+                                    float *probs, size_t ldp, float *loss_row)
+{
+    for (size_t i = 0; i < m; i++) {
+        const float *z = logits + i * ldl;
+        float *p = probs + i * ldp;
+        float mx = z[0];
+        for (size_t j = 1; j < n; j++)
+            mx = z[j] > mx ? z[j] : mx;
+        float sum = 0.0f;
+        for (size_t j = 0; j < n; j++) {
+            p[j] = expf(z[j] - mx);
+            sum += p[j];
+        }
+        float inv = 1.0f / sum;
+        for (size_t j = 0; j < n; j++)
+            p[j] *= inv;
+        if (label)
+            loss_row[i] = logf(sum) - (z[label[i]] - mx);
+    }
+}
+
+static void softmax_xent_bwd_scalar(size_t m, size_t n, const float *probs,
+                                    size_t ldp, const int32_t *label,
+                                    float scale, float *dlogits, size_t ldd)
+{
+    for (size_t i = 0; i < m; i++) {
+        for (size_t j = 0; j < n; j++)
+            dlogits[i * ldd + j] = probs[i * ldp + j] * scale;
+        dlogits[i * ldd + (size_t)label[i]] -= scale;
+    }
+}
+
+static inline float sign_scalar(float w)
+{
+    return (float)((w > 0.0f) - (w < 0.0f));
+}
+
+static void l1_grad_scalar(size_t n, float l1, const float *w, float *g)
+{
+    for (size_t i = 0; i < n; i++)
+        g[i] += l1 * sign_scalar(w[i]);
+}
+
+static void l2_grad_scalar(size_t n, float l2, const float *w, float *g)
+{
+    for (size_t i = 0; i < n; i++)
+        g[i] += l2 * w[i];
+}
+
+static void optim_step_scalar(size_t n, float *w, const float *g, float *m,
+                              float *v, const ht_optim_hyper *h)
+{
+    const float l1g = h->prox_l1 ? 0.0f : h->l1;
+    const float thr = h->lr * h->l1;
+    for (size_t i = 0; i < n; i++) {
+        float wi = w[i];
+        float gi = g[i] + l1g * sign_scalar(wi) + h->l2 * wi;
+        if (h->kind == HT_OPT_SGD) {
+            float d = gi;
+            if (h->momentum != 0.0f) {
+                float vi = h->momentum * m[i] + gi;
+                m[i] = vi;
+                d = h->nesterov ? gi + h->momentum * vi : vi;
+            }
+            wi -= h->lr * d;
+        } else {
+            if (h->kind == HT_OPT_ADAMW)
+                wi -= h->lr * h->weight_decay * wi;
+            float mi = h->beta1 * m[i] + (1.0f - h->beta1) * gi;
+            float vi = h->beta2 * v[i] + (1.0f - h->beta2) * gi * gi;
+            m[i] = mi;
+            v[i] = vi;
+            wi -= h->lr * (mi / h->bc1) / (sqrtf(vi / h->bc2) + h->eps);
+        }
+        if (h->prox_l1) {
+            float a = fabsf(wi) - thr;
+            wi = a > 0.0f ? copysignf(a, wi) : 0.0f;
+        }
+        w[i] = wi;
+    }
+}
+
+/* The reference generator of simd/rng.h, one element at a time. */
+static void dropout_mask_scalar(uint64_t key, size_t n, uint32_t thr,
+                                uint32_t *bits)
+{
+    ht_rng8 r;
+    ht_rng8_seed(&r, key);
+    uint32_t word = 0;
+    for (size_t j = 0; j < n; j++) {
+        uint32_t x = ht_rng8_next_lane(&r, (int)(j % HT_RNG_LANES));
+        word |= (uint32_t)(x >= thr) << (j % 32);
+        if (j % 32 == 31) {
+            bits[j / 32] = word;
+            word = 0;
+        }
+    }
+    if (n % 32)
+        bits[n / 32] = word;
+}
+
+static void dropout_bwd_scalar(size_t n, const float *dy, const uint32_t *bits,
+                               float scale, float *dx)
+{
+    for (size_t j = 0; j < n; j++)
+        dx[j] = (bits[j / 32] >> (j % 32)) & 1u ? dy[j] * scale : 0.0f;
+}
+
+static void dropout_fwd_scalar(uint64_t key, size_t n, uint32_t thr,
+                               float scale, const float *x, float *y,
+                               uint32_t *bits)
+{
+    dropout_mask_scalar(key, n, thr, bits);
+    dropout_bwd_scalar(n, x, bits, scale, y);
+}
+
+void ht_scalar_init_elementwise(ht_kernels *k)
+{
+    k->bias_add = bias_add_scalar;
+    k->bias_grad = bias_grad_scalar;
+    k->relu_fwd = relu_fwd_scalar;
+    k->relu_bwd = relu_bwd_scalar;
+    k->softmax_xent_fwd = softmax_xent_fwd_scalar;
+    k->softmax_xent_bwd = softmax_xent_bwd_scalar;
+    k->l1_grad = l1_grad_scalar;
+    k->l2_grad = l2_grad_scalar;
+    k->optim_step = optim_step_scalar;
+    k->dropout_mask = dropout_mask_scalar;
+    k->dropout_fwd = dropout_fwd_scalar;
+    k->dropout_bwd = dropout_bwd_scalar;
+}

@@ -1,0 +1,136 @@
+/* The kernel table: every ISA-specific routine hpctrain calls, behind one
+ * struct of function pointers plus block sizes. src/ calls only through it.
+ *
+ * Adding an ISA = one folder simd/<isa>/ with an init function
+ * ht_kernels_init_<isa>() that starts from the scalar table and overrides
+ * entries, plus one line in simd/dispatch.c.
+ *
+ * All kernels: plain functions, explicit sizes and strides, no allocation,
+ * no OS calls, no threads; safe to call concurrently on disjoint outputs
+ * and from inside parallel regions.
+ */
+#ifndef HT_SIMD_TABLE_H
+#define HT_SIMD_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hpctrain/kernels.h"
+
+/* ---------------------------------------------------- SGEMM micro-kernel
+ *
+ * Contract (BLIS style). The driver computes C = alpha*op(A)*op(B) + beta*C
+ * in blocks: for each NC-column block of op(B) and KC-deep slice, it packs
+ * the KC x NC slice of op(B) into NR-column panels (pack_b); for each MC-row
+ * block of op(A) it packs the MC x KC slice into MR-row panels (pack_a);
+ * then it calls the micro-kernel for every MR x NR tile.
+ *
+ * pack_a(m, k, a, rsa, csa, ap): element (i, p) of the source block is
+ *   a[i*rsa + p*csa] (so a transposed A is just swapped strides). Writes
+ *   ceil(m/MR) panels; panel r holds rows r*MR .. r*MR+MR-1, stored
+ *   p-major: ap[r*MR*k + p*MR + ii]. Rows past m are zero.
+ * pack_b(k, n, b, rsb, csb, bp): element (p, j) is b[p*rsb + j*csb].
+ *   Writes ceil(n/NR) panels; panel s: bp[s*NR*k + p*NR + jj]. Columns past
+ *   n are zero.
+ * Packed buffers are 64-byte aligned by the driver (panel starts are then
+ *   aligned whenever MR*k*4 and NR*k*4 are multiples of 64; kernels must not
+ *   rely on more than 4-byte alignment of panel starts).
+ *
+ * ukr(k, alpha, ap, bp, beta, c, ldc, m, n, epi): one tile,
+ *   C[i][j] = alpha * sum_p ap[p*MR+i]*bp[p*NR+j] + beta*C[i][j]
+ *   for i < m <= MR, j < n <= NR. The kernel handles edge tiles (m < MR or
+ *   n < NR) itself and never reads or writes C outside m x n.
+ *   beta == 0: C is written without being read (NaN in C is ignored).
+ *   k == 0 is allowed (the sum is 0).
+ *   epi != NULL only on the last K slice; then, after the sum, per element:
+ *     v += bias[j]; v = relu ? max(v,0) : v;
+ *     v = mask ? (bit(i, bit0 + j) ? v*scale : 0) : v
+ *   where bit(i, t) = (mask[i*mask_ld + t/32] >> (t%32)) & 1.
+ *   The per-element order of floating-point operations (products summed in
+ *   p order with fused multiply-add, then alpha, then beta*C) is the same in
+ *   every kernel of a table, so the result does not depend on where a tile
+ *   falls; tables of different ISAs may differ by rounding.
+ */
+typedef struct ht_ukr_epi {
+    const float *bias;       /* tile's first column; NULL for none          */
+    int relu;
+    const uint32_t *mask;    /* word holding tile row 0's first bit; or NULL */
+    size_t mask_ld;          /* words per row                               */
+    unsigned bit0;           /* bit index of column 0 of the tile, from mask */
+    float scale;
+} ht_ukr_epi;
+
+typedef void (*ht_pack_a_fn)(size_t m, size_t k, const float *a, size_t rsa,
+                             size_t csa, float *ap);
+typedef void (*ht_pack_b_fn)(size_t k, size_t n, const float *b, size_t rsb,
+                             size_t csb, float *bp);
+typedef void (*ht_ukr_fn)(size_t k, float alpha, const float *ap,
+                          const float *bp, float beta, float *c, size_t ldc,
+                          size_t m, size_t n, const ht_ukr_epi *epi);
+
+typedef struct ht_kernels {
+    const char *name;
+
+    /* SGEMM */
+    int mr, nr;                 /* micro-tile; MR, NR <= 32               */
+    size_t mc, kc, nc;          /* default blocking (driver may retune)   */
+    ht_pack_a_fn pack_a;
+    ht_pack_b_fn pack_b;
+    ht_ukr_fn gemm_ukr;
+
+    /* Dense-layer elementwise work (row-major, leading dimensions). */
+    /* c[i][j] += bias[j] for i < m, j < n */
+    void (*bias_add)(size_t m, size_t n, const float *bias, float *c,
+                     size_t ldc);
+    /* db[j] += sum_i dy[i][j], summed in increasing i (fixed order) */
+    void (*bias_grad)(size_t m, size_t n, const float *dy, size_t lddy,
+                      float *db);
+    /* y = max(x, 0); y may equal x */
+    void (*relu_fwd)(size_t n, const float *x, float *y);
+    /* dx = y > 0 ? dy*scale : 0, where y is the layer output after ReLU
+     * (and after dropout, whose kept elements were scaled by `scale`;
+     * scale = 1 without dropout). dx may equal dy. */
+    void (*relu_bwd)(size_t n, const float *y, const float *dy, float scale,
+                     float *dx);
+    /* Row-wise softmax of logits into probs and loss_row[i] =
+     * -log(probs[i][label[i]]) computed stably (log-sum-exp). */
+    void (*softmax_xent_fwd)(size_t m, size_t n, const float *logits,
+                             size_t ldl, const int32_t *label, float *probs,
+                             size_t ldp, float *loss_row);
+    /* dlogits[i][j] = (probs[i][j] - [j == label[i]]) * scale */
+    void (*softmax_xent_bwd)(size_t m, size_t n, const float *probs,
+                             size_t ldp, const int32_t *label, float scale,
+                             float *dlogits, size_t ldd);
+
+    /* Regularisers and the fused optimiser step (see kernels.h). */
+    void (*l1_grad)(size_t n, float l1, const float *w, float *g);
+    void (*l2_grad)(size_t n, float l2, const float *w, float *g);
+    void (*optim_step)(size_t n, float *w, const float *g, float *m, float *v,
+                       const ht_optim_hyper *h);
+
+    /* Dropout. `key` from ht_dropout_key; `thr` from ht_dropout_threshold.
+     * mask: writes ceil(n/32) words of keep-bits (see simd/rng.h for the
+     * generator every ISA must reproduce bit for bit).
+     * fwd: the same bits, and y[j] = keep ? x[j]*scale : 0 (y may equal x).
+     * bwd: dx[j] = keep ? dy[j]*scale : 0 (dx may equal dy). */
+    void (*dropout_mask)(uint64_t key, size_t n, uint32_t thr,
+                         uint32_t *bits);
+    void (*dropout_fwd)(uint64_t key, size_t n, uint32_t thr, float scale,
+                        const float *x, float *y, uint32_t *bits);
+    void (*dropout_bwd)(size_t n, const float *dy, const uint32_t *bits,
+                        float scale, float *dx);
+} ht_kernels;
+
+/* The active table (after ht_runtime_init() succeeded), never NULL then. */
+const ht_kernels *ht_kernels_active(void);
+
+/* Fill a table. Each ISA's init starts with ht_kernels_init_scalar(k). */
+void ht_kernels_init_scalar(ht_kernels *k);
+#if defined(HT_HAVE_AVX2)
+void ht_kernels_init_avx2(ht_kernels *k);
+#endif
+#if defined(HT_HAVE_NEON)
+void ht_kernels_init_neon(ht_kernels *k);
+#endif
+
+#endif /* HT_SIMD_TABLE_H */

@@ -1,0 +1,147 @@
+/* The public kernel-level entry points (hpctrain/kernels.h): argument
+ * checks, then one call through the active table. */
+#include <math.h>
+
+#include "../simd/rng.h"
+#include "error.h"
+#include "internal.h"
+
+#define INIT_OR_RETURN()                      \
+    do {                                      \
+        ht_status s_ = ht_runtime_init();     \
+        if (s_ != HT_OK)                      \
+            return s_;                        \
+    } while (0)
+
+static int bad_coef(float x) { return !(x >= 0.0f) || isinf(x); }
+
+ht_status ht_l1_grad(size_t n, float l1, const float *w, float *g)
+{
+    INIT_OR_RETURN();
+    if (bad_coef(l1))
+        return ht_error(HT_ERR_ARG, "ht_l1_grad: l1=%g must be finite and >= 0",
+                        (double)l1);
+    if (n && (!w || !g))
+        return ht_error(HT_ERR_ARG, "ht_l1_grad: NULL array");
+    ht_kernels_active()->l1_grad(n, l1, w, g);
+    return HT_OK;
+}
+
+ht_status ht_l2_grad(size_t n, float l2, const float *w, float *g)
+{
+    INIT_OR_RETURN();
+    if (bad_coef(l2))
+        return ht_error(HT_ERR_ARG, "ht_l2_grad: l2=%g must be finite and >= 0",
+                        (double)l2);
+    if (n && (!w || !g))
+        return ht_error(HT_ERR_ARG, "ht_l2_grad: NULL array");
+    ht_kernels_active()->l2_grad(n, l2, w, g);
+    return HT_OK;
+}
+
+ht_status ht_optim_step(size_t n, float *w, const float *g, float *m,
+                        float *v, const ht_optim_hyper *h)
+{
+    INIT_OR_RETURN();
+    if (!h)
+        return ht_error(HT_ERR_ARG, "ht_optim_step: NULL hyper-parameters");
+    if (h->kind != HT_OPT_SGD && h->kind != HT_OPT_ADAM &&
+        h->kind != HT_OPT_ADAMW)
+        return ht_error(HT_ERR_ARG, "ht_optim_step: unknown optimiser %d",
+                        h->kind);
+    if (bad_coef(h->lr) || bad_coef(h->l1) || bad_coef(h->l2) ||
+        bad_coef(h->momentum) || bad_coef(h->weight_decay))
+        return ht_error(HT_ERR_ARG, "ht_optim_step: lr, l1, l2, momentum and "
+                        "weight_decay must be finite and >= 0");
+    if (h->kind != HT_OPT_SGD && !(h->bc1 > 0.0f && h->bc2 > 0.0f))
+        return ht_error(HT_ERR_ARG, "ht_optim_step: Adam needs bias "
+                        "corrections bc1, bc2 > 0 (step t >= 1)");
+    int need_m = h->kind != HT_OPT_SGD || h->momentum != 0.0f;
+    int need_v = h->kind != HT_OPT_SGD;
+    if (n && (!w || !g || (need_m && !m) || (need_v && !v)))
+        return ht_error(HT_ERR_ARG, "ht_optim_step: NULL array");
+    ht_kernels_active()->optim_step(n, w, g, m, v, h);
+    return HT_OK;
+}
+
+uint64_t ht_dropout_key(uint64_t seed, uint32_t layer, uint64_t step,
+                        uint64_t row)
+{
+    uint64_t h = ht_mix64(seed);
+    h = ht_mix64(h ^ layer);
+    h = ht_mix64(h ^ step);
+    return ht_mix64(h ^ row);
+}
+
+uint32_t ht_dropout_threshold(float p)
+{
+    if (!(p > 0.0f))
+        return 0;
+    double t = (double)p * 4294967296.0 + 0.5;
+    return t >= 4294967295.0 ? 0xFFFFFFFFu : (uint32_t)t;
+}
+
+static ht_status check_p(const char *fn, float p)
+{
+    if (!(p >= 0.0f && p < 1.0f))
+        return ht_error(HT_ERR_ARG, "%s: dropout p=%g must be in [0,1)", fn,
+                        (double)p);
+    return HT_OK;
+}
+
+ht_status ht_dropout_mask(uint64_t key, size_t n, float p, uint32_t *bits)
+{
+    INIT_OR_RETURN();
+    ht_status s = check_p("ht_dropout_mask", p);
+    if (s != HT_OK)
+        return s;
+    if (n && !bits)
+        return ht_error(HT_ERR_ARG, "ht_dropout_mask: NULL bits");
+    ht_kernels_active()->dropout_mask(key, n, ht_dropout_threshold(p), bits);
+    return HT_OK;
+}
+
+ht_status ht_dropout_forward(size_t rows, size_t cols, const float *x,
+                             size_t ldx, float *y, size_t ldy, float p,
+                             uint64_t seed, uint32_t layer, uint64_t step,
+                             uint64_t row0, uint32_t *mask, size_t mask_ld)
+{
+    INIT_OR_RETURN();
+    ht_status s = check_p("ht_dropout_forward", p);
+    if (s != HT_OK)
+        return s;
+    if (rows && cols && (!x || !y || !mask))
+        return ht_error(HT_ERR_ARG, "ht_dropout_forward: NULL array");
+    if (ldx < cols || ldy < cols || mask_ld < (cols + 31) / 32)
+        return ht_error(HT_ERR_ARG, "ht_dropout_forward: leading dimension "
+                        "too small (ldx=%zu ldy=%zu mask_ld=%zu, cols=%zu)",
+                        ldx, ldy, mask_ld, cols);
+    const ht_kernels *k = ht_kernels_active();
+    const uint32_t thr = ht_dropout_threshold(p);
+    const float scale = 1.0f / (1.0f - p);
+    for (size_t i = 0; i < rows; i++)
+        k->dropout_fwd(ht_dropout_key(seed, layer, step, row0 + i), cols, thr,
+                       scale, x + i * ldx, y + i * ldy, mask + i * mask_ld);
+    return HT_OK;
+}
+
+ht_status ht_dropout_backward(size_t rows, size_t cols, const float *dy,
+                              size_t lddy, float *dx, size_t lddx, float p,
+                              const uint32_t *mask, size_t mask_ld)
+{
+    INIT_OR_RETURN();
+    ht_status s = check_p("ht_dropout_backward", p);
+    if (s != HT_OK)
+        return s;
+    if (rows && cols && (!dy || !dx || !mask))
+        return ht_error(HT_ERR_ARG, "ht_dropout_backward: NULL array");
+    if (lddy < cols || lddx < cols || mask_ld < (cols + 31) / 32)
+        return ht_error(HT_ERR_ARG, "ht_dropout_backward: leading dimension "
+                        "too small");
+    const ht_kernels *k = ht_kernels_active();
+    const float scale = 1.0f / (1.0f - p);
+    for (size_t i = 0; i < rows; i++)
+        k->dropout_bwd(cols, dy + i * lddy, mask + i * mask_ld, scale,
+                       dx + i * lddx);
+    return HT_OK;
+}

@@ -1,0 +1,200 @@
+/* ht_sgemm against a naive double-precision triple loop, on every kernel
+ * table this CPU can run: all four transposes, alpha/beta cases, beta = 0
+ * with NaN in C, awkward sizes, padded leading dimensions, epilogues, and
+ * bitwise equality across thread counts. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "hpctrain.h"
+#include "testutil.h"
+
+static const char *isas[] = {"scalar", "avx2", "neon"};
+
+static void check_one(int ta, int tb, size_t m, size_t n, size_t k,
+                      float alpha, float beta, size_t pad)
+{
+    size_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+    size_t arows = ta ? k : m, brows = tb ? n : k;
+    float *a = malloc((arows * lda + 1) * sizeof *a);
+    float *b = malloc((brows * ldb + 1) * sizeof *b);
+    float *c = malloc((m * ldc + 1) * sizeof *c);
+    float *r = malloc((m * ldc + 1) * sizeof *r);
+    assert_non_null(a); assert_non_null(b); assert_non_null(c); assert_non_null(r);
+    tu_fill(a, arows * lda + 1, 1 + m * 31 + k, -1, 1);
+    tu_fill(b, brows * ldb + 1, 2 + n * 17 + k, -1, 1);
+    tu_fill(c, m * ldc + 1, 3 + m + n, -1, 1);
+    if (beta == 0.0f)
+        for (size_t i = 0; i < m * ldc; i++)
+            c[i] = NAN; /* beta == 0 must not read C */
+    memcpy(r, c, (m * ldc + 1) * sizeof *r);
+    assert_int_equal(ht_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                              ldc), HT_OK);
+    tu_gemm_ref(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, r, ldc);
+    for (size_t i = 0; i < m; i++) {
+        double e = tu_max_rel_err(c + i * ldc, r + i * ldc, n,
+                                  1e-5 * (double)(k + 1), 1e-4);
+        if (!(e <= 1.0))
+            fail_msg("ta=%d tb=%d m=%zu n=%zu k=%zu alpha=%g beta=%g pad=%zu "
+                     "row %zu err %g", ta, tb, m, n, k, (double)alpha,
+                     (double)beta, pad, i, e);
+        /* padding between rows is never written */
+        for (size_t j = n; j < ldc && i + 1 < m; j++)
+            assert_memory_equal(&c[i * ldc + j], &r[i * ldc + j], sizeof(float));
+    }
+    assert_memory_equal(&c[m * ldc], &r[m * ldc], sizeof(float));
+    free(a); free(b); free(c); free(r);
+}
+
+static void sweep(void)
+{
+    static const size_t sizes[] = {1, 3, 7, 17, 33, 255};
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (size_t im = 0; im < 6; im++)
+                for (size_t in = 0; in < 6; in++)
+                    for (size_t ik = 0; ik < 6; ik += 1 + (HT_TEST_SCALE > 1)) {
+                        size_t m = sizes[im], n = sizes[in], k = sizes[ik];
+                        if (m * n * k > 255u * 255 * 33 / HT_TEST_SCALE)
+                            continue;
+                        check_one(ta, tb, m, n, k, 1.0f, 0.0f, (m + n) % 3);
+                    }
+}
+
+static void test_sizes_all_tables(void **state)
+{
+    (void)state;
+    for (size_t t = 0; t < 3; t++) {
+        if (!ht_isa_available(isas[t]))
+            continue;
+        assert_int_equal(ht_isa_select(isas[t]), HT_OK);
+        sweep();
+    }
+}
+
+static void test_alpha_beta(void **state)
+{
+    (void)state;
+    static const float ab[][2] = {{1, 0}, {1, 1}, {-0.5f, 0.25f}, {2, -1},
+                                  {0, 0.5f}, {1.5f, 0}};
+    for (size_t t = 0; t < 3; t++) {
+        if (!ht_isa_available(isas[t]))
+            continue;
+        assert_int_equal(ht_isa_select(isas[t]), HT_OK);
+        for (size_t i = 0; i < sizeof ab / sizeof ab[0]; i++)
+            for (int ta = 0; ta < 2; ta++)
+                for (int tb = 0; tb < 2; tb++) {
+                    check_one(ta, tb, 37, 29, 45, ab[i][0], ab[i][1], 5);
+                    check_one(ta, tb, 300 / HT_TEST_SCALE + 1, 70, 513 / HT_TEST_SCALE,
+                              ab[i][0], ab[i][1], 3);
+                }
+    }
+}
+
+static void test_k_zero_and_empty(void **state)
+{
+    (void)state;
+    float c[6] = {1, 2, 3, 4, 5, 6};
+    float a[1] = {0}, b[1] = {0};
+    assert_int_equal(ht_sgemm(0, 0, 2, 3, 0, 1.0f, a, 1, b, 3, 2.0f, c, 3), HT_OK);
+    for (int i = 0; i < 6; i++)
+        assert_true(c[i] == 2.0f * (float)(i + 1));
+    assert_int_equal(ht_sgemm(0, 0, 2, 3, 0, 1.0f, a, 1, b, 3, 0.0f, c, 3), HT_OK);
+    for (int i = 0; i < 6; i++)
+        assert_true(c[i] == 0.0f);
+    assert_int_equal(ht_sgemm(0, 0, 0, 3, 5, 1.0f, NULL, 5, b, 3, 0.0f, NULL, 3), HT_OK);
+}
+
+static void test_bad_args(void **state)
+{
+    (void)state;
+    float x[16] = {0};
+    assert_int_equal(ht_sgemm(2, 0, 2, 2, 2, 1, x, 2, x, 2, 0, x, 2), HT_ERR_ARG);
+    assert_true(strlen(ht_last_error()) > 0);
+    assert_int_equal(ht_sgemm(0, 0, 2, 2, 3, 1, x, 2, x, 2, 0, x, 2), HT_ERR_ARG);
+    assert_int_equal(ht_sgemm(0, 0, 2, 4, 2, 1, x, 2, x, 4, 0, x, 3), HT_ERR_ARG);
+    assert_int_equal(ht_sgemm(0, 1, 2, 4, 2, 1, x, 2, x, 1, 0, x, 4), HT_ERR_ARG);
+    assert_int_equal(ht_sgemm(0, 0, 2, 2, 2, 1, NULL, 2, x, 2, 0, x, 2), HT_ERR_ARG);
+}
+
+static void test_epilogue(void **state)
+{
+    (void)state;
+    const size_t m = 45, n = 77, k = 33, ldc = 80, mld = 4;
+    float *a = malloc(m * k * 4), *b = malloc(k * n * 4), *c = malloc(m * ldc * 4);
+    float *r = malloc(m * ldc * 4), *bias = malloc(n * 4);
+    uint32_t *mask = malloc(m * mld * 4);
+    tu_fill(a, m * k, 11, -1, 1);
+    tu_fill(b, k * n, 12, -1, 1);
+    tu_fill(bias, n, 13, -1, 1);
+    uint64_t s = 99;
+    for (size_t i = 0; i < m * mld; i++)
+        mask[i] = (uint32_t)tu_rand(&s);
+    for (size_t t = 0; t < 3; t++) {
+        if (!ht_isa_available(isas[t]))
+            continue;
+        assert_int_equal(ht_isa_select(isas[t]), HT_OK);
+        for (size_t i = 0; i < m * ldc; i++)
+            c[i] = NAN;
+        ht_epilogue e = {bias, 1, mask, mld, 2.0f};
+        assert_int_equal(ht_sgemm_ex(0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, c,
+                                     ldc, &e), HT_OK);
+        tu_gemm_ref(0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, r, ldc);
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++) {
+                float v = r[i * ldc + j] + bias[j];
+                v = v > 0 ? v : 0;
+                v = (mask[i * mld + j / 32] >> (j % 32)) & 1 ? v * 2.0f : 0.0f;
+                assert_true(fabsf(c[i * ldc + j] - v) <= 1e-4f * (1 + fabsf(v)));
+            }
+    }
+    free(a); free(b); free(c); free(r); free(bias); free(mask);
+}
+
+static void test_threads_bitwise(void **state)
+{
+    (void)state;
+    const size_t m = 301 / HT_TEST_SCALE + 40, n = 263, k = 517 / HT_TEST_SCALE + 1;
+    float *a = malloc(m * k * 4), *b = malloc(k * n * 4);
+    float *c1 = malloc(m * n * 4), *c2 = malloc(m * n * 4);
+    tu_fill(a, m * k, 21, -1, 1);
+    tu_fill(b, k * n, 22, -1, 1);
+    for (size_t t = 0; t < 3; t++) {
+        if (!ht_isa_available(isas[t]))
+            continue;
+        assert_int_equal(ht_isa_select(isas[t]), HT_OK);
+        for (int tt = 0; tt < 4; tt++) {
+            int ta = tt & 1, tb = tt >> 1;
+            ht_set_num_threads(1);
+            assert_int_equal(ht_sgemm(ta, tb, m, n, k, 1, a, ta ? m : k, b,
+                                      tb ? k : n, 0, c1, n), HT_OK);
+            for (int th = 2; th <= 4; th++) {
+                ht_set_num_threads(th);
+                assert_int_equal(ht_sgemm(ta, tb, m, n, k, 1, a, ta ? m : k, b,
+                                          tb ? k : n, 0, c2, n), HT_OK);
+                assert_memory_equal(c1, c2, m * n * 4);
+            }
+        }
+    }
+    ht_set_num_threads(0);
+    free(a); free(b); free(c1); free(c2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sizes_all_tables),
+        cmocka_unit_test(test_alpha_beta),
+        cmocka_unit_test(test_k_zero_and_empty),
+        cmocka_unit_test(test_bad_args),
+        cmocka_unit_test(test_epilogue),
+        cmocka_unit_test(test_threads_bitwise),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
