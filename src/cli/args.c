@@ -326,12 +326,14 @@ static int apply(cli_opts *o, const flag_def *f, const char *v)
             c->seed = (uint64_t)u;
         return rc;
     case F_VAL: {
-        double d;
+        double d = 0;
         rc = parse_double(n, v, &d);
-        if (rc == 0 && !(d > 0 && d < 1))
+        if (rc)
+            return rc;
+        if (!(d > 0 && d < 1))
             return bad_value(n, v, "must be in (0, 1)");
         o->val = d;
-        return rc;
+        return 0;
     }
     case F_SAVE: o->save = v; return 0;
     case F_RESUME: o->resume = v; return 0;

@@ -104,9 +104,9 @@ static int bench_gemms(const ht_config *cfg, uint64_t seed)
         int ta, tb;
         size_t m, n, k, lda, ldb;
     } shapes[3] = {
-        {"forward    X*W", HT_NO_TRANS, HT_NO_TRANS, mb, h, d, d, h},
-        {"bwd data  dY*W^T", HT_NO_TRANS, HT_TRANS, mb, d, h, h, h},
-        {"bwd weight X^T*dY", HT_TRANS, HT_NO_TRANS, d, h, mb, d, h},
+        {"gemm_fwd         X*W", HT_NO_TRANS, HT_NO_TRANS, mb, h, d, d, h},
+        {"gemm_bwd_data    dY*W^T", HT_NO_TRANS, HT_TRANS, mb, d, h, h, h},
+        {"gemm_bwd_weight  X^T*dY", HT_TRANS, HT_NO_TRANS, d, h, mb, d, h},
     };
     if (rc == 0)
         printf("sgemm alone, first layer (median of 5):\n");
@@ -121,7 +121,7 @@ static int bench_gemms(const ht_config *cfg, uint64_t seed)
         }
         double gf = 2.0 * (double)shapes[i].m * (double)shapes[i].n *
                     (double)shapes[i].k / secs * 1e-9;
-        printf("  %-18s m %5zu n %5zu k %5zu  %9.1f us  %8.2f GFLOP/s\n",
+        printf("  %-24s m %5zu n %5zu k %5zu  %9.1f us  %8.2f GFLOP/s\n",
                shapes[i].name, shapes[i].m, shapes[i].n, shapes[i].k,
                secs * 1e6, gf);
     }

@@ -80,16 +80,8 @@ static void print_caches(hwloc_topology_t topo)
     }
 }
 
-static int print_topology(void)
+static void print_topology(hwloc_topology_t topo)
 {
-    hwloc_topology_t topo;
-    if (hwloc_topology_init(&topo) != 0 || hwloc_topology_load(topo) != 0) {
-        cli_error("hwloc: cannot load the machine topology");
-        return CLI_EXIT_RUNTIME;
-    }
-    char model[256];
-    cpu_model(topo, model, sizeof model);
-    printf("cpu:      %s\n", model);
     printf("topology (hwloc %s):\n", HWLOC_VERSION);
     printf("  packages   %d\n", hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PACKAGE));
     int nn = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE);
@@ -105,8 +97,6 @@ static int print_topology(void)
     printf("  cores      %d\n", hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE));
     printf("  PUs        %d\n", hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU));
     print_caches(topo);
-    hwloc_topology_destroy(topo);
-    return 0;
 }
 
 int cli_info(const cli_opts *o)
@@ -116,8 +106,21 @@ int cli_info(const cli_opts *o)
     ht_status s = ht_isa_get_info(&isa);
     if (s != HT_OK)
         return cli_lib_error("HPCTRAIN_ISA", s);
+    hwloc_topology_t topo;
+    if (hwloc_topology_init(&topo) != 0) {
+        cli_error("hwloc: cannot initialise a topology");
+        return CLI_EXIT_RUNTIME;
+    }
+    if (hwloc_topology_load(topo) != 0) {
+        hwloc_topology_destroy(topo);
+        cli_error("hwloc: cannot load the machine topology");
+        return CLI_EXIT_RUNTIME;
+    }
+    char model[256];
+    cpu_model(topo, model, sizeof model);
     printf("hpctrain %d.%d.%d\n", HT_VERSION_MAJOR, HT_VERSION_MINOR,
            HT_VERSION_PATCH);
+    printf("cpu:      %s\n", model);
     printf("isa:      %s (available:", isa.name);
     static const char *const all[] = {"scalar", "avx2", "neon"};
     for (size_t i = 0; i < 3; i++)
@@ -127,5 +130,7 @@ int cli_info(const cli_opts *o)
     printf("kernel:   MR %d  NR %d  MC %zu  KC %zu  NC %zu\n", isa.mr, isa.nr,
            isa.mc, isa.kc, isa.nc);
     printf("threads:  %d\n", ht_get_num_threads());
-    return print_topology();
+    print_topology(topo);
+    hwloc_topology_destroy(topo);
+    return 0;
 }
