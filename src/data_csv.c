@@ -202,6 +202,7 @@ static ht_status parse_row(const csv_ctx *c, const char *p, float *x,
     for (size_t f = 0; f < nf; f++) {
         const char *q = p;
         p = skip_blank(p);
+        const char *start = p;
         if (f == 0 && c->kind == HT_TARGET_CLASS) {
             ht_status s = parse_label(c, p, &q, label);
             if (s != HT_OK)
@@ -218,6 +219,8 @@ static ht_status parse_row(const csv_ctx *c, const char *p, float *x,
                 x[f - 1] = v;
         }
         p = skip_blank(q);
+        if (*p != ',' && *p != '\n' && *p != '\0')
+            return bad_number(c, f + 1, start); /* "2 3": junk after it */
         if (*p == ',') {
             if (f + 1 == nf)
                 return ragged(c, nf + count_fields(p + 1));

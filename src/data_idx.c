@@ -46,6 +46,7 @@ typedef struct idx_file {
     size_t d;            /* product of dims[1..]: elements per item       */
     size_t data_bytes;   /* n * d * esize                                 */
     size_t header_bytes; /* 4 + 4 * ndims                                 */
+    int cut;             /* the gzip stream ended before its end marker    */
 } idx_file;
 
 static size_t type_size(unsigned type)
@@ -70,10 +71,25 @@ static uint64_t be64(const unsigned char *p)
     return (uint64_t)be32(p) << 32 | be32(p + 4);
 }
 
-/* Reads up to len bytes; *got is what arrived. Returns HT_OK when len bytes
- * arrived or the stream ended cleanly (the caller decides whether a short
- * count is truncation); an error for I/O failure or damaged gzip data. */
-static ht_status read_bytes(idx_file *f, void *buf, size_t len, size_t *got)
+/* zlib's message without the "<fd:N>: " prefix gzdopen gives it. */
+static const char *gz_message(gzFile gz, int *err)
+{
+    const char *msg = gzerror(gz, err);
+    if (strncmp(msg, "<fd:", 4) == 0) {
+        const char *c = strstr(msg, ": ");
+        if (c)
+            msg = c + 2;
+    }
+    return msg;
+}
+
+/* Reads up to len bytes of `where` (for messages); *got is what arrived.
+ * Returns HT_OK when len bytes arrived or the stream ended cleanly (the
+ * caller decides whether a short count is truncation); an error for I/O
+ * failure or damaged gzip data. A gzip stream cut short sets f->cut so the
+ * caller can restate the error with item counts. */
+static ht_status read_bytes(idx_file *f, void *buf, size_t len, size_t *got,
+                            const char *where)
 {
     unsigned char *p = buf;
     *got = 0;
@@ -86,14 +102,15 @@ static ht_status read_bytes(idx_file *f, void *buf, size_t len, size_t *got)
             *got += (size_t)r;
         if (r < 0 || (size_t)r < want) {
             int err;
-            const char *msg = gzerror(f->gz, &err);
+            const char *msg = gz_message(f->gz, &err);
             if (err == Z_ERRNO)
                 return ht_error(HT_ERR_IO, "%s: read error: %s", f->path,
                                 strerror(errno));
-            if (err == Z_BUF_ERROR)
+            if (err == Z_BUF_ERROR) {
+                f->cut = 1;
                 return ht_error(HT_ERR_FORMAT, "%s: truncated gzip stream "
-                                "(%s) after %zu bytes of %s data", f->path,
-                                msg, *got, f->item);
+                                "(%s) in the %s", f->path, msg, where);
+            }
             if (err != Z_OK)
                 return ht_error(HT_ERR_FORMAT, "%s: corrupt gzip data: %s",
                                 f->path, msg);
@@ -152,7 +169,7 @@ static ht_status idx_header(idx_file *f)
 {
     unsigned char h[4];
     size_t got;
-    ht_status s = read_bytes(f, h, 4, &got);
+    ht_status s = read_bytes(f, h, 4, &got, "IDX header");
     if (s != HT_OK)
         return s;
     if (got < 4)
@@ -174,7 +191,7 @@ static ht_status idx_header(idx_file *f)
                         "dimensions", f->path, (unsigned)magic);
     unsigned char dims[255 * 4];
     f->header_bytes = 4 + 4 * (size_t)f->ndims;
-    s = read_bytes(f, dims, 4 * (size_t)f->ndims, &got);
+    s = read_bytes(f, dims, 4 * (size_t)f->ndims, &got, "IDX header");
     if (s != HT_OK)
         return s;
     if (got < 4 * (size_t)f->ndims)
@@ -232,12 +249,13 @@ static ht_status truncated(const idx_file *f, size_t got_bytes)
 {
     size_t item_bytes = f->d * f->esize;
     size_t whole = got_bytes / item_bytes, part = got_bytes % item_bytes;
+    const char *kind = f->cut ? "truncated gzip stream" : "truncated";
     if (part)
-        return ht_error(HT_ERR_FORMAT, "%s: truncated: expected %zu %ss, got "
-                        "%zu and %zu of %zu bytes of the next", f->path, f->n,
-                        f->item, whole, part, item_bytes);
-    return ht_error(HT_ERR_FORMAT, "%s: truncated: expected %zu %ss, got %zu",
-                    f->path, f->n, f->item, whole);
+        return ht_error(HT_ERR_FORMAT, "%s: %s: expected %zu %ss, got %zu "
+                        "and %zu of %zu bytes of the next", f->path, kind,
+                        f->n, f->item, whole, part, item_bytes);
+    return ht_error(HT_ERR_FORMAT, "%s: %s: expected %zu %ss, got %zu",
+                    f->path, kind, f->n, f->item, whole);
 }
 
 /* After the last element the stream must end cleanly: more bytes mean the
@@ -248,7 +266,7 @@ static ht_status expect_end(idx_file *f)
     unsigned char extra[16];
     int r = gzread(f->gz, extra, sizeof extra);
     int err;
-    const char *msg = gzerror(f->gz, &err);
+    const char *msg = gz_message(f->gz, &err);
     if (r > 0)
         return ht_error(HT_ERR_FORMAT, "%s: trailing data after %zu %ss: the "
                         "header's sizes do not match the file", f->path, f->n,
@@ -331,20 +349,11 @@ static ht_status read_elements(idx_file *f, float *out)
         size_t want = f->data_bytes - done, got;
         if (want > CHUNK_BYTES)
             want = CHUNK_BYTES; /* a multiple of every element size */
-        s = read_bytes(f, buf, want, &got);
-        if (s == HT_OK && got < want)
+        s = read_bytes(f, buf, want, &got, "data");
+        if ((s == HT_OK && got < want) || f->cut)
             s = truncated(f, done + got);
-        if (s != HT_OK) {
-            /* Name the count that did arrive also for a cut gzip stream. */
-            if (s == HT_ERR_FORMAT && f->gzipped && got < want
-                && strstr(ht_last_error(), "truncated gzip")) {
-                size_t item_bytes = f->d * f->esize;
-                s = ht_error(HT_ERR_FORMAT, "%s: truncated gzip stream: "
-                             "expected %zu %ss, got %zu", f->path, f->n,
-                             f->item, (done + got) / item_bytes);
-            }
+        if (s != HT_OK)
             break;
-        }
         s = convert(f, buf, want / f->esize, done / f->esize,
                     out + done / f->esize);
         if (s != HT_OK)
@@ -400,13 +409,8 @@ ht_status ht_dataset_load_idx(const char *images_path, const char *labels_path,
         if (!raw)
             s = ht_error(HT_ERR_NOMEM, "%s: out of memory", labels_path);
         if (s == HT_OK)
-            s = read_bytes(&lab, raw, lab.data_bytes, &got);
-        if (s == HT_ERR_FORMAT && lab.gzipped
-            && strstr(ht_last_error(), "truncated gzip"))
-            s = ht_error(HT_ERR_FORMAT, "%s: truncated gzip stream: expected "
-                         "%zu labels, got %zu", labels_path, lab.n,
-                         got / lab.esize);
-        if (s == HT_OK && got < lab.data_bytes)
+            s = read_bytes(&lab, raw, lab.data_bytes, &got, "data");
+        if ((s == HT_OK && got < lab.data_bytes) || lab.cut)
             s = truncated(&lab, got);
         if (s == HT_OK)
             s = expect_end(&lab);
