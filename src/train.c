@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../simd/rng.h"
+#include "dataset_internal.h"
 #include "error.h"
 #include "internal.h"
 #include "model_internal.h"
@@ -65,21 +66,20 @@ static ht_status check_data(const ht_model *m, const ht_dataset *ds)
     return HT_OK;
 }
 
-/* Copies rows idx[0..B) of ds into the batch buffers. */
+/* Copies rows idx[0..B) of ds (NULL: rows 0..B-1) into the batch buffers. */
 static void gather(ht_model *m, const ht_dataset *ds, const size_t *idx,
                    size_t B)
 {
     PROF_BEGIN();
-    const size_t d = ds->d, t = n_out(m);
-    float *x = m->act[0];
-    #pragma omp parallel for schedule(static) num_threads(threads_for_elems(B * d))
-    for (size_t i = 0; i < B; i++) {
-        const size_t r = idx ? idx[i] : i;
-        memcpy(x + i * d, ds->x + r * d, d * sizeof(float));
+    float *tgt = m->cfg.loss == HT_LOSS_MSE ? m->targets : NULL;
+    if (idx) {
+        ht_dataset_gather(ds, idx, B, m->act[0], m->labels, tgt);
+    } else {
+        memcpy(m->act[0], ds->x, B * ds->d * sizeof(float));
         if (ds->label)
-            m->labels[i] = ds->label[r];
-        if (ds->target && m->cfg.loss == HT_LOSS_MSE)
-            memcpy(m->targets + i * t, ds->target + r * t, t * sizeof(float));
+            memcpy(m->labels, ds->label, B * sizeof(int32_t));
+        if (ds->target && tgt)
+            memcpy(tgt, ds->target, B * ds->n_targets * sizeof(float));
     }
     PROF_END(m, HT_PROF_DATA, 0.0);
 }
@@ -297,7 +297,7 @@ static void optimise(ht_model *m)
     PROF_END(m, HT_PROF_OPTIM, total);
 }
 
-/* Permutation of 0..n-1 for an epoch: Fisher-Yates from (seed, epoch). */
+/* Permutation of 0..n-1 for an epoch, a pure function of (seed, epoch). */
 static ht_status shuffle(ht_model *m, size_t n)
 {
     if (m->perm_cap < n) {
@@ -308,16 +308,8 @@ static ht_status shuffle(ht_model *m, size_t n)
         m->perm = p;
         m->perm_cap = n;
     }
-    uint64_t s = ht_mix64(m->cfg.seed ^ 0x5EED5EED5EEDull) ^
-                 ht_mix64((uint64_t)m->epoch);
-    for (size_t i = 0; i < n; i++)
-        m->perm[i] = i;
-    for (size_t i = n - 1; i > 0; i--) {
-        size_t j = (size_t)(ht_splitmix64_next(&s) % (uint64_t)(i + 1));
-        size_t t = m->perm[i];
-        m->perm[i] = m->perm[j];
-        m->perm[j] = t;
-    }
+    ht_permutation(m->perm, n, ht_mix64(m->cfg.seed ^ 0x5EED5EED5EEDull) ^
+                                   ht_mix64((uint64_t)m->epoch));
     return HT_OK;
 }
 
