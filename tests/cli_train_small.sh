@@ -36,7 +36,7 @@ def rows(n):
     out = []
     for i in range(n):
         c = rnd.randrange(3)
-        x = [m + rnd.gauss(0, 0.4) for m in centres[c]]
+        x = [m + rnd.gauss(0, 0.7) for m in centres[c]]
         out.append("%d,%s" % (c, ",".join("%.5f" % v for v in x)))
     return out
 with open(os.path.join(t, "train.csv"), "w") as f:
@@ -63,7 +63,7 @@ if run "train 1 thread" "$T/t1.out" "$H" train $TR --threads 1 --print-hash --sa
     acc=$(field "$T/t1.out" "final test accuracy")
     h1=$(field "$T/t1.out" "weights hash")
     echo "     1 thread: final test accuracy $acc, hash $h1"
-    [ -n "$acc" ] && ge "$acc" 0.95 && ok "final test accuracy $acc >= 0.95" || bad "accuracy" "'$acc' < 0.95"
+    [ -n "$acc" ] && ge "$acc" 0.90 && ok "final test accuracy $acc >= 0.90" || bad "accuracy" "'$acc' < 0.90"
     grep -Eq "^hpctrain train: isa [a-z0-9]+, 1 thread, seed 7$" "$T/t1.out" && ok "start line names ISA, threads, seed" \
         || bad "start line" "$(head -n 1 "$T/t1.out")"
     [ "$(grep -Ec '^epoch [1-8]/8  loss [0-9.]+  test acc [0-9.]+  [0-9.]+ s  [0-9]+ samples/s$' "$T/t1.out")" -eq 8 ] \
@@ -141,7 +141,7 @@ if run "info" "$T/info.out" "$H" info; then
 fi
 if run "bench" "$T/bench.out" "$H" bench --arch 20-16-4 --batch 8 --steps 4 --threads 2; then
     grep -Eq "^train: [0-9]+ samples/s" "$T/bench.out" && grep -q "^  gemm_bwd_weight " "$T/bench.out" &&
-        [ "$(grep -Ec 'GFLOP/s$' "$T/bench.out")" -eq 3 ] && ok "bench: samples/s, profile, 3 sgemm shapes" \
+        [ "$(grep -Ec '^  gemm_.* m +[0-9]+ n +[0-9]+ k +[0-9]+ .* GFLOP/s$' "$T/bench.out")" -eq 3 ] && ok "bench: samples/s, profile, 3 sgemm shapes" \
         || bad "bench" "missing lines"
 fi
 run "--help" "$T/help.out" "$H" --help && grep -q "train" "$T/help.out" && ok "--help"
