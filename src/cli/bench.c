@@ -171,7 +171,7 @@ int cli_bench(const cli_opts *o)
     if (s != HT_OK) {
         rc = cli_lib_error("bench", s);
     } else {
-        printf("train: %.0f samples/s (%.3f s for %zu samples, %.3f ms/step)\n",
+        printf("train: %.0f samples/s (%.4g s for %zu samples, %.4g ms/step)\n",
                st.samples_per_s, st.seconds, n, 1e3 * st.seconds / o->steps);
         cli_print_profile(stdout, m);
         fflush(stdout);

@@ -28,6 +28,9 @@ void cli_error(const char *fmt, ...) CLI_PRINTF(1, 2);
  * it. Returns CLI_EXIT_RUNTIME. */
 int cli_lib_error(const char *what, ht_status s);
 
+/* A library failure about the file given to `flag`: "--resume f: why". */
+int cli_lib_error_file(const char *flag, const char *path, ht_status s);
+
 /* Commands: each returns the process exit code. */
 int cli_train(const cli_opts *o);
 int cli_eval(const cli_opts *o);

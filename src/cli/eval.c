@@ -17,11 +17,8 @@ int cli_eval(const cli_opts *o)
         return rc;
     ht_model *m = NULL;
     ht_status s = ht_model_load(o->model, &m);
-    if (s != HT_OK) {
-        char what[1100];
-        snprintf(what, sizeof what, "--model %s", o->model);
-        return cli_lib_error(what, s);
-    }
+    if (s != HT_OK)
+        return cli_lib_error_file("--model", o->model, s);
     /* The data is read the way the model was trained: MSE models take
      * regression targets from a CSV. */
     const ht_config *mc = ht_model_config(m);

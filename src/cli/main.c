@@ -34,6 +34,20 @@ int cli_lib_error(const char *what, ht_status s)
     return CLI_EXIT_RUNTIME;
 }
 
+int cli_lib_error_file(const char *flag, const char *path, ht_status s)
+{
+    const char *msg = ht_last_error();
+    size_t n = strlen(path);
+    /* "--resume f.ckpt: checksum mismatch" rather than naming f.ckpt twice. */
+    if (msg && strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ') {
+        cli_error("%s %s: %s", flag, path, msg + n + 2);
+        return CLI_EXIT_RUNTIME;
+    }
+    char what[1100];
+    snprintf(what, sizeof what, "%s %s", flag, path);
+    return cli_lib_error(what, s);
+}
+
 void cli_format_arch(const ht_config *cfg, char *buf, size_t len)
 {
     size_t used = 0;

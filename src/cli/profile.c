@@ -9,11 +9,11 @@ void cli_print_profile(FILE *f, const ht_model *m)
     for (int k = 0; k < HT_PROF_COUNT; k++)
         total += pr.seconds[k];
     fprintf(f, "profile (wall seconds per kind of work):\n");
-    fprintf(f, "  %-18s %10s %7s %10s %10s\n", "kind", "seconds", "share",
+    fprintf(f, "  %-18s %11s %7s %10s %10s\n", "kind", "seconds", "share",
             "calls", "GFLOP/s");
     for (int k = 0; k < HT_PROF_COUNT; k++) {
         double s = pr.seconds[k];
-        fprintf(f, "  %-18s %10.4f %6.1f%% %10llu", ht_prof_name((ht_prof_kind)k),
+        fprintf(f, "  %-18s %11.6f %6.1f%% %10llu", ht_prof_name((ht_prof_kind)k),
                 s, total > 0 ? 100.0 * s / total : 0.0,
                 (unsigned long long)pr.calls[k]);
         /* Rates only where they mean something: the GEMMs. */
@@ -22,5 +22,5 @@ void cli_print_profile(FILE *f, const ht_model *m)
         else
             fprintf(f, " %10s\n", "-");
     }
-    fprintf(f, "  %-18s %10.4f %6.1f%%\n", "total", total, total > 0 ? 100.0 : 0.0);
+    fprintf(f, "  %-18s %11.6f %6.1f%%\n", "total", total, total > 0 ? 100.0 : 0.0);
 }

@@ -75,9 +75,7 @@ static int resume(ht_model *m, const char *path)
             return CLI_EXIT_RUNTIME;
         }
     }
-    char what[1100];
-    snprintf(what, sizeof what, "--resume %s", path);
-    return cli_lib_error(what, s);
+    return cli_lib_error_file("--resume", path, s);
 }
 
 static void print_setup(const cli_opts *o, const cli_data *d, const ht_config *c)
@@ -187,13 +185,11 @@ static int run(const cli_opts *o, cli_data *d, ht_config *cfg)
             ht_model_free(m);
             return rc;
         }
-        printf("  %.2f s  %.0f samples/s\n", st.seconds, st.samples_per_s);
+        printf("  %.3f s  %.0f samples/s\n", st.seconds, st.samples_per_s);
         fflush(stdout);
         if (o->save && (s = ht_model_save(m, o->save)) != HT_OK) {
-            char what[1100];
-            snprintf(what, sizeof what, "--save %s", o->save);
             ht_model_free(m);
-            return cli_lib_error(what, s);
+            return cli_lib_error_file("--save", o->save, s);
         }
     }
     if (!have_final && (rc = evaluate(m, final_set, final_file, &ev)) != 0) {
