@@ -150,6 +150,10 @@ typedef struct ht_kernels {
                         const float *x, float *y, uint32_t *bits);
     void (*dropout_bwd)(size_t n, const float *dy, const uint32_t *bits,
                         float scale, float *dx);
+
+    /* Number of i < n with x[i] == 0.0f (either sign): the per-layer
+     * sparsity figure (fraction of exact zeros) the trainer prints. */
+    size_t (*count_zeros)(size_t n, const float *x);
 } ht_kernels;
 
 /* The active table (after ht_runtime_init() succeeded), never NULL then. */
