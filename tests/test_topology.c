@@ -338,6 +338,18 @@ static void test_plan_memory_only_nodes(void **state)
     assert_int_equal(p->domain_node[1], 1);
     ht_plan_free(p);
     ht_topology_free(t);
+    /* sub-package nodes under L3s, plus a package-wide node each: the
+     * sub-package nodes own the CPUs */
+    t = load("pack:2 [numa] l3:2 [numa] core:2 pu:1", 0);
+    assert_int_equal(ht_topology_summary_get(t, &s), HT_OK);
+    assert_int_equal(s.numa_nodes, 6);
+    assert_int_equal(s.cpu_numa_nodes, 4);
+    assert_int_equal(ht_plan_compute(t, 8, 8, &p), HT_OK);
+    static const int nodes[] = {0, 1, 3, 4};
+    for (int d = 0; d < 4; d++)
+        assert_int_equal(p->domain_node[d], nodes[d]);
+    ht_plan_free(p);
+    ht_topology_free(t);
 }
 
 /* ------------------------------------------------------ query tests */
