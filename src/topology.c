@@ -361,9 +361,12 @@ int ht_default_threads(void)
 {
     pthread_once(&process_once, load_process_topo);
     ht_thread_choice c;
-    if (!process_topo || ht_topology_default_threads(process_topo, &c) != HT_OK)
+    if (!process_topo)
         return 1;
-    return c.threads;
+    /* a malformed OMP_NUM_THREADS still leaves c.threads = physical cores,
+     * which is also what libgomp falls back to (it ignores the value) */
+    (void)ht_topology_default_threads(process_topo, &c);
+    return c.threads >= 1 ? c.threads : 1;
 }
 
 static void fmt_bytes(char *buf, size_t len, uint64_t b)

@@ -446,6 +446,7 @@ static void test_default_threads(void **state)
         with_env("OMP_NUM_THREADS", bad[i]);
         assert_int_equal(ht_topology_default_threads(t, &c), HT_ERR_ARG);
         assert_non_null(strstr(ht_last_error(), "OMP_NUM_THREADS"));
+        assert_int_equal(c.threads, 16);   /* still usable: the cores */
     }
     with_env("OMP_NUM_THREADS", bad[4]);   /* empty = unset */
     assert_int_equal(ht_topology_default_threads(t, &c), HT_OK);

@@ -104,8 +104,10 @@ ht_status ht_topology_domain(const ht_topology *t, int i, ht_domain_info *out);
 /* Default thread count: the usable physical cores, or the first value of
  * OMP_NUM_THREADS when set ("8" or "8,2"; nesting is never used), clamped
  * to the usable PUs so a run never oversubscribes. HT_ERR_ARG (naming the
- * variable and value) if OMP_NUM_THREADS is set but not a positive integer.
- * Thread-safe if nobody modifies the environment concurrently. */
+ * variable and value) if OMP_NUM_THREADS is set but not a positive integer;
+ * out is still filled, with threads = physical cores (libgomp, too, ignores
+ * a malformed value). Thread-safe if nobody modifies the environment
+ * concurrently. */
 typedef struct ht_thread_choice {
     int threads;   /* the choice, >= 1                                    */
     int cores;     /* usable physical cores                               */
@@ -118,8 +120,9 @@ ht_status ht_topology_default_threads(const ht_topology *t,
                                       ht_thread_choice *out);
 
 /* The same choice for this machine, from a topology loaded once per
- * process. Falls back to 1 if hwloc cannot load or OMP_NUM_THREADS is
- * malformed (ht_topology_default_threads says why). Thread-safe. */
+ * process: physical cores if OMP_NUM_THREADS is malformed
+ * (ht_topology_default_threads says why), 1 if hwloc cannot load.
+ * Thread-safe. */
 int ht_default_threads(void);
 
 /* Writes a multi-line description (source, counts, caches, domains) into
