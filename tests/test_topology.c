@@ -639,6 +639,17 @@ static void test_real_memory_placement(void **state)
     for (size_t i = 0; i < act.bytes; i += 4096)
         assert_int_equal(bytes[i], 0);
 
+    /* where binding was refused (qemu-user: ENOSYS), the fallback is
+     * reported, never claimed */
+    if (act.in_force == HT_MEM_FIRST_TOUCH) {
+        ht_apply_report fr;
+        ht_apply_report_get(t, &fr);
+        assert_true(act.why[0] != '\0');
+        assert_true(fr.bufs_fallback >= 1);
+        assert_true(fr.warning[0] != '\0');
+        assert_non_null(strstr(fr.mem_policy, "first-touch only"));
+    }
+
     hwloc_topology_t h;
     assert_int_equal(hwloc_topology_init(&h), 0);
     assert_int_equal(hwloc_topology_load(h), 0);
