@@ -65,7 +65,8 @@ ht_status ht_topology_load_synthetic(const char *desc, ht_topology **out);
 ht_status ht_topology_load_xml(const char *path, ht_topology **out);
 
 /* Frees a topology; NULL is a no-op. Buffers from ht_numa_alloc on it must
- * be freed first. */
+ * be freed first. Not concurrently with any other call on the same
+ * topology; not inside a parallel region that uses it. */
 void ht_topology_free(ht_topology *t);
 
 /* 1 if the topology describes the machine this process runs on, so that
@@ -138,7 +139,7 @@ typedef enum ht_mem_policy {
     HT_MEM_INTERLEAVE = 2   /* pages round-robin over the domains' nodes   */
 } ht_mem_policy;
 
-/* A static string: "first-touch", "bound", "interleaved". */
+/* A static string: "first-touch", "bound", "interleaved". Thread-safe. */
 const char *ht_mem_policy_str(ht_mem_policy p);
 
 /* A placement plan. All arrays belong to the plan (one allocation, freed by
@@ -173,6 +174,7 @@ typedef struct ht_plan {
 ht_status ht_plan_compute(const ht_topology *t, int n_threads, size_t n_rows,
                           ht_plan **out);
 
+/* Frees a plan; NULL is a no-op. Not while another thread reads it. */
 void ht_plan_free(ht_plan *p);
 
 /* Multi-line description of the plan (what `hpctrain info --topology`
@@ -228,7 +230,8 @@ typedef struct ht_numa_buf {
 ht_status ht_numa_alloc(ht_topology *t, size_t bytes, ht_mem_policy policy,
                         int node, ht_numa_buf *out);
 
-/* Frees and zeroes a buffer; a zeroed or NULL buf is a no-op. */
+/* Frees and zeroes a buffer; a zeroed or NULL buf is a no-op. Thread-safe
+ * on distinct buffers; the buffer's topology must still be alive. */
 void ht_numa_free(ht_numa_buf *b);
 
 /* First touch with the plan's static schedule. Thread tid writes zeros to
