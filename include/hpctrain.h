@@ -72,8 +72,10 @@ ht_status ht_isa_select(const char *name);
 /* 1 if this build and CPU can run the named ISA, else 0. Thread-safe. */
 int ht_isa_available(const char *name);
 
-/* Number of threads hpctrain's parallel regions use (OMP max threads unless
- * set). ht_set_num_threads(0) restores the default. Not thread-safe. */
+/* Number of threads hpctrain's parallel regions use: the value set, else
+ * the physical cores of the allowed cpuset (hwloc), or OMP_NUM_THREADS
+ * clamped to the usable hardware threads. ht_set_num_threads(0) restores
+ * the default. Not thread-safe. */
 int ht_get_num_threads(void);
 void ht_set_num_threads(int n);
 
@@ -326,6 +328,17 @@ void ht_model_profile_reset(ht_model *m);
 /* 64-bit FNV-1a hash of all weights and biases (bit patterns), for
  * comparing runs bit for bit. */
 uint64_t ht_model_hash(const ht_model *m);
+
+/* Start-up text for a model: the thread count and where each thread is
+ * really bound (as read back from the kernel after binding; "not bound"
+ * when it failed, "left to OpenMP" under OMP_PROC_BIND/OMP_PLACES), then
+ * the memory policy in force for its parameter and work slabs, and at most
+ * one "warning:" line. Two or three lines, each ending in '\n'; always
+ * NUL-terminated when len > 0; returns the length the whole text needs,
+ * like snprintf. Meaningful after ht_model_create (which places the slabs
+ * and binds the threads once). Not inside a parallel region; not
+ * concurrently with training the same model. */
+size_t ht_model_placement_describe(const ht_model *m, char *buf, size_t len);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "barrier.h"
 #include "error.h"
 #include "gemm.h"
 #include "internal.h"
@@ -48,18 +49,24 @@ static ht_status check_args(int transa, int transb, size_t m, size_t n,
     return HT_OK;
 }
 
-/* Threads for `flops` of work on `units` independent output pieces. */
-static int gemm_threads(double flops, size_t units)
+/* At most t threads for `flops` of work on `units` independent output
+ * pieces. */
+static int work_threads(double flops, size_t units, int t)
 {
-    if (omp_in_parallel())
-        return 1;
-    int t = ht_get_num_threads();
     double by_work = flops / GEMM_MIN_FLOPS_PER_THREAD;
     if (by_work < t)
         t = by_work < 1.0 ? 1 : (int)by_work;
     if ((size_t)t > units)
         t = (int)max_sz(units, 1);
     return t;
+}
+
+/* Threads for `flops` of work on `units` independent output pieces. */
+static int gemm_threads(double flops, size_t units)
+{
+    if (omp_in_parallel())
+        return 1;
+    return work_threads(flops, units, ht_get_num_threads());
 }
 
 /* The epilogue seen by the tile whose top-left element is (row, col). */
@@ -93,6 +100,7 @@ typedef struct gemm_plan {
     size_t n_jc;            /* NC blocks per column range (the largest)  */
     size_t bsize, asize;    /* floats per B buffer / per A buffer        */
     float *bbuf, *abuf;     /* 2*tn B buffers, tm*tn A buffers           */
+    ht_barrier *bar;        /* team mode: the grid's barrier; NULL: omp  */
 } gemm_plan;
 
 /* K slices of equal size, none much over the table's kc: the count
@@ -196,7 +204,9 @@ static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
                                pl->b + pc * pl->rsb + (c_lo + lo * nr) * pl->csb,
                                pl->rsb, pl->csb, bp + lo * nr * kb);
             }
-            if (tm > 1) {
+            if (tm > 1 && pl->bar) {
+                ht_barrier_wait(pl->bar, (unsigned)(tm * tn));
+            } else if (tm > 1) {
                 #pragma omp barrier
             }
             if (nb == 0)
@@ -351,6 +361,44 @@ static ht_status smalln_gemm(const ht_kernels *kt, int transa, int transb,
 
 /* ------------------------------------------------------------ entry */
 
+/* The packed path's plan for one call: strides, blocking, K slices. The
+ * grid (tm, tn) and the buffers are set later. */
+static void plan_init(gemm_plan *pl, const ht_kernels *kt, int transa,
+                      int transb, size_t m, size_t n, size_t k, float alpha,
+                      const float *a, size_t lda, const float *b, size_t ldb,
+                      float beta, float *c, size_t ldc, const ht_epilogue *epi)
+{
+    memset(pl, 0, sizeof *pl);
+    pl->kt = kt;
+    pl->m = m;
+    pl->n = n;
+    pl->k = k;
+    pl->alpha = alpha;
+    pl->beta = beta;
+    pl->a = a;
+    pl->b = b;
+    /* element (i,p) of op(A) is a[i*rsa + p*csa]; (p,j) of op(B) likewise */
+    pl->rsa = transa ? 1 : lda;
+    pl->csa = transa ? lda : 1;
+    pl->rsb = transb ? 1 : ldb;
+    pl->csb = transb ? ldb : 1;
+    pl->c = c;
+    pl->ldc = ldc;
+    pl->epi = epi;
+    pl->mr = (size_t)kt->mr;
+    pl->nr = (size_t)kt->nr;
+    pl->kc = slice_kc(k, kt->kc, &pl->nslices);
+    pl->mc = max_sz(kt->mc / pl->mr * pl->mr, pl->mr);
+    pl->nc = max_sz(kt->nc / pl->nr * pl->nr, pl->nr);
+}
+
+/* True when the table's small-N kernels take this call. */
+static int use_smalln(const ht_kernels *kt, int transa, size_t n, size_t k)
+{
+    return k > 0 && n <= kt->small_n_max &&
+           ((!transa && kt->gemm_dot) || (transa && kt->gemm_bcast));
+}
+
 ht_status ht_sgemm_ex(int transa, int transb, size_t m, size_t n, size_t k,
                       float alpha, const float *a, size_t lda,
                       const float *b, size_t ldb, float beta, float *c,
@@ -365,34 +413,13 @@ ht_status ht_sgemm_ex(int transa, int transb, size_t m, size_t n, size_t k,
     if (m == 0 || n == 0)
         return HT_OK;
     const ht_kernels *kt = ht_kernels_active();
-    if (k > 0 && n <= kt->small_n_max &&
-        ((!transa && kt->gemm_dot) || (transa && kt->gemm_bcast)))
+    if (use_smalln(kt, transa, n, k))
         return smalln_gemm(kt, transa, transb, m, n, k, alpha, a, lda, b, ldb,
                            beta, c, ldc, epi);
 
     gemm_plan pl;
-    memset(&pl, 0, sizeof pl);
-    pl.kt = kt;
-    pl.m = m;
-    pl.n = n;
-    pl.k = k;
-    pl.alpha = alpha;
-    pl.beta = beta;
-    pl.a = a;
-    pl.b = b;
-    /* element (i,p) of op(A) is a[i*rsa + p*csa]; (p,j) of op(B) likewise */
-    pl.rsa = transa ? 1 : lda;
-    pl.csa = transa ? lda : 1;
-    pl.rsb = transb ? 1 : ldb;
-    pl.csb = transb ? ldb : 1;
-    pl.c = c;
-    pl.ldc = ldc;
-    pl.epi = epi;
-    pl.mr = (size_t)kt->mr;
-    pl.nr = (size_t)kt->nr;
-    pl.kc = slice_kc(k, kt->kc, &pl.nslices);
-    pl.mc = max_sz(kt->mc / pl.mr * pl.mr, pl.mr);
-    pl.nc = max_sz(kt->nc / pl.nr * pl.nr, pl.nr);
+    plan_init(&pl, kt, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c,
+              ldc, epi);
     return packed_gemm(&pl);
 }
 
@@ -402,4 +429,141 @@ ht_status ht_sgemm(int transa, int transb, size_t m, size_t n, size_t k,
 {
     return ht_sgemm_ex(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c,
                        ldc, NULL);
+}
+
+/* ------------------------------------------------------------ team */
+
+/* The team entry: the same plans as ht_sgemm_ex, run by the first t of a
+ * running team's threads, meeting at the team's own barrier, packing into
+ * the workspace the team reserved beforehand. Every thread of the team
+ * computes the same plan from the same arguments, so they agree on t, on
+ * the grid and on whether the call fails, without talking to each other. */
+
+static double gemm_flops(size_t m, size_t n, size_t k)
+{
+    return 2.0 * (double)m * (double)n * (double)k;
+}
+
+/* Floats of workspace the packed path needs on a grid of t threads. */
+static size_t packed_need(const gemm_plan *pl, int t, size_t *bfloats)
+{
+    size_t a_t, b_t, nj;
+    grid_sizes(pl, pl->tm, pl->tn, &a_t, &b_t, &nj);
+    *bfloats = b_t * 2 * (size_t)pl->tn;
+    return a_t * (size_t)t + *bfloats;
+}
+
+/* The plan of a team call: small-N (returns 1, *t set) or packed (returns
+ * 0, *pl with its grid, *t, *need and *bfloats set). */
+static int team_plan(int team, const ht_kernels *kt, int transa, int transb,
+                     size_t m, size_t n, size_t k, float alpha, const float *a,
+                     size_t lda, const float *b, size_t ldb, float beta,
+                     float *c, size_t ldc, const ht_epilogue *epi,
+                     gemm_plan *pl, int *t, size_t *need, size_t *bfloats)
+{
+    if (use_smalln(kt, transa, n, k)) {
+        *t = work_threads(gemm_flops(m, n, k), ceil_div(m, 8), team);
+        *need = !transa && !transb ? n * k + 64 : 0;
+        *bfloats = 0;
+        return 1;
+    }
+    plan_init(pl, kt, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c,
+              ldc, epi);
+    const size_t units = ceil_div(m, pl->mr) * ceil_div(n, pl->nr);
+    *t = work_threads(gemm_flops(m, n, k), units, team);
+    choose_grid(pl, *t);
+    *need = packed_need(pl, *t, bfloats);
+    return 0;
+}
+
+size_t ht_sgemm_team_ws_floats(int team, int transa, int transb, size_t m,
+                               size_t n, size_t k)
+{
+    if (m == 0 || n == 0 || team < 1)
+        return 0;
+    gemm_plan pl;
+    int t;
+    size_t need, bfloats;
+    team_plan(team, ht_kernels_active(), transa, transb, m, n, k, 1.0f, NULL,
+              1, NULL, 1, 0.0f, NULL, 1, NULL, &pl, &t, &need, &bfloats);
+    return need;
+}
+
+void ht_gemm_team_init(ht_gemm_team *g, int size, float *ws, size_t ws_floats)
+{
+    g->size = size;
+    g->ws = ws;
+    g->ws_floats = ws_floats;
+    ht_barrier_init(&g->bar);
+}
+
+/* Small-N rows for thread tid of t; thread 0 first transposes B into the
+ * workspace when the dot kernel needs op(B)^T and B is not stored so. */
+static void smalln_team(ht_gemm_team *g, int tid, int t, const ht_kernels *kt,
+                        int transa, int transb, size_t m, size_t n, size_t k,
+                        float alpha, const float *a, size_t lda,
+                        const float *b, size_t ldb, float beta, float *c,
+                        size_t ldc, const ht_epilogue *epi)
+{
+    smalln_job j = {kt, !transa, m, n, k, alpha, beta, a, lda, b, 0, 0, 0,
+                    c, ldc, epi};
+    if (j.dot && transb) {
+        j.ldbt = ldb;
+    } else if (j.dot) {
+        float *bt = g->ws;
+        if (tid == 0)
+            for (size_t p = 0; p < k; p++)
+                for (size_t jj = 0; jj < n; jj++)
+                    bt[jj * k + p] = b[p * ldb + jj];
+        ht_barrier_wait(&g->bar, (unsigned)t);
+        j.b = bt;
+        j.ldbt = k;
+    } else {
+        j.rsb = transb ? 1 : ldb;
+        j.csb = transb ? ldb : 1;
+    }
+    const size_t unit = 8, blocks = ceil_div(m, unit);
+    size_t lo, hi;
+    range(blocks, (size_t)t, (size_t)tid, &lo, &hi);
+    smalln_rows(&j, lo * unit, min_sz(hi * unit, m));
+}
+
+ht_status ht_sgemm_team(ht_gemm_team *g, int tid, int transa, int transb,
+                        size_t m, size_t n, size_t k, float alpha,
+                        const float *a, size_t lda, const float *b,
+                        size_t ldb, float beta, float *c, size_t ldc,
+                        const ht_epilogue *epi)
+{
+    if (g == NULL || tid < 0 || tid >= g->size)
+        return ht_error(HT_ERR_ARG, "ht_sgemm_team: thread %d outside a team "
+                        "of %d", tid, g ? g->size : 0);
+    ht_status s = check_args(transa, transb, m, n, k, a, lda, b, ldb, c, ldc,
+                             epi);
+    if (s != HT_OK)
+        return s;
+    if (m == 0 || n == 0)
+        return HT_OK;
+    const ht_kernels *kt = ht_kernels_active();
+    gemm_plan pl;
+    int t;
+    size_t need, bfloats;
+    const int small = team_plan(g->size, kt, transa, transb, m, n, k, alpha,
+                                a, lda, b, ldb, beta, c, ldc, epi, &pl, &t,
+                                &need, &bfloats);
+    if (need > g->ws_floats)
+        return ht_error(HT_ERR_ARG, "ht_sgemm_team: %zu x %zu x %zu needs %zu "
+                        "floats of workspace, the team reserved %zu", m, n, k,
+                        need, g->ws_floats);
+    if (tid >= t)
+        return HT_OK;
+    if (small) {
+        smalln_team(g, tid, t, kt, transa, transb, m, n, k, alpha, a, lda, b,
+                    ldb, beta, c, ldc, epi);
+        return HT_OK;
+    }
+    pl.bbuf = g->ws;
+    pl.abuf = g->ws + bfloats;
+    pl.bar = &g->bar;
+    packed_thread(&pl, pl.tm, pl.tn, tid);
+    return HT_OK;
 }

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "../simd/table.h"
+#include "barrier.h"
 
 /* Cache sizes in bytes as hwloc reports them for the first core (L1d, L2,
  * L3), with defaults 32 KiB / 256 KiB / 8 MiB for any level hwloc cannot
@@ -29,5 +30,42 @@ void ht_gemm_ws_put(ht_gemm_ws *w);
 /* Frees every buffer not checked out (also run at process exit). Call it
  * only while no GEMM runs if it must free everything. Thread-safe. */
 void ht_gemm_workspace_release(void);
+
+/* --------------------------------------------------------------- team
+ * SGEMM inside a running parallel region (the trainer's persistent team):
+ * every thread of the team calls ht_sgemm_team with the same arguments and
+ * its own tid in [0, size). The call computes the plan ht_sgemm_ex would
+ * compute for min(size, work-based) threads (the same grid, K slices and
+ * small-N choice, so the same bits as ht_sgemm for any team size); threads
+ * tid >= t return at once, the first t compute their output tiles, meeting
+ * at the team's own barrier (never an OpenMP barrier, never a nested
+ * region). Each thread returns the same status (errors come from the
+ * arguments and the workspace size only). The caller separates two calls
+ * (and any use of C) with a barrier of the whole team. */
+typedef struct ht_gemm_team {
+    int size;            /* threads in the team                          */
+    float *ws;           /* packing workspace, 64-byte aligned           */
+    size_t ws_floats;
+    ht_barrier bar;
+} ht_gemm_team;
+
+/* Sets up a team of `size` threads over a workspace the caller owns
+ * (ws_floats >= the largest ht_sgemm_team_ws_floats of the calls to come).
+ * Call once, outside the calls. */
+void ht_gemm_team_init(ht_gemm_team *g, int size, float *ws, size_t ws_floats);
+
+/* Floats of workspace one team call of this shape needs (0 for an empty
+ * one). Thread-safe; may run anywhere. */
+size_t ht_sgemm_team_ws_floats(int team, int transa, int transb, size_t m,
+                               size_t n, size_t k);
+
+/* C = alpha op(A) op(B) + beta C with the epilogue (as ht_sgemm_ex), by
+ * the team. HT_ERR_ARG for bad arguments or too little workspace. Inside a
+ * parallel region whose threads are the team; no allocation. */
+ht_status ht_sgemm_team(ht_gemm_team *g, int tid, int transa, int transb,
+                        size_t m, size_t n, size_t k, float alpha,
+                        const float *a, size_t lda, const float *b,
+                        size_t ldb, float beta, float *c, size_t ldc,
+                        const ht_epilogue *epi);
 
 #endif

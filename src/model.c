@@ -39,58 +39,63 @@ ht_status ht_model_alloc(ht_model *m)
 
     const int need_m = c->optimizer != HT_OPT_SGD || c->momentum != 0.0f;
     const int need_v = c->optimizer != HT_OPT_SGD;
-    m->params = ht_aligned_alloc(off * sizeof(float));
-    m->grads = ht_aligned_alloc(off * sizeof(float));
-    m->opt_m = need_m ? ht_aligned_alloc(off * sizeof(float)) : NULL;
-    m->opt_v = need_v ? ht_aligned_alloc(off * sizeof(float)) : NULL;
 
-    /* work slab: activations, probs, two gradient buffers, masks, labels */
-    size_t wsz = 0;
+    /* work slab: activations (act[0] is input buffer 0), the second input
+     * buffer, probs, two gradient buffers, masks, labels and targets (two
+     * each), per-row losses. Every piece is batch rows of some width. */
+    size_t wsz = 0, nrb = 0;
+    size_t rb_off[2 * HT_MAX_LAYERS + 12], rb_row[2 * HT_MAX_LAYERS + 12];
+#define ROWBUF(off_var, row_floats)                                   \
+    do {                                                              \
+        (off_var) = wsz;                                              \
+        rb_off[nrb] = wsz;                                            \
+        rb_row[nrb++] = (row_floats);                                 \
+        wsz += pad16(B * (row_floats));                               \
+    } while (0)
     size_t act_off[HT_MAX_LAYERS + 1], mask_off[HT_MAX_LAYERS + 1];
-    for (size_t l = 0; l <= L; l++) {
-        act_off[l] = wsz;
-        wsz += pad16(B * c->sizes[l]);
-    }
-    const size_t probs_off = wsz;
-    wsz += pad16(B * c->sizes[L]);
-    const size_t d0 = wsz;
-    wsz += pad16(B * maxw);
-    const size_t d1 = wsz;
-    wsz += pad16(B * maxw);
+    size_t x1_off, probs_off, d0, d1, lab_off[2], tgt_off[2], loss_off;
+    for (size_t l = 0; l <= L; l++)
+        ROWBUF(act_off[l], c->sizes[l]);
+    ROWBUF(x1_off, c->sizes[0]);
+    ROWBUF(probs_off, c->sizes[L]);
+    ROWBUF(d0, maxw);
+    ROWBUF(d1, maxw);
     for (size_t l = 0; l <= L; l++) {
         m->mask_ld[l] = (c->sizes[l] + 31) / 32;
-        mask_off[l] = wsz;
-        wsz += pad16(B * m->mask_ld[l]);
+        ROWBUF(mask_off[l], m->mask_ld[l]);
     }
-    const size_t lab_off = wsz;
-    wsz += pad16(B);
-    const size_t tgt_off = wsz;
-    wsz += pad16(B * c->sizes[L]);
-    const size_t loss_off = wsz;
-    wsz += pad16(B);
-    m->work = ht_aligned_alloc(wsz * sizeof(float));
+    for (int i = 0; i < 2; i++) {
+        ROWBUF(lab_off[i], 1);
+        ROWBUF(tgt_off[i], c->sizes[L]);
+    }
+    ROWBUF(loss_off, 1);
+#undef ROWBUF
 
-    if (!m->params || !m->grads || (need_m && !m->opt_m) ||
-        (need_v && !m->opt_v) || !m->work)
-        return ht_error(HT_ERR_NOMEM, "model: cannot allocate %zu parameters "
-                        "and %zu floats of work space", off, wsz);
-    memset(m->params, 0, off * sizeof(float));
-    memset(m->grads, 0, off * sizeof(float));
-    if (m->opt_m)
-        memset(m->opt_m, 0, off * sizeof(float));
-    if (m->opt_v)
-        memset(m->opt_v, 0, off * sizeof(float));
-    memset(m->work, 0, wsz * sizeof(float));
+    ht_status s = ht_sched_alloc(m, off, need_m, need_v, wsz);
+    if (s != HT_OK)
+        return s;
+    m->n_rowbufs = nrb;
+    for (size_t i = 0; i < nrb; i++) {
+        m->rowbuf[i].base = m->work + rb_off[i];
+        m->rowbuf[i].row_bytes = rb_row[i] * sizeof(float);
+    }
     for (size_t l = 0; l <= L; l++) {
         m->act[l] = m->work + act_off[l];
         m->mask[l] = (uint32_t *)(m->work + mask_off[l]);
     }
+    m->xbuf[0] = m->act[0];
+    m->xbuf[1] = m->work + x1_off;
     m->probs = m->work + probs_off;
     m->dbuf[0] = m->work + d0;
     m->dbuf[1] = m->work + d1;
-    m->labels = (int32_t *)(m->work + lab_off);
-    m->targets = m->work + tgt_off;
+    for (int i = 0; i < 2; i++) {
+        m->labbuf[i] = (int32_t *)(m->work + lab_off[i]);
+        m->tgtbuf[i] = m->work + tgt_off[i];
+    }
+    m->labels = m->labbuf[0];
+    m->targets = m->tgtbuf[0];
     m->loss_row = m->work + loss_off;
+    ht_sched_first_touch(m, off);
     return HT_OK;
 }
 
@@ -141,11 +146,7 @@ void ht_model_free(ht_model *m)
 {
     if (m == NULL)
         return;
-    ht_aligned_free(m->params);
-    ht_aligned_free(m->grads);
-    ht_aligned_free(m->opt_m);
-    ht_aligned_free(m->opt_v);
-    ht_aligned_free(m->work);
+    ht_sched_free(m);
     free(m->perm);
     free(m);
 }

@@ -6,6 +6,9 @@
  *   opt_m  : same layout (SGD velocity / Adam first moment); NULL if unused
  *   opt_v  : same layout (Adam second moment); NULL if unused
  *   work   : activations and gradients for cfg.batch rows
+ * Parameter slabs are placed by plan->param_policy (bound to the node, or
+ * interleaved over nodes); the work slab is first-touched row by row by
+ * the thread that owns the rows (docs/numa.md). src/sched.c places them.
  */
 #ifndef HT_MODEL_INTERNAL_H
 #define HT_MODEL_INTERNAL_H
@@ -13,6 +16,7 @@
 #include <stdint.h>
 
 #include "hpctrain.h"
+#include "hpctrain/topology.h"
 
 struct ht_model {
     ht_config cfg;
@@ -34,11 +38,29 @@ struct ht_model {
     size_t mask_ld[HT_MAX_LAYERS + 1];
     int32_t *labels;              /* batch labels (classification)            */
     float *targets;               /* batch targets (regression)               */
+    /* Double-buffered input batch: step i reads buffer i & 1 while the
+     * rows of step i+1 are gathered into the other; act[0], labels and
+     * targets alias buffer 0 outside a run. */
+    float *xbuf[2];
+    int32_t *labbuf[2];
+    float *tgtbuf[2];
     float *loss_row;
     size_t *perm;                 /* epoch permutation, grown on demand       */
     size_t perm_cap;
 
     ht_profile prof;
+
+    /* Placement (src/sched.c). topo is the process topology (not owned;
+     * NULL if hwloc could not load); plan is for plan_threads threads and
+     * cfg.batch rows, NULL when there is no topology or more threads than
+     * usable PUs were asked for. */
+    ht_topology *topo;
+    ht_plan *plan;
+    int plan_threads;
+    int bind_refused;             /* a binding failed: stop retrying      */
+    ht_mem_policy param_policy, param_in_force, work_in_force;
+    size_t n_rowbufs;             /* per-row arrays of the work slab      */
+    struct { void *base; size_t row_bytes; } rowbuf[2 * HT_MAX_LAYERS + 12];
 };
 
 size_t ht_model_layer_in(const ht_model *m, size_t l);
@@ -46,6 +68,23 @@ size_t ht_model_layer_out(const ht_model *m, size_t l);
 
 /* Allocates the slabs of a model whose cfg is set; zeroes state. */
 ht_status ht_model_alloc(ht_model *m);
+
+/* Placement (src/sched.c). ht_sched_team: the team size for the next
+ * region (ht_get_num_threads()), with nesting disabled and the plan made
+ * for that size if it changed; not inside a parallel region.
+ * ht_sched_enter: called by every thread at the start of a region; binds
+ * it per the plan unless OpenMP owns binding or binding was refused.
+ * ht_sched_alloc: allocates the slabs through the NUMA layer (untouched).
+ * ht_sched_first_touch: zeroes the slabs from a team, each thread its
+ * share of the parameter slabs and its rows of every m->rowbuf (the
+ * plan's schedule), binding first; the gaps between row buffers (line
+ * padding) are never read and stay untouched. */
+int ht_sched_team(ht_model *m);
+void ht_sched_enter(ht_model *m, int tid, int nt);
+ht_status ht_sched_alloc(ht_model *m, size_t param_floats, int need_m,
+                         int need_v, size_t work_floats);
+void ht_sched_first_touch(ht_model *m, size_t param_floats);
+void ht_sched_free(ht_model *m);
 
 /* Wall clock in seconds (monotonic). */
 double ht_now(void);

@@ -2,11 +2,13 @@
 
 #include "internal.h"
 
-static int requested;   /* 0: OpenMP's default */
+/* 0: the default, ht_default_threads() (physical cores of the allowed
+ * cpuset, or OMP_NUM_THREADS clamped to the usable PUs) */
+static int requested;
 
 int ht_get_num_threads(void)
 {
-    return requested > 0 ? requested : omp_get_max_threads();
+    return requested > 0 ? requested : ht_default_threads();
 }
 
 void ht_set_num_threads(int n)

@@ -357,6 +357,12 @@ static void load_process_topo(void)
         process_topo = NULL;
 }
 
+ht_topology *ht_process_topology(void)
+{
+    pthread_once(&process_once, load_process_topo);
+    return process_topo;
+}
+
 int ht_default_threads(void)
 {
     pthread_once(&process_once, load_process_topo);

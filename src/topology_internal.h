@@ -61,6 +61,11 @@ void ht_buf_append(char *buf, size_t len, size_t *pos, const char *fmt, ...)
 /* hwloc bitmap as a list ("0-3,8"), cut with "..." to fit len. */
 void ht_bitmap_list(char *buf, size_t len, hwloc_const_bitmap_t set);
 
+/* The topology of this machine, loaded once per process (the one
+ * ht_default_threads reads); NULL if hwloc cannot load it. Never freed;
+ * its apply report is the process's. Thread-safe. */
+ht_topology *ht_process_topology(void);
+
 /* Records a memory allocation's outcome in the apply log. */
 void ht_topo_log_buf(ht_topology *t, const ht_numa_buf *b);
 

@@ -1,40 +1,47 @@
 /* Training and inference of the MLP: forward, loss, backward, the fused
- * optimiser step, epochs, evaluation.
+ * optimiser step, epochs, evaluation, all inside ONE OpenMP parallel
+ * region per call (per epoch, per evaluation, per prediction).
  *
  * Shapes (B = rows in the batch, L = layers, n_l = cfg.sizes[l]):
  *   act[l]   B x n_l      input of layer l (act[0] = batch, after input dropout)
  *   W_l      n_l x n_l+1  b_l  n_l+1
  *   act[l+1] B x n_l+1    = dropout(relu(act[l] W_l + b_l)) for hidden layers,
  *                           act[L-1] W_{L-1} + b_{L-1} (logits) for the last
- * Every parallel loop below splits rows or elements into a fixed partition
- * whose arithmetic does not depend on the thread count, and every reduction
- * runs in a fixed order, so results are bitwise identical for any number of
- * threads.
+ *
+ * The team walks the batches and layers together; a barrier separates two
+ * operations only where data flows between them. Each operation splits its
+ * work into a fixed partition: row blocks of the batch (dropout, ReLU
+ * backward), output tiles (GEMM, as the driver's plan for that shape),
+ * column blocks of 64 (bias gradients, each column summed over rows in
+ * order), chunks of 16384 elements (optimiser). An operation with little
+ * work runs on the first t_op threads only (work-based, as the old
+ * fork/join code chose), the others go straight to the next barrier. No
+ * partition changes what is computed for an element, and every reduction
+ * runs in a fixed order, so the results are bitwise identical for any
+ * number of threads.
+ *
+ * Data loading overlaps compute: the input batch is double-buffered; at
+ * the start of step i thread 0 creates OpenMP tasks that gather the rows
+ * of step i+1 into the other buffer. Threads waiting at an OpenMP barrier
+ * run them (a barrier completes only when the tasks created before it
+ * have run, so they are done before step i+1 starts).
+ *
+ * Thread 0 (the calling thread) times each phase from its start to the
+ * barrier that ends it (model->prof) and calls the progress callback
+ * between steps, outside the timed phases.
  */
 #include <math.h>
+#include <omp.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../simd/rng.h"
 #include "dataset_internal.h"
 #include "error.h"
+#include "gemm.h"
 #include "internal.h"
 #include "model_internal.h"
-
-#define PROF_BEGIN() double prof_t0_ = ht_now()
-#define PROF_END(m, kind, fl)                                  \
-    do {                                                       \
-        (m)->prof.seconds[kind] += ht_now() - prof_t0_;        \
-        (m)->prof.flops[kind] += (fl);                         \
-        (m)->prof.calls[kind]++;                               \
-    } while (0)
-
-/* Threads for an elementwise pass over `n` floats: below ~64 K elements a
- * pass is faster on one thread than the fork/join costs. */
-static int threads_for_elems(size_t n)
-{
-    return ht_threads_for_work((double)n * 64.0);
-}
 
 static size_t n_out(const ht_model *m) { return m->cfg.sizes[m->cfg.n_layers]; }
 
@@ -66,174 +73,6 @@ static ht_status check_data(const ht_model *m, const ht_dataset *ds)
     return HT_OK;
 }
 
-/* Copies rows idx[0..B) of ds (NULL: rows 0..B-1) into the batch buffers. */
-static void gather(ht_model *m, const ht_dataset *ds, const size_t *idx,
-                   size_t B)
-{
-    PROF_BEGIN();
-    float *tgt = m->cfg.loss == HT_LOSS_MSE ? m->targets : NULL;
-    if (idx) {
-        ht_dataset_gather(ds, idx, B, m->act[0], m->labels, tgt);
-    } else {
-        memcpy(m->act[0], ds->x, B * ds->d * sizeof(float));
-        if (ds->label)
-            memcpy(m->labels, ds->label, B * sizeof(int32_t));
-        if (ds->target && tgt)
-            memcpy(tgt, ds->target, B * ds->n_targets * sizeof(float));
-    }
-    PROF_END(m, HT_PROF_DATA, 0.0);
-}
-
-static ht_status forward(ht_model *m, size_t B, int train)
-{
-    const ht_config *c = &m->cfg;
-    const ht_kernels *k = ht_kernels_active();
-    const size_t L = c->n_layers;
-
-    if (train && c->input_dropout > 0.0f) {
-        PROF_BEGIN();
-        const size_t d = c->sizes[0];
-        const uint32_t thr = ht_dropout_threshold(c->input_dropout);
-        const float scale = 1.0f / (1.0f - c->input_dropout);
-        #pragma omp parallel for schedule(static) num_threads(threads_for_elems(B * d))
-        for (size_t i = 0; i < B; i++)
-            k->dropout_fwd(ht_dropout_key(c->seed, 0, m->step, i), d, thr,
-                           scale, m->act[0] + i * d, m->act[0] + i * d,
-                           m->mask[0] + i * m->mask_ld[0]);
-        PROF_END(m, HT_PROF_DROPOUT, 0.0);
-    }
-    for (size_t l = 0; l < L; l++) {
-        const size_t in = c->sizes[l], out = c->sizes[l + 1];
-        const int last = l + 1 == L;
-        const int drop = train && !last && c->dropout > 0.0f;
-        if (drop) {
-            PROF_BEGIN();
-            const uint32_t thr = ht_dropout_threshold(c->dropout);
-            const size_t ld = m->mask_ld[l + 1];
-            #pragma omp parallel for schedule(static) num_threads(threads_for_elems(B * out))
-            for (size_t i = 0; i < B; i++)
-                k->dropout_mask(ht_dropout_key(c->seed, (uint32_t)(l + 1),
-                                               m->step, i),
-                                out, thr, m->mask[l + 1] + i * ld);
-            PROF_END(m, HT_PROF_DROPOUT, 0.0);
-        }
-        ht_epilogue epi = {
-            .bias = m->params + m->b_off[l],
-            .relu = !last,
-            .mask = drop ? m->mask[l + 1] : NULL,
-            .mask_ld = m->mask_ld[l + 1],
-            .scale = drop ? 1.0f / (1.0f - c->dropout) : 1.0f,
-        };
-        ht_status s;
-        {
-        PROF_BEGIN();
-        s = ht_sgemm_ex(HT_NO_TRANS, HT_NO_TRANS, B, out, in, 1.0f,
-                                  m->act[l], in, m->params + m->w_off[l], out,
-                                  0.0f, m->act[l + 1], out, &epi);
-        PROF_END(m, HT_PROF_GEMM_FWD, 2.0 * (double)B * in * out);
-        }
-        if (s != HT_OK)
-            return s;
-    }
-    return HT_OK;
-}
-
-/* Per-row losses into m->loss_row; returns their sum (fixed order). For
- * cross-entropy also leaves the softmax in m->probs. */
-static double loss_rows(ht_model *m, size_t B)
-{
-    PROF_BEGIN();
-    const ht_kernels *k = ht_kernels_active();
-    const size_t C = n_out(m);
-    const float *h = m->act[m->cfg.n_layers];
-    if (m->cfg.loss == HT_LOSS_XENT) {
-        k->softmax_xent_fwd(B, C, h, C, m->labels, m->probs, C, m->loss_row);
-    } else {
-        for (size_t i = 0; i < B; i++) {
-            double s = 0.0;
-            for (size_t j = 0; j < C; j++) {
-                double e = (double)h[i * C + j] - m->targets[i * C + j];
-                s += e * e;
-            }
-            m->loss_row[i] = (float)(0.5 * s);
-        }
-    }
-    double sum = 0.0;
-    for (size_t i = 0; i < B; i++)
-        sum += m->loss_row[i];
-    PROF_END(m, HT_PROF_LOSS, 0.0);
-    return sum;
-}
-
-static ht_status backward(ht_model *m, size_t B)
-{
-    const ht_config *c = &m->cfg;
-    const ht_kernels *k = ht_kernels_active();
-    const size_t L = c->n_layers, C = n_out(m);
-    const float inv_b = 1.0f / (float)B;
-    float *dz = m->dbuf[0], *dx = m->dbuf[1];
-
-    {
-        PROF_BEGIN();
-        if (c->loss == HT_LOSS_XENT) {
-            k->softmax_xent_bwd(B, C, m->probs, C, m->labels, inv_b, dz, C);
-        } else {
-            const float *h = m->act[L];
-            for (size_t i = 0; i < B * C; i++)
-                dz[i] = (h[i] - m->targets[i]) * inv_b;
-        }
-        PROF_END(m, HT_PROF_LOSS, 0.0);
-    }
-    for (size_t l = L; l-- > 0;) {
-        const size_t in = c->sizes[l], out = c->sizes[l + 1];
-        float *dw = m->grads + m->w_off[l], *db = m->grads + m->b_off[l];
-        ht_status s;
-        {
-            PROF_BEGIN();
-            s = ht_sgemm(HT_TRANS, HT_NO_TRANS, in, out, B, 1.0f, m->act[l],
-                         in, dz, out, 0.0f, dw, out);
-            PROF_END(m, HT_PROF_GEMM_BWD_WEIGHT, 2.0 * (double)B * in * out);
-        }
-        if (s != HT_OK)
-            return s;
-        {
-            PROF_BEGIN();
-            /* column blocks: each column is summed over rows in order */
-            const size_t cb = 64, nblk = (out + cb - 1) / cb;
-            #pragma omp parallel for schedule(static) num_threads(threads_for_elems(B * out))
-            for (size_t jb = 0; jb < nblk; jb++) {
-                const size_t j0 = jb * cb, nj = out - j0 < cb ? out - j0 : cb;
-                memset(db + j0, 0, nj * sizeof(float));
-                k->bias_grad(B, nj, dz + j0, out, db + j0);
-            }
-            PROF_END(m, HT_PROF_ELEMENTWISE, (double)B * out);
-        }
-        if (l == 0)
-            break;
-        {
-            PROF_BEGIN();
-            s = ht_sgemm(HT_NO_TRANS, HT_TRANS, B, in, out, 1.0f, dz, out,
-                         m->params + m->w_off[l], out, 0.0f, dx, in);
-            PROF_END(m, HT_PROF_GEMM_BWD_DATA, 2.0 * (double)B * in * out);
-            if (s != HT_OK)
-                return s;
-        }
-        {
-            PROF_BEGIN();
-            const float scale = c->dropout > 0.0f ? 1.0f / (1.0f - c->dropout)
-                                                  : 1.0f;
-            const float *y = m->act[l];
-            #pragma omp parallel for schedule(static) num_threads(threads_for_elems(B * in))
-            for (size_t i = 0; i < B; i++)
-                k->relu_bwd(in, y + i * in, dx + i * in, scale, dx + i * in);
-            PROF_END(m, HT_PROF_ELEMENTWISE, (double)B * in);
-        }
-        float *t = dz;
-        dz = dx;
-        dx = t;
-    }
-    return HT_OK;
-}
 
 static float lr_at(const ht_config *c, int epoch)
 {
@@ -250,52 +89,6 @@ static float lr_at(const ht_config *c, int epoch)
     }
 }
 
-/* Fused regulariser + optimiser step over every tensor, split into fixed
- * chunks of elements (elementwise, so any split gives the same bits). */
-static void optimise(ht_model *m)
-{
-    PROF_BEGIN();
-    const ht_config *c = &m->cfg;
-    const ht_kernels *k = ht_kernels_active();
-    const double t = (double)m->step + 1.0;
-    ht_optim_hyper hw = {
-        .kind = c->optimizer, .lr = lr_at(c, m->epoch),
-        .momentum = c->momentum, .nesterov = c->nesterov,
-        .beta1 = c->beta1, .beta2 = c->beta2, .eps = c->eps,
-        .bc1 = (float)(1.0 - pow(c->beta1, t)),
-        .bc2 = (float)(1.0 - pow(c->beta2, t)),
-        .weight_decay = c->weight_decay, .l1 = c->l1, .l2 = c->l2,
-        .prox_l1 = c->prox_l1,
-    };
-    ht_optim_hyper hb = hw;
-    if (!c->reg_bias) {
-        hb.weight_decay = 0.0f;
-        hb.l1 = 0.0f;
-        hb.l2 = 0.0f;
-    }
-    enum { CHUNK = 16384 };
-    double total = 0.0;
-    for (size_t l = 0; l < c->n_layers; l++) {
-        const size_t segs[2][2] = {
-            {m->w_off[l], c->sizes[l] * c->sizes[l + 1]},
-            {m->b_off[l], c->sizes[l + 1]}};
-        for (int s = 0; s < 2; s++) {
-            const size_t off = segs[s][0], n = segs[s][1];
-            const ht_optim_hyper *h = s == 0 ? &hw : &hb;
-            const size_t nchunks = (n + CHUNK - 1) / CHUNK;
-            total += (double)n;
-            #pragma omp parallel for schedule(static) num_threads(threads_for_elems(n))
-            for (size_t ch = 0; ch < nchunks; ch++) {
-                const size_t o = off + ch * CHUNK;
-                const size_t len = n - ch * CHUNK < CHUNK ? n - ch * CHUNK : CHUNK;
-                k->optim_step(len, m->params + o, m->grads + o,
-                              m->opt_m ? m->opt_m + o : NULL,
-                              m->opt_v ? m->opt_v + o : NULL, h);
-            }
-        }
-    }
-    PROF_END(m, HT_PROF_OPTIM, total);
-}
 
 /* Permutation of 0..n-1 for an epoch, a pure function of (seed, epoch). */
 static ht_status shuffle(ht_model *m, size_t n)
@@ -340,6 +133,555 @@ static void penalty_and_sparsity(const ht_model *m, double *penalty,
     *sparsity = total ? (double)zeros / (double)total : 0.0;
 }
 
+
+/* Rows per gather task: a few tasks per batch, so several waiting threads
+ * can share the copy. */
+#define GATHER_ROWS 32
+/* Elements per optimiser chunk (a fixed partition of every tensor). */
+#define OPT_CHUNK 16384
+/* Columns per bias-gradient block. */
+#define DB_COLS 64
+
+enum run_mode { RUN_TRAIN, RUN_GRAD, RUN_EVAL, RUN_PREDICT };
+
+/* What one parallel region does, and what it leaves behind. Shared by the
+ * team; thread 0 writes the results, any thread may record a failure. */
+typedef struct run_ctx {
+    ht_model *m;
+    enum run_mode mode;
+    const ht_dataset *ds;     /* rows come from here                      */
+    const size_t *idx;        /* row order (permutation), or NULL: 0..n-1 */
+    size_t n, bs;             /* rows in all, rows per step               */
+    int dropout;              /* draw dropout masks (train, or grad(1))   */
+    int backward, optimise;
+    uint64_t step0;           /* m->step at entry                         */
+    float *pred;              /* RUN_PREDICT output, n x n_out            */
+    ht_progress_fn progress;
+    void *user;
+
+    ht_gemm_team gt;
+
+    double loss_sum, last_loss;
+    size_t correct;
+
+    atomic_int failed_phase;  /* 0, or the barrier after which all stop   */
+    ht_status status;
+    char msg[512];
+} run_ctx;
+
+/* Threads for an elementwise pass over `n` floats out of a team of nt:
+ * below ~64 K elements one thread does it faster than a barrier costs. */
+static int op_threads(int nt, size_t n)
+{
+    int t = ht_threads_for_work((double)n * 64.0);
+    return t < nt ? t : nt;
+}
+
+static void range(size_t n, int parts, int idx, size_t *lo, size_t *hi)
+{
+    *lo = n * (size_t)idx / (size_t)parts;
+    *hi = n * (size_t)(idx + 1) / (size_t)parts;
+}
+
+/* Per-thread view of the team: its id, the team size, the phases passed
+ * (the same count on every thread), thread 0's phase clock. */
+typedef struct team_pos {
+    int tid, nt;
+    int phase;
+    double t0;
+} team_pos;
+
+/* Records the first failure; every thread stops after the barrier that
+ * ends the current phase (the same one on all threads). */
+static void fail(run_ctx *r, const team_pos *p, ht_status s)
+{
+    int expect = 0;
+    if (atomic_compare_exchange_strong(&r->failed_phase, &expect,
+                                       p->phase + 1)) {
+        r->status = s;
+        ht_snprintf(r->msg, sizeof r->msg, "%s", ht_last_error());
+    }
+}
+
+/* Ends a phase: barrier, then thread 0 books the phase's wall time to
+ * `kind`. Returns 1 if the team must stop. */
+static int sync_phase(run_ctx *r, team_pos *p, int kind, double flops)
+{
+    #pragma omp barrier
+    p->phase++;
+    if (p->tid == 0 && kind >= 0) {
+        const double now = ht_now();
+        ht_profile *pr = &r->m->prof;
+        pr->seconds[kind] += now - p->t0;
+        pr->flops[kind] += flops;
+        pr->calls[kind]++;
+        p->t0 = now;
+    }
+    const int f = atomic_load(&r->failed_phase);
+    return f != 0 && f <= p->phase;
+}
+
+/* Thread 0 restarts its phase clock (after untimed work). */
+static void phase_clock(team_pos *p)
+{
+    if (p->tid == 0)
+        p->t0 = ht_now();
+}
+
+/* --------------------------------------------------------------- data */
+
+/* Copies `count` rows starting at position `pos` of the run's row order
+ * into rows [dst_row, dst_row+count) of input buffer `buf`. */
+static void gather_rows(const run_ctx *r, int buf, size_t pos, size_t count,
+                        size_t dst_row)
+{
+    const ht_model *m = r->m;
+    const ht_dataset *ds = r->ds;
+    const size_t d = ds->d;
+    float *x = m->xbuf[buf] + dst_row * d;
+    int32_t *lab = ds->label ? m->labbuf[buf] + dst_row : NULL;
+    float *tgt = NULL;
+    if (m->cfg.loss == HT_LOSS_MSE && ds->target)
+        tgt = m->tgtbuf[buf] + dst_row * ds->n_targets;
+    if (r->idx) {
+        ht_dataset_gather(ds, r->idx + pos, count, x, lab, tgt);
+        return;
+    }
+    memcpy(x, ds->x + pos * d, count * d * sizeof(float));
+    if (lab)
+        memcpy(lab, ds->label + pos, count * sizeof(int32_t));
+    if (tgt)
+        memcpy(tgt, ds->target + pos * ds->n_targets,
+               count * ds->n_targets * sizeof(float));
+}
+
+static size_t step_rows(const run_ctx *r, size_t step)
+{
+    const size_t start = step * r->bs;
+    return r->n - start < r->bs ? r->n - start : r->bs;
+}
+
+/* Thread 0: tasks that gather step `step`'s rows into buffer step & 1. */
+static void spawn_gather(run_ctx *r, size_t step)
+{
+    const size_t B = step_rows(r, step), start = step * r->bs;
+    const int buf = (int)(step & 1);
+    for (size_t r0 = 0; r0 < B; r0 += GATHER_ROWS) {
+        const size_t cnt = B - r0 < GATHER_ROWS ? B - r0 : GATHER_ROWS;
+        #pragma omp task firstprivate(r, buf, start, r0, cnt)
+        gather_rows(r, buf, start + r0, cnt, r0);
+    }
+}
+
+/* ------------------------------------------------------------ phases */
+
+/* Input dropout and the masks of every hidden layer for this thread's
+ * rows: a mask is a pure function of (seed, layer, step, row). */
+static void dropout_rows(const run_ctx *r, const team_pos *p, size_t B,
+                         uint64_t step, float *x)
+{
+    const ht_model *m = r->m;
+    const ht_config *c = &m->cfg;
+    const ht_kernels *k = ht_kernels_active();
+    const size_t L = c->n_layers, d = c->sizes[0];
+    size_t elems = c->input_dropout > 0.0f ? B * d : 0;
+    if (c->dropout > 0.0f)
+        for (size_t l = 0; l + 1 < L; l++)
+            elems += B * c->sizes[l + 1];
+    const int t = op_threads(p->nt, elems);
+    if (p->tid >= t)
+        return;
+    size_t lo, hi;
+    range(B, t, p->tid, &lo, &hi);
+    if (c->input_dropout > 0.0f) {
+        const uint32_t thr = ht_dropout_threshold(c->input_dropout);
+        const float scale = 1.0f / (1.0f - c->input_dropout);
+        for (size_t i = lo; i < hi; i++)
+            k->dropout_fwd(ht_dropout_key(c->seed, 0, step, i), d, thr, scale,
+                           x + i * d, x + i * d, m->mask[0] + i * m->mask_ld[0]);
+    }
+    if (c->dropout > 0.0f) {
+        const uint32_t thr = ht_dropout_threshold(c->dropout);
+        for (size_t l = 0; l + 1 < L; l++) {
+            const size_t out = c->sizes[l + 1], ld = m->mask_ld[l + 1];
+            for (size_t i = lo; i < hi; i++)
+                k->dropout_mask(ht_dropout_key(c->seed, (uint32_t)(l + 1),
+                                               step, i),
+                                out, thr, m->mask[l + 1] + i * ld);
+        }
+    }
+}
+
+/* Per-row losses into m->loss_row; returns their sum (fixed order). For
+ * cross-entropy also leaves the softmax in m->probs. Thread 0 only. */
+static double loss_rows(ht_model *m, size_t B, const int32_t *labels,
+                        const float *targets)
+{
+    const ht_kernels *k = ht_kernels_active();
+    const size_t C = n_out(m);
+    const float *h = m->act[m->cfg.n_layers];
+    if (m->cfg.loss == HT_LOSS_XENT) {
+        k->softmax_xent_fwd(B, C, h, C, labels, m->probs, C, m->loss_row);
+    } else {
+        for (size_t i = 0; i < B; i++) {
+            double s = 0.0;
+            for (size_t j = 0; j < C; j++) {
+                double e = (double)h[i * C + j] - targets[i * C + j];
+                s += e * e;
+            }
+            m->loss_row[i] = (float)(0.5 * s);
+        }
+    }
+    double sum = 0.0;
+    for (size_t i = 0; i < B; i++)
+        sum += m->loss_row[i];
+    return sum;
+}
+
+/* The loss phase, thread 0 only: loss, its gradient into dbuf[0], the
+ * accuracy count, or the predictions. */
+static void loss_phase(run_ctx *r, size_t step, size_t B, int buf)
+{
+    ht_model *m = r->m;
+    const ht_kernels *k = ht_kernels_active();
+    const size_t L = m->cfg.n_layers, C = n_out(m);
+    const int32_t *lab = m->labbuf[buf];
+    const float *tgt = m->tgtbuf[buf];
+    if (r->mode == RUN_PREDICT) {
+        const float *h = m->act[L];
+        if (m->cfg.loss == HT_LOSS_XENT) {
+            k->softmax_xent_fwd(B, C, h, C, NULL, m->probs, C, NULL);
+            h = m->probs;
+        }
+        memcpy(r->pred + step * r->bs * C, h, B * C * sizeof(float));
+        return;
+    }
+    const double bl = loss_rows(m, B, lab, tgt);
+    r->last_loss = bl;
+    if (r->mode == RUN_EVAL && m->cfg.loss == HT_LOSS_XENT) {
+        for (size_t i = 0; i < B; i++) {
+            const float *pr = m->probs + i * C;
+            size_t best = 0;
+            for (size_t j = 1; j < C; j++)
+                if (pr[j] > pr[best])
+                    best = j;
+            r->correct += (int32_t)best == lab[i];
+        }
+    }
+    if (!r->backward)
+        return;
+    const float inv_b = 1.0f / (float)B;
+    float *dz = m->dbuf[0];
+    if (m->cfg.loss == HT_LOSS_XENT) {
+        k->softmax_xent_bwd(B, C, m->probs, C, lab, inv_b, dz, C);
+    } else {
+        const float *h = m->act[L];
+        for (size_t i = 0; i < B * C; i++)
+            dz[i] = (h[i] - tgt[i]) * inv_b;
+    }
+}
+
+/* Bias gradient of a layer with `out` outputs from dz (B x out): this
+ * thread's blocks of DB_COLS columns, each summed over rows in order. */
+static void bias_grad_part(const team_pos *p, size_t B, size_t out,
+                           const float *dz, float *db)
+{
+    const ht_kernels *k = ht_kernels_active();
+    const int t = op_threads(p->nt, B * out);
+    if (p->tid >= t)
+        return;
+    size_t lo, hi;
+    range((out + DB_COLS - 1) / DB_COLS, t, p->tid, &lo, &hi);
+    for (size_t jb = lo; jb < hi; jb++) {
+        const size_t j0 = jb * DB_COLS;
+        const size_t nj = out - j0 < DB_COLS ? out - j0 : DB_COLS;
+        memset(db + j0, 0, nj * sizeof(float));
+        k->bias_grad(B, nj, dz + j0, out, db + j0);
+    }
+}
+
+/* dx = relu'(y) * dx * scale over this thread's rows (y = act[l]). */
+static void relu_bwd_part(const run_ctx *r, const team_pos *p, size_t B,
+                          size_t in, const float *y, float *dx)
+{
+    const ht_config *c = &r->m->cfg;
+    const ht_kernels *k = ht_kernels_active();
+    const int t = op_threads(p->nt, B * in);
+    if (p->tid >= t)
+        return;
+    const float scale = c->dropout > 0.0f ? 1.0f / (1.0f - c->dropout) : 1.0f;
+    size_t lo, hi;
+    range(B, t, p->tid, &lo, &hi);
+    for (size_t i = lo; i < hi; i++)
+        k->relu_bwd(in, y + i * in, dx + i * in, scale, dx + i * in);
+}
+
+/* The fused regulariser + optimiser step: the chunks of every tensor, in
+ * order, split among the threads (elementwise: any split, same bits). */
+static double optimise_part(const run_ctx *r, const team_pos *p,
+                            uint64_t step)
+{
+    ht_model *m = r->m;
+    const ht_config *c = &m->cfg;
+    const ht_kernels *k = ht_kernels_active();
+    const double tt = (double)step + 1.0;
+    ht_optim_hyper hw = {
+        .kind = c->optimizer, .lr = lr_at(c, m->epoch),
+        .momentum = c->momentum, .nesterov = c->nesterov,
+        .beta1 = c->beta1, .beta2 = c->beta2, .eps = c->eps,
+        .bc1 = (float)(1.0 - pow(c->beta1, tt)),
+        .bc2 = (float)(1.0 - pow(c->beta2, tt)),
+        .weight_decay = c->weight_decay, .l1 = c->l1, .l2 = c->l2,
+        .prox_l1 = c->prox_l1,
+    };
+    ht_optim_hyper hb = hw;
+    if (!c->reg_bias) {
+        hb.weight_decay = 0.0f;
+        hb.l1 = 0.0f;
+        hb.l2 = 0.0f;
+    }
+    size_t total = 0, nchunks = 0;
+    for (size_t l = 0; l < c->n_layers; l++) {
+        const size_t nw = c->sizes[l] * c->sizes[l + 1], nb = c->sizes[l + 1];
+        total += nw + nb;
+        nchunks += (nw + OPT_CHUNK - 1) / OPT_CHUNK +
+                   (nb + OPT_CHUNK - 1) / OPT_CHUNK;
+    }
+    const int t = op_threads(p->nt, total);
+    if (p->tid < t) {
+        size_t lo, hi, ch = 0;
+        range(nchunks, t, p->tid, &lo, &hi);
+        for (size_t l = 0; l < c->n_layers && ch < hi; l++) {
+            const size_t segs[2][2] = {
+                {m->w_off[l], c->sizes[l] * c->sizes[l + 1]},
+                {m->b_off[l], c->sizes[l + 1]}};
+            for (int sg = 0; sg < 2; sg++) {
+                const size_t off = segs[sg][0], n = segs[sg][1];
+                const ht_optim_hyper *h = sg == 0 ? &hw : &hb;
+                for (size_t q = 0; q * OPT_CHUNK < n; q++, ch++) {
+                    if (ch < lo || ch >= hi)
+                        continue;
+                    const size_t o = off + q * OPT_CHUNK;
+                    const size_t len = n - q * OPT_CHUNK < OPT_CHUNK
+                                           ? n - q * OPT_CHUNK : OPT_CHUNK;
+                    k->optim_step(len, m->params + o, m->grads + o,
+                                  m->opt_m ? m->opt_m + o : NULL,
+                                  m->opt_v ? m->opt_v + o : NULL, h);
+                }
+            }
+        }
+    }
+    return (double)total;
+}
+
+/* One step on buffer `buf` (B rows). Returns 1 if the team must stop. */
+static int run_step(run_ctx *r, team_pos *p, size_t step, size_t B, int buf)
+{
+    ht_model *m = r->m;
+    const ht_config *c = &m->cfg;
+    const size_t L = c->n_layers;
+    const uint64_t gstep = r->step0 + step;
+    float *x = m->xbuf[buf];
+    ht_status s;
+
+    if (r->dropout && (c->dropout > 0.0f || c->input_dropout > 0.0f)) {
+        dropout_rows(r, p, B, gstep, x);
+        if (sync_phase(r, p, HT_PROF_DROPOUT, 0.0))
+            return 1;
+    }
+    for (size_t l = 0; l < L; l++) {
+        const size_t in = c->sizes[l], out = c->sizes[l + 1];
+        const int last = l + 1 == L;
+        const int drop = r->dropout && !last && c->dropout > 0.0f;
+        ht_epilogue epi = {
+            .bias = m->params + m->b_off[l],
+            .relu = !last,
+            .mask = drop ? m->mask[l + 1] : NULL,
+            .mask_ld = m->mask_ld[l + 1],
+            .scale = drop ? 1.0f / (1.0f - c->dropout) : 1.0f,
+        };
+        s = ht_sgemm_team(&r->gt, p->tid, HT_NO_TRANS, HT_NO_TRANS, B, out, in,
+                          1.0f, l ? m->act[l] : x, in,
+                          m->params + m->w_off[l], out, 0.0f, m->act[l + 1],
+                          out, &epi);
+        if (s != HT_OK)
+            fail(r, p, s);
+        if (sync_phase(r, p, HT_PROF_GEMM_FWD, 2.0 * (double)B * in * out))
+            return 1;
+    }
+
+    if (p->tid == 0) {
+        loss_phase(r, step, B, buf);
+        if (r->mode == RUN_TRAIN && !isfinite(r->last_loss))
+            fail(r, p, ht_error(HT_ERR_DIVERGED, "loss is %s at epoch %d, "
+                                "step %llu (weights kept from the last good "
+                                "step)", isnan(r->last_loss) ? "NaN" : "Inf",
+                                m->epoch + 1, (unsigned long long)gstep));
+    }
+    if (sync_phase(r, p, HT_PROF_LOSS, 0.0))
+        return 1;
+    if (!r->backward)
+        return 0;
+
+    float *dz = m->dbuf[0], *dx = m->dbuf[1];
+    for (size_t l = L; l-- > 0;) {
+        const size_t in = c->sizes[l], out = c->sizes[l + 1];
+        const float *a = l ? m->act[l] : x;
+        float *dw = m->grads + m->w_off[l], *db = m->grads + m->b_off[l];
+        s = ht_sgemm_team(&r->gt, p->tid, HT_TRANS, HT_NO_TRANS, in, out, B,
+                          1.0f, a, in, dz, out, 0.0f, dw, out, NULL);
+        if (s != HT_OK)
+            fail(r, p, s);
+        if (sync_phase(r, p, HT_PROF_GEMM_BWD_WEIGHT,
+                       2.0 * (double)B * in * out))
+            return 1;
+        if (l == 0) {
+            bias_grad_part(p, B, out, dz, db);
+            if (sync_phase(r, p, HT_PROF_ELEMENTWISE, (double)B * out))
+                return 1;
+            break;
+        }
+        s = ht_sgemm_team(&r->gt, p->tid, HT_NO_TRANS, HT_TRANS, B, in, out,
+                          1.0f, dz, out, m->params + m->w_off[l], out, 0.0f,
+                          dx, in, NULL);
+        if (s != HT_OK)
+            fail(r, p, s);
+        if (sync_phase(r, p, HT_PROF_GEMM_BWD_DATA, 2.0 * (double)B * in * out))
+            return 1;
+        /* dz is still intact (dx is the other buffer): its bias gradient
+         * shares the phase with the ReLU backward of dx */
+        relu_bwd_part(r, p, B, in, a, dx);
+        bias_grad_part(p, B, out, dz, db);
+        if (sync_phase(r, p, HT_PROF_ELEMENTWISE, (double)B * (in + out)))
+            return 1;
+        float *t = dz;
+        dz = dx;
+        dx = t;
+    }
+    if (!r->optimise)
+        return 0;
+    const double total = optimise_part(r, p, gstep);
+    return sync_phase(r, p, HT_PROF_OPTIM, total);
+}
+
+/* The body of the region: every thread of the team runs it. */
+static void run_team(run_ctx *r)
+{
+    ht_model *m = r->m;
+    team_pos p = {omp_get_thread_num(), omp_get_num_threads(), 0, 0.0};
+    ht_sched_enter(m, p.tid, p.nt);
+    const size_t nsteps = (r->n + r->bs - 1) / r->bs;
+    phase_clock(&p);
+    if (p.tid == 0)
+        spawn_gather(r, 0);
+    if (sync_phase(r, &p, HT_PROF_DATA, 0.0))
+        return;
+    for (size_t i = 0; i < nsteps; i++) {
+        const size_t B = step_rows(r, i);
+        if (p.tid == 0 && i + 1 < nsteps)
+            spawn_gather(r, i + 1);
+        if (run_step(r, &p, i, B, (int)(i & 1)))
+            return;
+        if (p.tid == 0) {
+            r->loss_sum += r->last_loss;
+            if (r->mode == RUN_TRAIN) {
+                m->step++;
+                if (r->progress)
+                    r->progress(i * r->bs + B, r->n,
+                                r->loss_sum / (double)(i * r->bs + B),
+                                r->user);
+            }
+            phase_clock(&p);
+        }
+    }
+}
+
+/* Largest team-GEMM workspace of a run with steps of `bs` rows and a last
+ * step of `last` rows (0: none), for any team of 1..T threads (the team
+ * OpenMP grants may be smaller than asked). */
+static size_t ws_need(const ht_model *m, int T, size_t bs, size_t last,
+                      int backward)
+{
+    const ht_config *c = &m->cfg;
+    size_t need = 0;
+    const size_t rows[2] = {bs, last};
+    for (int team = 1; team <= T; team++)
+    for (int q = 0; q < 2; q++) {
+        const size_t B = rows[q];
+        if (B == 0)
+            continue;
+        for (size_t l = 0; l < c->n_layers; l++) {
+            const size_t in = c->sizes[l], out = c->sizes[l + 1];
+            size_t w = ht_sgemm_team_ws_floats(team, HT_NO_TRANS, HT_NO_TRANS,
+                                               B, out, in);
+            need = w > need ? w : need;
+            if (!backward)
+                continue;
+            w = ht_sgemm_team_ws_floats(team, HT_TRANS, HT_NO_TRANS, in, out, B);
+            need = w > need ? w : need;
+            if (l == 0)
+                continue;
+            w = ht_sgemm_team_ws_floats(team, HT_NO_TRANS, HT_TRANS, B, in, out);
+            need = w > need ? w : need;
+        }
+    }
+    return need;
+}
+
+/* Runs the region: reserves the team's packing workspace (once per call,
+ * sized for the largest GEMM), opens the one parallel region, returns the
+ * first failure with its message. Not inside a parallel region. */
+static ht_status run(run_ctx *r)
+{
+    ht_model *m = r->m;
+    if (omp_in_parallel())
+        return ht_error(HT_ERR_ARG, "hpctrain: training and inference open "
+                        "their own parallel region; do not call them inside "
+                        "one");
+    const int T = ht_sched_team(m);
+    r->step0 = m->step;
+    atomic_init(&r->failed_phase, 0);
+    r->status = HT_OK;
+    const size_t last = r->n % r->bs;
+    const size_t need = ws_need(m, T, r->bs, last, r->backward);
+    float *ws = NULL;
+    ht_gemm_ws *h = ht_gemm_ws_get(need + 64, &ws);
+    if (h == NULL)
+        return ht_error(HT_ERR_NOMEM, "cannot allocate %zu bytes of GEMM "
+                        "packing workspace", (need + 64) * sizeof(float));
+    ht_gemm_team_init(&r->gt, T, ws, need + 64);
+    #pragma omp parallel num_threads(T)
+    {
+        if (omp_get_num_threads() == T) {
+            run_team(r);
+        } else {
+            /* fewer threads than asked (OMP_DYNAMIC, thread limit): the
+             * GEMM team must be the real team; thread 0 makes it so */
+            #pragma omp single
+            r->gt.size = omp_get_num_threads();
+            run_team(r);
+        }
+    }
+    ht_gemm_ws_put(h);
+    /* input buffer 0 is the model's act[0] outside a run */
+    m->act[0] = m->xbuf[0];
+    if (atomic_load(&r->failed_phase))
+        return ht_error(r->status, "%s", r->msg);
+    return HT_OK;
+}
+
+static void ctx_init(run_ctx *r, ht_model *m, enum run_mode mode,
+                     const ht_dataset *ds, const size_t *idx, size_t n)
+{
+    memset(r, 0, sizeof *r);
+    r->m = m;
+    r->mode = mode;
+    r->ds = ds;
+    r->idx = idx;
+    r->n = n;
+    r->bs = m->cfg.batch;
+}
+
 ht_status ht_model_train_epoch(ht_model *m, const ht_dataset *train,
                                ht_progress_fn progress, void *user,
                                ht_epoch_stats *stats)
@@ -350,39 +692,28 @@ ht_status ht_model_train_epoch(ht_model *m, const ht_dataset *train,
     if (s != HT_OK)
         return s;
     const double t0 = ht_now();
-    const size_t n = train->n, bs = m->cfg.batch;
+    const size_t n = train->n;
     {
-        PROF_BEGIN();
+        const double ts = ht_now();
         s = shuffle(m, n);
-        PROF_END(m, HT_PROF_DATA, 0.0);
+        m->prof.seconds[HT_PROF_DATA] += ht_now() - ts;
+        m->prof.calls[HT_PROF_DATA]++;
         if (s != HT_OK)
             return s;
     }
-    double loss_sum = 0.0;
-    for (size_t start = 0; start < n; start += bs) {
-        const size_t B = n - start < bs ? n - start : bs;
-        gather(m, train, m->perm + start, B);
-        s = forward(m, B, 1);
-        if (s != HT_OK)
-            return s;
-        const double bl = loss_rows(m, B);
-        if (!isfinite(bl))
-            return ht_error(HT_ERR_DIVERGED, "loss is %s at epoch %d, step "
-                            "%llu (weights kept from the last good step)",
-                            isnan(bl) ? "NaN" : "Inf", m->epoch + 1,
-                            (unsigned long long)m->step);
-        s = backward(m, B);
-        if (s != HT_OK)
-            return s;
-        optimise(m);
-        m->step++;
-        loss_sum += bl;
-        if (progress)
-            progress(start + B, n, loss_sum / (double)(start + B), user);
-    }
+    run_ctx r;
+    ctx_init(&r, m, RUN_TRAIN, train, m->perm, n);
+    r.dropout = 1;
+    r.backward = 1;
+    r.optimise = 1;
+    r.progress = progress;
+    r.user = user;
+    s = run(&r);
+    if (s != HT_OK)
+        return s;
     m->epoch++;
     if (stats) {
-        stats->loss = loss_sum / (double)n;
+        stats->loss = r.loss_sum / (double)n;
         stats->seconds = ht_now() - t0;
         stats->samples_per_s = (double)n / stats->seconds;
         penalty_and_sparsity(m, &stats->penalty, &stats->sparsity);
@@ -398,36 +729,15 @@ ht_status ht_model_evaluate(ht_model *m, const ht_dataset *ds,
     ht_status s = check_data(m, ds);
     if (s != HT_OK)
         return s;
-    const size_t bs = m->cfg.batch, C = n_out(m);
-    double loss = 0.0;
-    size_t correct = 0;
-    for (size_t start = 0; start < ds->n; start += bs) {
-        const size_t B = ds->n - start < bs ? ds->n - start : bs;
-        /* contiguous rows: gather with an offset data view */
-        ht_dataset view = *ds;
-        view.x = ds->x + start * ds->d;
-        view.label = ds->label ? ds->label + start : NULL;
-        view.target = ds->target ? ds->target + start * ds->n_targets : NULL;
-        gather(m, &view, NULL, B);
-        s = forward(m, B, 0);
-        if (s != HT_OK)
-            return s;
-        loss += loss_rows(m, B);
-        if (m->cfg.loss == HT_LOSS_XENT) {
-            for (size_t i = 0; i < B; i++) {
-                const float *p = m->probs + i * C;
-                size_t best = 0;
-                for (size_t j = 1; j < C; j++)
-                    if (p[j] > p[best])
-                        best = j;
-                correct += (int32_t)best == m->labels[i];
-            }
-        }
-    }
+    run_ctx r;
+    ctx_init(&r, m, RUN_EVAL, ds, NULL, ds->n);
+    s = run(&r);
+    if (s != HT_OK)
+        return s;
     stats->n = ds->n;
-    stats->loss = loss / (double)ds->n;
+    stats->loss = r.loss_sum / (double)ds->n;
     stats->accuracy = m->cfg.loss == HT_LOSS_XENT
-                          ? (double)correct / (double)ds->n : 0.0;
+                          ? (double)r.correct / (double)ds->n : 0.0;
     return HT_OK;
 }
 
@@ -435,22 +745,17 @@ ht_status ht_model_predict(ht_model *m, const float *x, size_t n, float *out)
 {
     if (m == NULL || (n && (x == NULL || out == NULL)))
         return ht_error(HT_ERR_ARG, "ht_model_predict: NULL argument");
-    const size_t bs = m->cfg.batch, d = m->cfg.sizes[0], C = n_out(m);
-    for (size_t start = 0; start < n; start += bs) {
-        const size_t B = n - start < bs ? n - start : bs;
-        memcpy(m->act[0], x + start * d, B * d * sizeof(float));
-        ht_status s = forward(m, B, 0);
-        if (s != HT_OK)
-            return s;
-        const float *h = m->act[m->cfg.n_layers];
-        if (m->cfg.loss == HT_LOSS_XENT) {
-            ht_kernels_active()->softmax_xent_fwd(B, C, h, C, NULL, m->probs,
-                                                  C, NULL);
-            h = m->probs;
-        }
-        memcpy(out + start * C, h, B * C * sizeof(float));
-    }
-    return HT_OK;
+    if (n == 0)
+        return HT_OK;
+    ht_dataset view;
+    memset(&view, 0, sizeof view);
+    view.n = n;
+    view.d = m->cfg.sizes[0];
+    view.x = (float *)x;
+    run_ctx r;
+    ctx_init(&r, m, RUN_PREDICT, &view, NULL, n);
+    r.pred = out;
+    return run(&r);
 }
 
 ht_status ht_model_batch_grad(ht_model *m, const ht_dataset *ds,
@@ -463,10 +768,13 @@ ht_status ht_model_batch_grad(ht_model *m, const ht_dataset *ds,
     ht_status s = check_data(m, ds);
     if (s != HT_OK)
         return s;
-    gather(m, ds, idx, B);
-    s = forward(m, B, train);
+    run_ctx r;
+    ctx_init(&r, m, RUN_GRAD, ds, idx, B);
+    r.dropout = train;
+    r.backward = 1;
+    s = run(&r);
     if (s != HT_OK)
         return s;
-    *loss = loss_rows(m, B) / (double)B;
-    return backward(m, B);
+    *loss = r.last_loss / (double)B;
+    return HT_OK;
 }

@@ -1,0 +1,212 @@
+/* Where a model's threads run and where its memory lives: the team size,
+ * the placement plan (kept in the model, remade only when the team size
+ * changes), binding at the start of each parallel region, and the slabs
+ * allocated through the NUMA layer and first-touched with the plan's
+ * static schedule (the schedule the trainer's row partitions use).
+ * Policy (docs/numa.md): parameters, gradients and optimiser state bound
+ * to the node (one node) or interleaved (several); the work slab (batch
+ * rows, activations, masks, gradients of activations) first-touched row
+ * by row by the bound thread that owns the rows. */
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "error.h"
+#include "internal.h"
+#include "model_internal.h"
+#include "topology_internal.h"
+
+int ht_sched_team(ht_model *m)
+{
+    /* Never nest: an operation inside the team must not open a region. */
+    omp_set_max_active_levels(1);
+    int T = ht_get_num_threads();
+    if (T < 1)
+        T = 1;
+    if (m->plan_threads != T) {
+        ht_plan_free(m->plan);
+        m->plan = NULL;
+        m->plan_threads = T;
+        ht_topology_summary ts;
+        /* more threads than usable PUs (an explicit request) run unbound:
+         * a plan never oversubscribes */
+        if (m->topo && ht_topology_summary_get(m->topo, &ts) == HT_OK &&
+            T <= ts.pus &&
+            ht_plan_compute(m->topo, T, m->cfg.batch, &m->plan) != HT_OK)
+            m->plan = NULL;
+    }
+    return T;
+}
+
+void ht_sched_enter(ht_model *m, int tid, int nt)
+{
+    if (m->plan == NULL || m->bind_refused || nt != m->plan->n_threads)
+        return;
+    if (ht_plan_bind_thread(m->topo, m->plan, tid) != HT_OK) {
+        /* The report already says why; retrying every region would only
+         * repeat the failure. Benign race: every writer stores 1. */
+        #pragma omp atomic write
+        m->bind_refused = 1;
+    }
+}
+
+/* Rows [lo, hi) of n for thread tid of nt: the plan's schedule. */
+static void rows_of(size_t n, int nt, int tid, size_t *lo, size_t *hi)
+{
+    *lo = n * (size_t)tid / (size_t)nt;
+    *hi = n * (size_t)(tid + 1) / (size_t)nt;
+}
+
+/* Zeroes this thread's share of a parameter slab: page-aligned slices so
+ * that, under first touch, whole pages go to the thread's node. */
+static void touch_share(const ht_model *m, int tid, int nt, void *base,
+                        size_t bytes)
+{
+    if (base == NULL)
+        return;
+    if (m->plan && nt == m->plan->n_threads) {
+        ht_plan_touch_share(m->plan, tid, base, bytes);
+        return;
+    }
+    const size_t page = 4096, pages = (bytes + page - 1) / page;
+    size_t lo, hi;
+    rows_of(pages, nt, tid, &lo, &hi);
+    lo *= page;
+    hi = hi * page < bytes ? hi * page : bytes;
+    if (hi > lo)
+        memset((char *)base + lo, 0, hi - lo);
+}
+
+static void touch_rows(const ht_model *m, int tid, int nt, void *base,
+                       size_t row_bytes)
+{
+    if (m->plan && nt == m->plan->n_threads) {
+        ht_plan_touch_rows(m->plan, tid, base, row_bytes);
+        return;
+    }
+    size_t lo, hi;
+    rows_of(m->cfg.batch, nt, tid, &lo, &hi);
+    if (hi > lo)
+        memset((char *)base + lo * row_bytes, 0, (hi - lo) * row_bytes);
+}
+
+static float *alloc_slab(ht_model *m, size_t floats, ht_mem_policy policy,
+                         ht_mem_policy *in_force)
+{
+    const int node = m->plan ? m->plan->domain_node[0] : -1;
+    return ht_aligned_alloc_placed(m->topo, floats * sizeof(float),
+                                   m->topo ? policy : HT_MEM_FIRST_TOUCH,
+                                   node, in_force);
+}
+
+ht_status ht_sched_alloc(ht_model *m, size_t param_floats, int need_m,
+                         int need_v, size_t work_floats)
+{
+    m->topo = ht_process_topology();
+    (void)ht_sched_team(m);
+    m->param_policy = m->plan ? m->plan->param_policy : HT_MEM_FIRST_TOUCH;
+    ht_mem_policy pf = HT_MEM_FIRST_TOUCH, wf = HT_MEM_FIRST_TOUCH;
+    m->params = alloc_slab(m, param_floats, m->param_policy, &pf);
+    m->grads = m->params ? alloc_slab(m, param_floats, m->param_policy, &pf)
+                         : NULL;
+    m->opt_m = need_m && m->grads
+                   ? alloc_slab(m, param_floats, m->param_policy, &pf) : NULL;
+    m->opt_v = need_v && m->grads
+                   ? alloc_slab(m, param_floats, m->param_policy, &pf) : NULL;
+    m->work = m->grads ? alloc_slab(m, work_floats, HT_MEM_FIRST_TOUCH, &wf)
+                       : NULL;
+    if (!m->params || !m->grads || (need_m && !m->opt_m) ||
+        (need_v && !m->opt_v) || !m->work)
+        return ht_error(HT_ERR_NOMEM, "model: cannot allocate %zu parameters "
+                        "and %zu floats of work space: %s", param_floats,
+                        work_floats, ht_last_error());
+    m->param_in_force = pf;
+    m->work_in_force = wf;
+    return HT_OK;
+}
+
+void ht_sched_first_touch(ht_model *m, size_t param_floats)
+{
+    const int T = ht_sched_team(m);
+    const size_t pbytes = param_floats * sizeof(float);
+    #pragma omp parallel num_threads(T)
+    {
+        const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+        ht_sched_enter(m, tid, nt);
+        touch_share(m, tid, nt, m->params, pbytes);
+        touch_share(m, tid, nt, m->grads, pbytes);
+        touch_share(m, tid, nt, m->opt_m, pbytes);
+        touch_share(m, tid, nt, m->opt_v, pbytes);
+        for (size_t i = 0; i < m->n_rowbufs; i++)
+            touch_rows(m, tid, nt, m->rowbuf[i].base, m->rowbuf[i].row_bytes);
+    }
+}
+
+void ht_sched_free(ht_model *m)
+{
+    ht_aligned_free_placed(m->params);
+    ht_aligned_free_placed(m->grads);
+    ht_aligned_free_placed(m->opt_m);
+    ht_aligned_free_placed(m->opt_v);
+    ht_aligned_free_placed(m->work);
+    ht_plan_free(m->plan);
+    m->params = m->grads = m->opt_m = m->opt_v = m->work = NULL;
+    m->plan = NULL;
+}
+
+size_t ht_model_placement_describe(const ht_model *m, char *buf, size_t len)
+{
+    size_t pos = 0;
+    if (len)
+        buf[0] = '\0';
+    if (m == NULL)
+        return 0;
+    const int T = ht_get_num_threads();
+    ht_topology *t = m->topo;
+    if (t == NULL) {
+        ht_buf_append(buf, len, &pos, "threads: %d, not bound (no hwloc "
+                      "topology)\nmemory: first-touch\n", T);
+        return pos;
+    }
+    ht_apply_report r;
+    ht_apply_report_get(t, &r);
+    ht_buf_append(buf, len, &pos, "threads: %d", T);
+    if (m->plan == NULL) {
+        ht_topology_summary ts;
+        if (ht_topology_summary_get(t, &ts) == HT_OK && T > ts.pus)
+            ht_buf_append(buf, len, &pos, ", not bound (%d threads on %d "
+                          "usable PUs: oversubscribed as asked)", T, ts.pus);
+        else
+            ht_buf_append(buf, len, &pos, ", not bound (no plan)");
+    } else {
+        ht_buf_append(buf, len, &pos, ", %s", r.cpu_policy);
+        pthread_mutex_lock(&t->lock);
+        const char *sep = ":";
+        for (int i = 0; i < T && i < t->n_slots; i++) {
+            const ht_bind_slot *s = &t->slots[i];
+            if (s->state == HT_SLOT_BOUND)
+                ht_buf_append(buf, len, &pos, "%s t%d->PU %s", sep, i, s->got);
+            else if (s->state == HT_SLOT_OMP)
+                ht_buf_append(buf, len, &pos, "%s t%d on PUs %s", sep, i,
+                              s->got);
+            else if (s->state == HT_SLOT_FAILED)
+                ht_buf_append(buf, len, &pos, "%s t%d NOT bound", sep, i);
+            sep = ",";
+        }
+        pthread_mutex_unlock(&t->lock);
+    }
+    ht_buf_append(buf, len, &pos, "\nmemory: parameters %s%s, work rows "
+                  "%s by their threads",
+                  ht_mem_policy_str(m->param_in_force),
+                  m->param_in_force == HT_MEM_BIND && m->plan
+                      ? (m->plan->n_domains == 1 ? " (one node)" : "")
+                      : "",
+                  ht_mem_policy_str(m->work_in_force));
+    if (m->param_in_force != m->param_policy)
+        ht_buf_append(buf, len, &pos, " (asked %s)",
+                      ht_mem_policy_str(m->param_policy));
+    ht_buf_append(buf, len, &pos, "\n");
+    if (r.warning[0])
+        ht_buf_append(buf, len, &pos, "warning: %s\n", r.warning);
+    return pos;
+}
