@@ -154,7 +154,11 @@ static ht_status finish(hwloc_topology_t h, int fake, const char *source,
     pthread_mutex_init(&t->lock, NULL);
     t->usable = hwloc_bitmap_dup(hwloc_topology_get_allowed_cpuset(h));
     ht_status s = t->usable ? HT_OK : ht_error(HT_ERR_NOMEM, "topology: out of memory");
-    if (s == HT_OK && !t->fake) {
+    /* Under OMP_PROC_BIND/OMP_PLACES libgomp binds the initial thread to
+     * its first place before main, so the process binding then shows one
+     * place, not what the process may use: keep the allowed set. */
+    read_omp_env(t);
+    if (s == HT_OK && !t->fake && !t->omp_binding) {
         hwloc_bitmap_t b = hwloc_bitmap_alloc();
         if (b && hwloc_get_cpubind(h, b, HWLOC_CPUBIND_PROCESS) == 0 &&
             hwloc_bitmap_intersects(b, t->usable))
@@ -173,7 +177,6 @@ static ht_status finish(hwloc_topology_t h, int fake, const char *source,
         ht_topology_free(t);
         return s;
     }
-    read_omp_env(t);
     *out = t;
     return HT_OK;
 }

@@ -1,0 +1,436 @@
+/* The persistent-region scheduler: the sub-team barrier, the team GEMM
+ * entry against ht_sgemm_ex bit for bit (every team size, sub-teams
+ * included), training that is bitwise the same for 1, 2, 3, 4 threads and
+ * bitwise the same as the per-operation fork/join trainer it replaced
+ * (re-implemented here from the public GEMM and the kernel table), the
+ * progress callback on the calling thread, and evaluate/predict across
+ * thread counts. */
+#include <math.h>
+#include <omp.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "barrier.h"
+#include "dataset_internal.h"
+#include "gemm.h"
+#include "hpctrain.h"
+#include "hpctrain/kernels.h"
+#include "internal.h"
+#include "model_internal.h"
+#include "rng.h"
+#include "testutil.h"
+
+/* ------------------------------------------------------------ barrier */
+
+/* Sub-teams of changing size meet many times; after each episode every
+ * participant must see every other participant's write of that episode. */
+static void test_barrier_subteams(void **state)
+{
+    (void)state;
+    enum { T = 4, EPISODES = 3000 / HT_TEST_SCALE };
+    static ht_barrier bar;
+    static int slot[T];
+    int bad = 0;
+    ht_barrier_init(&bar);
+    #pragma omp parallel num_threads(T) reduction(+ : bad)
+    {
+        const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+        for (int e = 0; e < EPISODES; e++) {
+            /* runs of 8 episodes with the same members, 1..nt of them */
+            const int n = 1 + (e / 8) % nt;
+            if (tid < n) {
+                slot[tid] = e;
+                ht_barrier_wait(&bar, (unsigned)n);
+                for (int i = 0; i < n; i++)
+                    bad += slot[i] != e;
+                ht_barrier_wait(&bar, (unsigned)n);
+            }
+            /* before the members change the whole team meets, as the
+             * trainer's barriers separate two GEMMs */
+            if (e % 8 == 7) {
+                #pragma omp barrier
+            }
+        }
+    }
+    assert_int_equal(bad, 0);
+}
+
+/* ---------------------------------------------------------- team GEMM */
+
+typedef struct shape {
+    int ta, tb;
+    size_t m, n, k;
+    int epi;
+} shape;
+
+static void check_team_gemm(const shape *sh, int team)
+{
+    const size_t m = sh->m, n = sh->n, k = sh->k;
+    const size_t lda = (sh->ta ? m : k) + 3, ldb = (sh->tb ? k : n) + 1;
+    const size_t ldc = n + 5, arows = sh->ta ? k : m, brows = sh->tb ? n : k;
+    float *a = malloc(arows * lda * sizeof(float));
+    float *b = malloc(brows * ldb * sizeof(float));
+    float *c_ref = malloc(m * ldc * sizeof(float));
+    float *c_team = malloc(m * ldc * sizeof(float));
+    float *bias = malloc(n * sizeof(float));
+    const size_t mask_ld = (n + 31) / 32 + 1;
+    uint32_t *mask = malloc(m * mask_ld * sizeof(uint32_t));
+    tu_fill(a, arows * lda, 1 + m, -1.0f, 1.0f);
+    tu_fill(b, brows * ldb, 2 + n, -1.0f, 1.0f);
+    tu_fill(c_ref, m * ldc, 3, -1.0f, 1.0f);
+    memcpy(c_team, c_ref, m * ldc * sizeof(float));
+    tu_fill(bias, n, 4, -0.5f, 0.5f);
+    uint64_t s = 5;
+    for (size_t i = 0; i < m * mask_ld; i++)
+        mask[i] = (uint32_t)tu_rand(&s);
+    ht_epilogue epi = {.bias = bias, .relu = 1, .mask = mask,
+                       .mask_ld = mask_ld, .scale = 2.0f};
+    const ht_epilogue *e = sh->epi ? &epi : NULL;
+    const float beta = sh->epi ? 0.0f : 0.5f;
+    assert_int_equal(ht_sgemm_ex(sh->ta, sh->tb, m, n, k, 1.25f, a, lda, b,
+                                 ldb, beta, c_ref, ldc, e), HT_OK);
+
+    const size_t need = ht_sgemm_team_ws_floats(team, sh->ta, sh->tb, m, n, k);
+    float *ws = ht_aligned_alloc((need + 16) * sizeof(float));
+    ht_gemm_team g;
+    ht_gemm_team_init(&g, team, ws, need + 16);
+    int fails = 0;
+    #pragma omp parallel num_threads(team) reduction(+ : fails)
+    {
+        if (omp_get_num_threads() == team)
+            fails += ht_sgemm_team(&g, omp_get_thread_num(), sh->ta, sh->tb,
+                                   m, n, k, 1.25f, a, lda, b, ldb, beta,
+                                   c_team, ldc, e) != HT_OK;
+        else
+            fails = 1000;
+    }
+    assert_int_equal(fails, 0);
+    if (memcmp(c_ref, c_team, m * ldc * sizeof(float)) != 0)
+        fail_msg("team of %d differs from ht_sgemm_ex: ta=%d tb=%d %zux%zux%zu "
+                 "epi=%d", team, sh->ta, sh->tb, m, n, k, sh->epi);
+
+    /* too little workspace: every thread says so, nothing hangs */
+    if (need > 0) {
+        ht_gemm_team_init(&g, team, ws, need - 1);
+        int refused = 0;
+        #pragma omp parallel num_threads(team) reduction(+ : refused)
+        refused += ht_sgemm_team(&g, omp_get_thread_num(), sh->ta, sh->tb, m,
+                                 n, k, 1.0f, a, lda, b, ldb, 0.0f, c_team,
+                                 ldc, NULL) == HT_ERR_ARG;
+        assert_int_equal(refused, team);
+    }
+    ht_aligned_free(ws);
+    free(a);
+    free(b);
+    free(c_ref);
+    free(c_team);
+    free(bias);
+    free(mask);
+}
+
+static void test_team_gemm_bitwise(void **state)
+{
+    (void)state;
+    const shape shapes[] = {
+        {0, 0, 128, 1024, 784, 1},  /* forward, first layer        */
+        {0, 0, 128, 10, 1024, 1},   /* forward, last layer: small N */
+        {1, 0, 784, 1024, 128, 0},  /* weight gradient             */
+        {1, 0, 1024, 10, 128, 0},   /* weight gradient, small N    */
+        {0, 1, 128, 1024, 10, 0},   /* data gradient, K = 10       */
+        {0, 1, 37, 300, 71, 0},
+        {0, 0, 5, 3, 2, 1},
+        {1, 1, 67, 45, 300, 0},
+        {0, 0, 33, 7, 129, 0},
+        {0, 1, 19, 9, 64, 1},
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        for (int team = 1; team <= 4; team++)
+            check_team_gemm(&shapes[i], team);
+}
+
+/* -------------------------------------------- the fork/join reference */
+
+/* The trainer as it was before the persistent region: one operation after
+ * another through ht_sgemm_ex and the kernel table (the partitions only
+ * ever split rows, tiles and chunks, so running them serially here gives
+ * the arithmetic the old code did for any thread count). Uses the
+ * model's buffers and the same step/epoch bookkeeping. */
+static float ref_lr(const ht_config *c) { return c->lr; }
+
+static void ref_epoch(ht_model *m, const ht_dataset *ds)
+{
+    const ht_config *c = &m->cfg;
+    const ht_kernels *k = ht_kernels_active();
+    const size_t L = c->n_layers, n = ds->n, bs = c->batch;
+    const size_t C = c->sizes[L];
+    size_t *perm = malloc(n * sizeof *perm);
+    ht_permutation(perm, n, ht_mix64(c->seed ^ 0x5EED5EED5EEDull) ^
+                                ht_mix64((uint64_t)m->epoch));
+    for (size_t start = 0; start < n; start += bs) {
+        const size_t B = n - start < bs ? n - start : bs;
+        float *x = m->xbuf[0];
+        int32_t *lab = m->labbuf[0];
+        ht_dataset_gather(ds, perm + start, B, x, lab, NULL);
+        if (c->input_dropout > 0.0f) {
+            const size_t d = c->sizes[0];
+            const uint32_t thr = ht_dropout_threshold(c->input_dropout);
+            const float scale = 1.0f / (1.0f - c->input_dropout);
+            for (size_t i = 0; i < B; i++)
+                k->dropout_fwd(ht_dropout_key(c->seed, 0, m->step, i), d, thr,
+                               scale, x + i * d, x + i * d,
+                               m->mask[0] + i * m->mask_ld[0]);
+        }
+        for (size_t l = 0; l < L; l++) {
+            const size_t in = c->sizes[l], out = c->sizes[l + 1];
+            const int last = l + 1 == L, drop = !last && c->dropout > 0.0f;
+            if (drop) {
+                const uint32_t thr = ht_dropout_threshold(c->dropout);
+                for (size_t i = 0; i < B; i++)
+                    k->dropout_mask(ht_dropout_key(c->seed, (uint32_t)(l + 1),
+                                                   m->step, i),
+                                    out, thr,
+                                    m->mask[l + 1] + i * m->mask_ld[l + 1]);
+            }
+            ht_epilogue epi = {
+                .bias = m->params + m->b_off[l], .relu = !last,
+                .mask = drop ? m->mask[l + 1] : NULL,
+                .mask_ld = m->mask_ld[l + 1],
+                .scale = drop ? 1.0f / (1.0f - c->dropout) : 1.0f};
+            assert_int_equal(ht_sgemm_ex(0, 0, B, out, in, 1.0f,
+                                         l ? m->act[l] : x, in,
+                                         m->params + m->w_off[l], out, 0.0f,
+                                         m->act[l + 1], out, &epi), HT_OK);
+        }
+        k->softmax_xent_fwd(B, C, m->act[L], C, lab, m->probs, C, m->loss_row);
+        float *dz = m->dbuf[0], *dx = m->dbuf[1];
+        k->softmax_xent_bwd(B, C, m->probs, C, lab, 1.0f / (float)B, dz, C);
+        for (size_t l = L; l-- > 0;) {
+            const size_t in = c->sizes[l], out = c->sizes[l + 1];
+            const float *a = l ? m->act[l] : x;
+            float *db = m->grads + m->b_off[l];
+            assert_int_equal(ht_sgemm(1, 0, in, out, B, 1.0f, a, in, dz, out,
+                                      0.0f, m->grads + m->w_off[l], out), HT_OK);
+            for (size_t j0 = 0; j0 < out; j0 += 64) {
+                const size_t nj = out - j0 < 64 ? out - j0 : 64;
+                memset(db + j0, 0, nj * sizeof(float));
+                k->bias_grad(B, nj, dz + j0, out, db + j0);
+            }
+            if (l == 0)
+                break;
+            assert_int_equal(ht_sgemm(0, 1, B, in, out, 1.0f, dz, out,
+                                      m->params + m->w_off[l], out, 0.0f, dx,
+                                      in), HT_OK);
+            const float scale = c->dropout > 0.0f ? 1.0f / (1.0f - c->dropout)
+                                                  : 1.0f;
+            for (size_t i = 0; i < B; i++)
+                k->relu_bwd(in, a + i * in, dx + i * in, scale, dx + i * in);
+            float *t = dz;
+            dz = dx;
+            dx = t;
+        }
+        const double tt = (double)m->step + 1.0;
+        ht_optim_hyper hw = {
+            .kind = c->optimizer, .lr = ref_lr(c), .momentum = c->momentum,
+            .nesterov = c->nesterov, .beta1 = c->beta1, .beta2 = c->beta2,
+            .eps = c->eps, .bc1 = (float)(1.0 - pow(c->beta1, tt)),
+            .bc2 = (float)(1.0 - pow(c->beta2, tt)),
+            .weight_decay = c->weight_decay, .l1 = c->l1, .l2 = c->l2,
+            .prox_l1 = c->prox_l1};
+        ht_optim_hyper hb = hw;
+        hb.weight_decay = hb.l1 = hb.l2 = 0.0f;
+        for (size_t l = 0; l < L; l++) {
+            const size_t nw = c->sizes[l] * c->sizes[l + 1];
+            k->optim_step(nw, m->params + m->w_off[l], m->grads + m->w_off[l],
+                          m->opt_m ? m->opt_m + m->w_off[l] : NULL,
+                          m->opt_v ? m->opt_v + m->w_off[l] : NULL, &hw);
+            k->optim_step(c->sizes[l + 1], m->params + m->b_off[l],
+                          m->grads + m->b_off[l],
+                          m->opt_m ? m->opt_m + m->b_off[l] : NULL,
+                          m->opt_v ? m->opt_v + m->b_off[l] : NULL, &hb);
+        }
+        m->step++;
+    }
+    m->epoch++;
+    free(perm);
+}
+
+/* n rows of d features in `classes` blobs. */
+static ht_dataset *blobs(size_t n, size_t d, size_t classes, uint64_t seed)
+{
+    ht_dataset *ds = calloc(1, sizeof *ds);
+    ds->n = n;
+    ds->d = d;
+    ds->n_classes = classes;
+    ds->x = malloc(n * d * sizeof(float));
+    ds->label = malloc(n * sizeof(int32_t));
+    uint64_t s = seed;
+    for (size_t i = 0; i < n; i++) {
+        const int32_t c = (int32_t)(tu_rand(&s) % classes);
+        ds->label[i] = c;
+        for (size_t j = 0; j < d; j++)
+            ds->x[i * d + j] = (float)((size_t)c == j % classes) +
+                               (float)(tu_rand(&s) >> 40) / 16777216.0f - 0.5f;
+    }
+    return ds;
+}
+
+static void free_blobs(ht_dataset *ds)
+{
+    free(ds->x);
+    free(ds->label);
+    free(ds);
+}
+
+static void small_config(ht_config *c, int adam)
+{
+    ht_config_default(c);
+    c->n_layers = 3;
+    c->sizes[0] = 40;
+    c->sizes[1] = 200;
+    c->sizes[2] = 72;
+    c->sizes[3] = 5;
+    c->dropout = 0.3f;
+    c->input_dropout = 0.1f;
+    c->batch = 48;               /* 700 rows: a partial last batch */
+    c->lr = adam ? 0.002f : 0.05f;
+    c->l2 = 1e-4f;
+    c->l1 = adam ? 1e-5f : 0.0f;
+    c->optimizer = adam ? HT_OPT_ADAM : HT_OPT_SGD;
+    c->seed = 99;
+}
+
+typedef struct progress_log {
+    int calls, off_thread, bad_order;
+    size_t last;
+} progress_log;
+
+static void progress_cb(size_t done, size_t total, double loss, void *user)
+{
+    progress_log *p = user;
+    (void)loss;
+    p->calls++;
+    p->off_thread += omp_get_thread_num() != 0;
+    p->bad_order += done <= p->last || done > total;
+    p->last = done;
+}
+
+static uint64_t train_with(int threads, int adam, const ht_dataset *ds,
+                           float *pred, double *acc)
+{
+    ht_set_num_threads(threads);
+    ht_config c;
+    small_config(&c, adam);
+    ht_model *m;
+    assert_int_equal(ht_model_create(&c, &m), HT_OK);
+    for (int e = 0; e < 3; e++) {
+        progress_log pl = {0, 0, 0, 0};
+        ht_epoch_stats st;
+        assert_int_equal(ht_model_train_epoch(m, ds, progress_cb, &pl, &st),
+                         HT_OK);
+        assert_int_equal(pl.calls, (int)((ds->n + c.batch - 1) / c.batch));
+        assert_int_equal(pl.off_thread, 0);
+        assert_int_equal(pl.bad_order, 0);
+        assert_int_equal(pl.last, ds->n);
+    }
+    ht_eval_stats ev;
+    assert_int_equal(ht_model_evaluate(m, ds, &ev), HT_OK);
+    *acc = ev.accuracy;
+    assert_int_equal(ht_model_predict(m, ds->x, ds->n, pred), HT_OK);
+    const uint64_t h = ht_model_hash(m);
+    ht_model_free(m);
+    ht_set_num_threads(0);
+    return h;
+}
+
+static void test_threads_bitwise(void **state)
+{
+    (void)state;
+    ht_dataset *ds = blobs(700, 40, 5, 3);
+    for (int adam = 0; adam <= 1; adam++) {
+        float *p1 = malloc(ds->n * 5 * sizeof(float));
+        float *pt = malloc(ds->n * 5 * sizeof(float));
+        double a1, at;
+        const uint64_t h1 = train_with(1, adam, ds, p1, &a1);
+        assert_true(a1 > 0.8);
+        for (int t = 2; t <= 4; t++) {
+            const uint64_t ht = train_with(t, adam, ds, pt, &at);
+            if (ht != h1)
+                fail_msg("%s: weights differ between 1 and %d threads",
+                         adam ? "adam" : "sgd", t);
+            assert_true(at == a1);
+            assert_memory_equal(p1, pt, ds->n * 5 * sizeof(float));
+        }
+        free(p1);
+        free(pt);
+    }
+    free_blobs(ds);
+}
+
+/* The persistent region gives the bits of the fork/join trainer. */
+static void test_same_as_fork_join(void **state)
+{
+    (void)state;
+    ht_dataset *ds = blobs(700, 40, 5, 4);
+    ht_config c;
+    small_config(&c, 0);
+    ht_model *ref, *m;
+    ht_set_num_threads(2);
+    assert_int_equal(ht_model_create(&c, &ref), HT_OK);
+    assert_int_equal(ht_model_create(&c, &m), HT_OK);
+    for (int e = 0; e < 2; e++) {
+        ref_epoch(ref, ds);
+        assert_int_equal(ht_model_train_epoch(m, ds, NULL, NULL, NULL), HT_OK);
+    }
+    assert_int_equal(ht_model_step(m), ht_model_step(ref));
+    if (ht_model_hash(m) != ht_model_hash(ref))
+        fail_msg("persistent region %016llx, fork/join reference %016llx",
+                 (unsigned long long)ht_model_hash(m),
+                 (unsigned long long)ht_model_hash(ref));
+    ht_model_free(ref);
+    ht_model_free(m);
+    ht_set_num_threads(0);
+    free_blobs(ds);
+}
+
+/* Start-up text: names the thread count, never claims a binding it did not
+ * read back, states the memory policy. */
+static void test_placement_text(void **state)
+{
+    (void)state;
+    ht_config c;
+    small_config(&c, 0);
+    ht_model *m;
+    ht_set_num_threads(1);
+    assert_int_equal(ht_model_create(&c, &m), HT_OK);
+    char buf[1024];
+    const size_t need = ht_model_placement_describe(m, buf, sizeof buf);
+    assert_true(need < sizeof buf);
+    assert_non_null(strstr(buf, "threads: 1"));
+    assert_non_null(strstr(buf, "\nmemory: parameters "));
+    if (strstr(buf, "t0->PU") == NULL)
+        assert_true(strstr(buf, "not bound") || strstr(buf, "NOT bound") ||
+                    strstr(buf, "OpenMP"));
+    char small[8];
+    assert_int_equal(ht_model_placement_describe(m, small, sizeof small), need);
+    assert_int_equal(strlen(small), sizeof small - 1);
+    ht_model_free(m);
+    ht_set_num_threads(0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_barrier_subteams),
+        cmocka_unit_test(test_team_gemm_bitwise),
+        cmocka_unit_test(test_threads_bitwise),
+        cmocka_unit_test(test_same_as_fork_join),
+        cmocka_unit_test(test_placement_text),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
