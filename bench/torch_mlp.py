@@ -6,6 +6,15 @@ Run with Debian's interpreter (python3-torch):
   /usr/bin/python3 bench/torch_mlp.py --arch 784-1024-1024-10 --dropout 0.5 \
       --l2 1e-4 --lr 0.05 --momentum 0.9 --batch 128 --epochs 10 --threads 1
 
+Timing (bench/compare_torch.sh uses this): --timing-epochs K runs K epochs
+without the test evaluation and prints one "timing:" line with the median
+seconds per epoch and samples/s. --blas openmp|pthread re-executes the script
+with the OpenMP or the pthread build of Debian's OpenBLAS first on the library
+path (the dynamic loader picks the BLAS before Python starts); the pthread
+build is pinned to one thread (OPENBLAS_NUM_THREADS=1) so it never
+oversubscribes the intra-op threads. The loaded BLAS is printed. PyTorch's best
+2-core setting here is --threads 2 --blas openmp (issue 5).
+
 Matching hpctrain's conventions:
   * weights U(-sqrt(6/fan_in), +sqrt(6/fan_in)), biases 0 (hpctrain's init);
   * --l2 is PyTorch's weight_decay for SGD, applied to weights only
@@ -14,6 +23,7 @@ Matching hpctrain's conventions:
     over the batch; the final partial batch is used; pixels / 255.
 """
 import argparse
+import statistics
 import gzip
 import os
 import struct
@@ -45,6 +55,38 @@ def find(datadir, name):
     sys.exit(f"torch_mlp.py: {name}: not found in {datadir}")
 
 
+BLAS_DIRS = {"openmp": "/usr/lib/x86_64-linux-gnu/openblas-openmp",
+             "pthread": "/usr/lib/x86_64-linux-gnu/openblas-pthread"}
+
+
+def reexec_for_blas(which):
+    """Restart with the chosen OpenBLAS build ahead on the library path."""
+    if which == "default" or os.environ.get("TORCH_MLP_BLAS") == which:
+        return
+    d = BLAS_DIRS[which]
+    if not os.path.isdir(d):
+        sys.exit(f"torch_mlp.py: --blas {which}: {d} not found "
+                 f"(apt-get install libopenblas0-{which})")
+    env = dict(os.environ)
+    env["TORCH_MLP_BLAS"] = which
+    env["LD_LIBRARY_PATH"] = d + (":" + env["LD_LIBRARY_PATH"]
+                                  if env.get("LD_LIBRARY_PATH") else "")
+    if which == "pthread":
+        env["OPENBLAS_NUM_THREADS"] = "1"
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+def loaded_blas():
+    """The BLAS shared objects this process really mapped."""
+    libs = set()
+    with open("/proc/self/maps") as f:
+        for line in f:
+            path = line.split()[-1]
+            if "blas" in os.path.basename(path):
+                libs.add(path)
+    return ", ".join(sorted(libs)) or "none mapped"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
@@ -58,7 +100,14 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--deterministic", action="store_true")
+    ap.add_argument("--timing-epochs", type=int, default=0,
+                    help="time this many epochs (no test evaluation); "
+                         "prints a 'timing:' line with the medians")
+    ap.add_argument("--blas", choices=["default", "openmp", "pthread"],
+                    default="default",
+                    help="which build of Debian's OpenBLAS to load")
     args = ap.parse_args()
+    reexec_for_blas(args.blas)
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -99,8 +148,11 @@ def main():
     print(f"torch {torch.__version__} threads={torch.get_num_threads()} "
           f"arch={args.arch} dropout={args.dropout} l2={args.l2} lr={args.lr} "
           f"momentum={args.momentum} batch={args.batch}", flush=True)
+    print(f"blas: {loaded_blas()}", flush=True)
     acc = 0.0
-    for epoch in range(1, args.epochs + 1):
+    timing = args.timing_epochs > 0
+    secs_all = []
+    for epoch in range(1, (args.timing_epochs if timing else args.epochs) + 1):
         t0 = time.perf_counter()
         perm = torch.randperm(n)
         total = 0.0
@@ -112,10 +164,21 @@ def main():
             opt.step()
             total += loss.item() * idx.numel()
         secs = time.perf_counter() - t0
+        secs_all.append(secs)
+        if timing:
+            print(f"epoch {epoch:3d}  loss {total / n:.4f}  {secs:.3f} s  "
+                  f"{n / secs:.0f} samples/s", flush=True)
+            continue
         with torch.no_grad():
             acc = (forward(xte, False).argmax(1) == yte).float().mean().item()
         print(f"epoch {epoch:3d}  loss {total / n:.4f}  test_acc {acc:.4f}  "
               f"{secs:.2f} s  {n / secs:.0f} samples/s", flush=True)
+    if timing:
+        med = statistics.median(secs_all)
+        print(f"timing: threads {torch.get_num_threads()} epochs "
+              f"{len(secs_all)} median {med:.3f} s/epoch "
+              f"{n / med:.0f} samples/s")
+        return
     print(f"final test accuracy {acc:.4f}")
 
 

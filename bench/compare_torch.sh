@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# hpctrain against PyTorch on the Fashion-MNIST benchmark configuration of
+# issue 5, at 1 and 2 threads: median seconds per epoch and samples/s of
+# each, their ratio, hpctrain's share of the measured FMA peak, its
+# 2-thread speed-up and the 1-vs-2-thread weight hash.
+#
+# usage: bash bench/compare_torch.sh [HPCTRAIN] [REPS] [THREADS...]
+#   HPCTRAIN  the hpctrain binary (default build/hpctrain)
+#   REPS      timed epochs per setting, median reported (default 3)
+#   THREADS   thread counts (default: 1 2)
+# PyTorch runs bench/torch_mlp.py with Debian's /usr/bin/python3 at its best
+# setting here: N intra-op threads over the OpenMP build of OpenBLAS
+# (--blas openmp), so BLAS and PyTorch share one thread pool.
+# Every timed run takes the exclusive lock /tmp/hpctrain-cpu.lock (if flock
+# exists), one run at a time, so other work can interleave between runs.
+# Environment: HT_DATA (IDX directory), CC (to build tools/fma_peak.c).
+set -u
+cd "$(dirname "$0")/.."
+H=${1:-build/hpctrain}
+REPS=${2:-3}
+shift $(( $# < 2 ? $# : 2 ))
+THREADS=${*:-1 2}
+DATA=${HT_DATA:-/usr/share/datasets/fashion-mnist}
+PY=/usr/bin/python3
+CFG="--arch 784-1024-1024-10 --dropout 0.5 --l2 1e-4 --lr 0.05 --momentum 0.9 --batch 128"
+# flops per training sample: forward and weight gradients of all three
+# layers, input gradients of layers 2 and 3
+FLOPS=$(( 2 * (784*1024 + 1024*1024 + 1024*10) * 2 + 2 * (1024*1024 + 1024*10) ))
+LOCK=()
+command -v flock >/dev/null && LOCK=(flock -x /tmp/hpctrain-cpu.lock)
+WORK=$(mktemp -d) || exit 1
+trap 'rm -rf "$WORK"' EXIT
+
+[ -x "$H" ] || { echo "compare_torch.sh: $H: no hpctrain binary (build first)"; exit 2; }
+[ -x "$PY" ] && "$PY" -c "import torch" 2>/dev/null ||
+    { echo "compare_torch.sh: $PY cannot import torch (apt-get install python3-torch)"; exit 2; }
+
+median() { sort -g | awk '{v[NR]=$1} END {if (NR) print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+
+# Measured FMA peak per thread count (tools/fma_peak.c), if it builds.
+CC=${CC:-cc}
+declare -A PEAK
+if "$CC" -O2 -mavx2 -mfma -fopenmp tools/fma_peak.c -o "$WORK/fma_peak" 2>/dev/null; then
+    maxt=$(printf '%s\n' $THREADS | sort -n | tail -1)
+    "${LOCK[@]}" "$WORK/fma_peak" "$maxt" >"$WORK/peak" || true
+    while read -r _ t g _; do PEAK[$t]=$g; done <"$WORK/peak"
+fi
+
+declare -A HT_S HT_SPS TO_S TO_SPS HASH
+for t in $THREADS; do
+    for r in $(seq "$REPS"); do
+        "${LOCK[@]}" "$H" train --data "$DATA" $CFG --epochs 1 --threads "$t" \
+            --quiet --print-hash >"$WORK/ht.$t.$r" 2>&1 ||
+            { echo "hpctrain failed:"; cat "$WORK/ht.$t.$r"; exit 1; }
+    done
+    HT_S[$t]=$(for r in $(seq "$REPS"); do sed -n 's/^epoch 1\/1 .*  \([0-9.]*\) s .*/\1/p' "$WORK/ht.$t.$r"; done | median)
+    HASH[$t]=$(sed -n 's/^weights hash //p' "$WORK/ht.$t.1")
+    HT_SPS[$t]=$(awk -v s="${HT_S[$t]}" 'BEGIN {printf "%.0f", 60000 / s}')
+    "${LOCK[@]}" "$PY" bench/torch_mlp.py --data "$DATA" --arch 784-1024-1024-10 \
+        --dropout 0.5 --l2 1e-4 --lr 0.05 --momentum 0.9 --batch 128 \
+        --threads "$t" --blas openmp --timing-epochs "$REPS" >"$WORK/to.$t" 2>&1 ||
+        { echo "torch_mlp.py failed:"; cat "$WORK/to.$t"; exit 1; }
+    TO_S[$t]=$(sed -n 's/^timing: .* median \([0-9.]*\) s\/epoch.*/\1/p' "$WORK/to.$t")
+    TO_SPS[$t]=$(awk -v s="${TO_S[$t]}" 'BEGIN {printf "%.0f", 60000 / s}')
+done
+
+echo "hpctrain vs PyTorch, $CFG, median of $REPS epochs"
+grep -h '^blas:' "$WORK"/to.* | sort -u | sed 's/^/PyTorch /'
+printf '%-8s %12s %12s %12s %12s %8s %8s %10s\n' threads "hpctrain s" "hpctrain/s" \
+       "torch s" "torch/s" ratio "% peak" "hash"
+for t in $THREADS; do
+    pk=${PEAK[$t]:-}
+    pct=-
+    [ -n "$pk" ] && pct=$(awk -v sps="${HT_SPS[$t]}" -v f="$FLOPS" -v p="$pk" \
+                         'BEGIN {printf "%.1f", 100 * sps * f / (p * 1e9)}')
+    ratio=$(awk -v a="${TO_S[$t]}" -v b="${HT_S[$t]}" 'BEGIN {printf "%.2f", a / b}')
+    printf '%-8s %12s %12s %12s %12s %8s %8s %10s\n' "$t" "${HT_S[$t]}" \
+           "${HT_SPS[$t]}" "${TO_S[$t]}" "${TO_SPS[$t]}" "${ratio}x" "$pct" "${HASH[$t]}"
+done
+[ -n "${PEAK[1]:-}" ] && grep -h GFLOP "$WORK/peak" | sed 's/^/FMA peak: /'
+first=$(printf '%s\n' $THREADS | head -1)
+for t in $THREADS; do
+    [ "$t" = "$first" ] && continue
+    awk -v a="${HT_S[$first]}" -v b="${HT_S[$t]}" -v t="$t" -v f="$first" \
+        'BEGIN {printf "hpctrain speed-up %s vs %s threads: %.2fx\n", t, f, a / b}'
+    if [ "${HASH[$t]}" = "${HASH[$first]}" ]; then
+        echo "weights hash $t threads = $first threads: identical (${HASH[$t]})"
+    else
+        echo "weights hash $t threads != $first threads: ${HASH[$t]} vs ${HASH[$first]}"
+    fi
+done
