@@ -10,7 +10,11 @@
 #   THREADS   thread counts (default: 1 2)
 # PyTorch runs bench/torch_mlp.py with Debian's /usr/bin/python3 at its best
 # setting here: N intra-op threads over the OpenMP build of OpenBLAS
-# (--blas openmp), so BLAS and PyTorch share one thread pool.
+# (--blas openmp), so BLAS and PyTorch share one thread pool, with OpenBLAS's
+# kernels chosen by TORCH_CORETYPE (OPENBLAS_CORETYPE; default: SkylakeX on
+# an AVX-512 CPU, Haswell on AVX2, else OpenBLAS's own choice). OpenBLAS
+# 0.3.21 falls back to Prescott (SSE3) kernels on CPUs it does not know,
+# such as this VM's Sapphire Rapids; TORCH_CORETYPE= (empty) keeps that.
 # Every timed run takes the exclusive lock /tmp/hpctrain-cpu.lock (if flock
 # exists), one run at a time, so other work can interleave between runs.
 # Environment: HT_DATA (IDX directory), CC (to build tools/fma_peak.c).
@@ -22,6 +26,11 @@ shift $(( $# < 2 ? $# : 2 ))
 THREADS=${*:-1 2}
 DATA=${HT_DATA:-/usr/share/datasets/fashion-mnist}
 PY=/usr/bin/python3
+if [ -z "${TORCH_CORETYPE+set}" ]; then
+    if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then TORCH_CORETYPE=SkylakeX
+    elif grep -qw avx2 /proc/cpuinfo 2>/dev/null; then TORCH_CORETYPE=Haswell
+    else TORCH_CORETYPE=; fi
+fi
 CFG="--arch 784-1024-1024-10 --dropout 0.5 --l2 1e-4 --lr 0.05 --momentum 0.9 --batch 128"
 # flops per training sample: forward and weight gradients of all three
 # layers, input gradients of layers 2 and 3
@@ -58,7 +67,7 @@ for t in $THREADS; do
     HT_SPS[$t]=$(awk -v s="${HT_S[$t]}" 'BEGIN {printf "%.0f", 60000 / s}')
     "${LOCK[@]}" "$PY" bench/torch_mlp.py --data "$DATA" --arch 784-1024-1024-10 \
         --dropout 0.5 --l2 1e-4 --lr 0.05 --momentum 0.9 --batch 128 \
-        --threads "$t" --blas openmp --timing-epochs "$REPS" >"$WORK/to.$t" 2>&1 ||
+        --threads "$t" --blas openmp --coretype "$TORCH_CORETYPE" --timing-epochs "$REPS" >"$WORK/to.$t" 2>&1 ||
         { echo "torch_mlp.py failed:"; cat "$WORK/to.$t"; exit 1; }
     TO_S[$t]=$(sed -n 's/^timing: .* median \([0-9.]*\) s\/epoch.*/\1/p' "$WORK/to.$t")
     TO_SPS[$t]=$(awk -v s="${TO_S[$t]}" 'BEGIN {printf "%.0f", 60000 / s}')
