@@ -7,9 +7,10 @@
  * factors 2^(n/2) * 2^(n - n/2) so results down to the smallest subnormal
  * and up to overflow come out right. Inputs below -104 (exp < 2^-150,
  * rounds to 0) give 0, NaN stays NaN, large inputs overflow to +inf.
- * Error bound: <= 2 ulp relative to exp for normal results (tests/test_neon.c
- * compares with expf through the softmax at 4e-7 relative, about 3.4 ulp);
- * see docs/ARM64.md for the sweep that measured it.
+ * Error: below 1 ulp. A sweep of 1.6e7 evenly spaced points over
+ * [-104, 88.7] against double exp measured at most 0.996 ulp (glibc expf:
+ * 0.502); tests/test_neon.c checks it through the softmax against expf at
+ * 3e-7 relative (2.5 ulp: both errors plus the shared division).
  *
  * The softmax sums e^(z-max) in four lanes and adds the lanes at the end,
  * so probabilities and loss differ from the scalar twin (sequential sum,
