@@ -151,6 +151,14 @@ static void dropout_fwd_scalar(uint64_t key, size_t n, uint32_t thr,
     dropout_bwd_scalar(n, x, bits, scale, y);
 }
 
+static size_t count_zeros_scalar(size_t n, const float *x)
+{
+    size_t z = 0;
+    for (size_t i = 0; i < n; i++)
+        z += x[i] == 0.0f;
+    return z;
+}
+
 void ht_scalar_init_elementwise(ht_kernels *k)
 {
     k->bias_add = bias_add_scalar;
@@ -165,4 +173,5 @@ void ht_scalar_init_elementwise(ht_kernels *k)
     k->dropout_mask = dropout_mask_scalar;
     k->dropout_fwd = dropout_fwd_scalar;
     k->dropout_bwd = dropout_bwd_scalar;
+    k->count_zeros = count_zeros_scalar;
 }
