@@ -2,11 +2,14 @@
  * elsewhere): awkward sizes (1, 7, 17, 255, ...), padded leading
  * dimensions, guard words after every output, NaN/-0/inf inputs where the
  * contract says how they go.
- *   bitwise:   bias_add, bias_grad, relu_fwd/bwd, l1/l2_grad, optim_step
- *              (every optimiser and proximal L1), softmax_xent_bwd,
- *              dropout_mask/fwd/bwd, pack_a/pack_b (against the contract)
+ *   bitwise:   bias_add, bias_grad, relu_fwd/bwd, l1/l2_grad, count_zeros,
+ *              optim_step (every optimiser and proximal L1),
+ *              softmax_xent_bwd, dropout_mask/fwd/bwd, pack_a/pack_b
+ *              (against the contract)
  *   tolerance: gemm_ukr (vs a double reference on the packed panels, with
- *              every edge shape and epilogue), ht_sgemm (neon vs scalar
+ *              every edge shape and epilogue), gemm_dot and gemm_bcast (vs
+ *              a double reference; rows split bitwise), ht_sgemm (neon vs
+ *              scalar
  *              through ht_isa_select), softmax_xent_fwd (vectorised exp). */
 #include <math.h>
 #include <setjmp.h>
@@ -468,6 +471,144 @@ static void test_ukr_edges_and_epilogue(void **state)
                     ukr_case(m, n, 9, 1.0f, epi & 1 ? 0.0f : 0.5f, epi, bit0);
 }
 
+/* The small-N paths against a double reference: op(A) element (i,p) at
+ * a[i*rsa + p*csa], op(B) element (p,j) at b[p*rsb + j*csb]. */
+static void smalln_case(int dot, size_t m, size_t n, size_t k, float alpha,
+                        float beta, int epi_kind, size_t pad)
+{
+    const size_t lda = (dot ? k : m) + pad, ldc = n + pad, mld = 2;
+    const size_t ldb = (dot ? k : n) + pad; /* dot: B^T (n x k); bcast: B */
+    const size_t rsa = dot ? lda : 1, csa = dot ? 1 : lda;
+    const size_t rsb = dot ? 1 : ldb, csb = dot ? ldb : 1;
+    const size_t asz = (dot ? m : k) * lda, bsz = (dot ? n : k) * ldb;
+    float *a = malloc(asz * 4), *b = malloc(bsz * 4);
+    float *c = alloc_f(m * ldc), *c0 = malloc(m * ldc * 4), bias[12];
+    uint32_t *mask = malloc(m * mld * 4);
+    assert_non_null(a); assert_non_null(b); assert_non_null(c0); assert_non_null(mask);
+    tu_fill(a, asz, 31 + m + k, -1, 1);
+    tu_fill(b, bsz, 32 + n + k, -1, 1);
+    tu_fill(c0, m * ldc, 33 + m * n, -1, 1);
+    tu_fill(bias, 12, 34 + n, -1, 1);
+    uint64_t s = 35 + m + n + k;
+    for (size_t i = 0; i < m * mld; i++)
+        mask[i] = (uint32_t)tu_rand(&s);
+    const unsigned bit0 = (unsigned)(m * 7 + n) % 32;
+    if (beta == 0.0f)
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++)
+                c0[i * ldc + j] = NAN;
+    ht_ukr_epi e = {epi_kind & 1 ? bias : NULL, (epi_kind >> 1) & 1,
+                    epi_kind & 4 ? mask : NULL, mld, bit0, 1.5f};
+    memcpy(c, c0, m * ldc * 4);
+    if (dot)
+        kn.gemm_dot(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+                    epi_kind ? &e : NULL);
+    else
+        kn.gemm_bcast(m, n, k, alpha, a, lda, b, rsb, csb, beta, c, ldc,
+                      epi_kind ? &e : NULL);
+    check_guard(c, m * ldc);
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < ldc; j++) {
+            const float got = c[i * ldc + j];
+            if (j >= n) {
+                assert_true(memcmp(&got, &c0[i * ldc + j], 4) == 0);
+                continue;
+            }
+            double acc = 0, mag = 0;
+            for (size_t p = 0; p < k; p++) {
+                double t = (double)a[i * rsa + p * csa] * b[p * rsb + j * csb];
+                acc += t;
+                mag += fabs(t);
+            }
+            double v = alpha * acc;
+            if (beta != 0.0f)
+                v += (double)beta * c0[i * ldc + j];
+            int dropped = 0;
+            if (epi_kind) {
+                if (e.bias)
+                    v += bias[j];
+                if (e.relu && !(v > 0))
+                    v = 0;
+                if (e.mask) {
+                    size_t t = bit0 + j;
+                    if ((mask[i * mld + t / 32] >> (t % 32)) & 1u)
+                        v *= 1.5;
+                    else
+                        dropped = 1, v = 0;
+                }
+            }
+            const double tol = 1e-6 * (fabs(alpha) * mag + fabs(beta) + 3) + 1e-6;
+            if (dropped ? got != 0.0f : !(fabs(got - v) <= tol))
+                fail_msg("gemm_%s m=%zu n=%zu k=%zu epi=%d C[%zu][%zu]=%g want %g",
+                         dot ? "dot" : "bcast", m, n, k, epi_kind, i, j,
+                         (double)got, v);
+        }
+    free(a); free(b); free(c); free(c0); free(mask);
+}
+
+static void test_smalln_paths(void **state)
+{
+    (void)state;
+    static const size_t ms[] = {1, 3, 4, 5, 8, 9, 17};
+    static const size_t kk[] = {1, 3, 4, 5, 17, 64};
+    assert_true(kn.small_n_max >= 10 && kn.small_n_max <= 12);
+    for (int dot = 0; dot < 2; dot++)
+        for (size_t im = 0; im < sizeof ms / sizeof ms[0]; im++)
+            for (size_t n = 1; n <= kn.small_n_max; n++)
+                for (size_t ik = 0; ik < sizeof kk / sizeof kk[0]; ik++) {
+                    const size_t m = ms[im], k = kk[ik];
+                    smalln_case(dot, m, n, k, 1.0f, 0.0f, 0, (m + n) % 3);
+                    smalln_case(dot, m, n, k, -0.5f, 0.75f, (int)((m + n + k) % 8), 1);
+                }
+    /* n == 12 with B rows contiguous: the direct-load branch of bcast */
+    smalln_case(0, 19, 12, 23, 1.0f, 1.0f, 7, 0);
+}
+
+/* A row's small-N result may not depend on which rows a call covers
+ * (threads split the rows): rows computed alone equal rows computed in a
+ * block, bit for bit. */
+static void test_smalln_row_split(void **state)
+{
+    (void)state;
+    const size_t m = 21, n = 10, k = 37;
+    float *a = malloc(m * k * 4), *bt = malloc(n * k * 4), *at = malloc(k * m * 4);
+    float *c1 = malloc(m * n * 4), *c2 = malloc(m * n * 4);
+    assert_non_null(a); assert_non_null(bt); assert_non_null(at);
+    assert_non_null(c1); assert_non_null(c2);
+    tu_fill(a, m * k, 51, -1, 1);
+    tu_fill(bt, n * k, 52, -1, 1);
+    for (size_t i = 0; i < m; i++)
+        for (size_t p = 0; p < k; p++)
+            at[p * m + i] = a[i * k + p];
+    kn.gemm_dot(m, n, k, 1.0f, a, k, bt, k, 0.0f, c1, n, NULL);
+    for (size_t i0 = 0; i0 < m; i0 += 3)
+        kn.gemm_dot(m - i0 < 3 ? m - i0 : 3, n, k, 1.0f, a + i0 * k, k, bt, k,
+                    0.0f, c2 + i0 * n, n, NULL);
+    assert_memory_equal(c1, c2, m * n * 4);
+    /* bcast reads B as op(B) = bt^T: element (p, j) at bt[j*k + p] */
+    kn.gemm_bcast(m, n, k, 1.0f, at, m, bt, 1, k, 0.0f, c1, n, NULL);
+    for (size_t i0 = 0; i0 < m; i0 += 5)
+        kn.gemm_bcast(m - i0 < 5 ? m - i0 : 5, n, k, 1.0f, at + i0, m, bt, 1, k,
+                      0.0f, c2 + i0 * n, n, NULL);
+    assert_memory_equal(c1, c2, m * n * 4);
+    free(a); free(bt); free(at); free(c1); free(c2);
+}
+
+static void test_count_zeros(void **state)
+{
+    (void)state;
+    for (size_t t = 0; t < N_SIZES; t++) {
+        const size_t n = sizes[t];
+        float *x = alloc_f(n);
+        tu_fill(x, n, 61 + n, -1, 1);
+        for (size_t i = 0; i < n; i += 3)
+            x[i] = i % 2 ? -0.0f : 0.0f;
+        specials(x, n);
+        assert_int_equal(kn.count_zeros(n, x), ks.count_zeros(n, x));
+        free(x);
+    }
+}
+
 static void gemm_vs_scalar(int ta, int tb, size_t m, size_t n, size_t k,
                            float alpha, float beta, size_t pad, int with_epi)
 {
@@ -541,6 +682,9 @@ int main(void)
         cmocka_unit_test(test_exp_accuracy),
         cmocka_unit_test(test_packing),
         cmocka_unit_test(test_ukr_edges_and_epilogue),
+        cmocka_unit_test(test_smalln_paths),
+        cmocka_unit_test(test_smalln_row_split),
+        cmocka_unit_test(test_count_zeros),
         cmocka_unit_test(test_sgemm_neon_vs_scalar),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

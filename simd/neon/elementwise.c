@@ -1,5 +1,5 @@
 /* NEON dense-layer and regulariser kernels: bias add and gradient, ReLU
- * forward and backward, L1 and L2 gradients.
+ * forward and backward, L1 and L2 gradients, counting zeros.
  *
  * Each applies the scalar twin's IEEE operations in the same order (no FMA,
  * compares written so NaN goes the same way), so its results are bitwise
@@ -135,6 +135,26 @@ static void l2_grad_neon(size_t n, float l2, const float *w, float *g)
         g[i] += l2 * w[i];
 }
 
+/* x == 0 in 4 lanes: the compare mask's top bit (1 per zero) is added into
+ * two 64-bit lane counters, so no count can overflow. */
+static size_t count_zeros_neon(size_t n, const float *x)
+{
+    const float32x4_t zero = vdupq_n_f32(0.0f);
+    uint64x2_t acc = vdupq_n_u64(0);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint32x4_t z0 = vshrq_n_u32(vceqq_f32(vld1q_f32(x + i), zero), 31);
+        uint32x4_t z1 = vshrq_n_u32(vceqq_f32(vld1q_f32(x + i + 4), zero), 31);
+        acc = vpadalq_u32(acc, vaddq_u32(z0, z1));
+    }
+    for (; i + 4 <= n; i += 4)
+        acc = vpadalq_u32(acc, vshrq_n_u32(vceqq_f32(vld1q_f32(x + i), zero), 31));
+    size_t z = (size_t)(vgetq_lane_u64(acc, 0) + vgetq_lane_u64(acc, 1));
+    for (; i < n; i++)
+        z += x[i] == 0.0f;
+    return z;
+}
+
 void ht_neon_init_elementwise(ht_kernels *k)
 {
     k->bias_add = bias_add_neon;
@@ -143,4 +163,5 @@ void ht_neon_init_elementwise(ht_kernels *k)
     k->relu_bwd = relu_bwd_neon;
     k->l1_grad = l1_grad_neon;
     k->l2_grad = l2_grad_neon;
+    k->count_zeros = count_zeros_neon;
 }

@@ -13,26 +13,12 @@
  * full or edge, goes through the same code, so results do not depend on
  * where a tile falls. */
 #include <arm_neon.h>
-#include <string.h>
 
+#include "gemm_store.h"
 #include "neon.h"
 
 #define MR 8
 #define NR 12
-
-/* 4x4 transpose: out[q] = (r0[q], r1[q], r2[q], r3[q]). */
-static inline void transpose4(float32x4_t r0, float32x4_t r1, float32x4_t r2,
-                              float32x4_t r3, float32x4_t out[4])
-{
-    float32x4_t t0 = vtrn1q_f32(r0, r1), t1 = vtrn2q_f32(r0, r1);
-    float32x4_t t2 = vtrn1q_f32(r2, r3), t3 = vtrn2q_f32(r2, r3);
-    float64x2_t d0 = vreinterpretq_f64_f32(t0), d1 = vreinterpretq_f64_f32(t1);
-    float64x2_t d2 = vreinterpretq_f64_f32(t2), d3 = vreinterpretq_f64_f32(t3);
-    out[0] = vreinterpretq_f32_f64(vtrn1q_f64(d0, d2));
-    out[1] = vreinterpretq_f32_f64(vtrn1q_f64(d1, d3));
-    out[2] = vreinterpretq_f32_f64(vtrn2q_f64(d0, d2));
-    out[3] = vreinterpretq_f32_f64(vtrn2q_f64(d1, d3));
-}
 
 /* Any strides, w <= width valid rows/columns, the rest zero. Used for edge
  * panels and for strides that are neither contiguous case. */
@@ -59,9 +45,9 @@ static void pack_a_neon(size_t m, size_t k, const float *a, size_t rsa,
             size_t p = 0;
             for (; p + 4 <= k; p += 4) {
                 float32x4_t lo[4], hi[4];
-                transpose4(vld1q_f32(a0 + 0 * rsa + p), vld1q_f32(a0 + 1 * rsa + p),
+                ht_neon_transpose4(vld1q_f32(a0 + 0 * rsa + p), vld1q_f32(a0 + 1 * rsa + p),
                            vld1q_f32(a0 + 2 * rsa + p), vld1q_f32(a0 + 3 * rsa + p), lo);
-                transpose4(vld1q_f32(a0 + 4 * rsa + p), vld1q_f32(a0 + 5 * rsa + p),
+                ht_neon_transpose4(vld1q_f32(a0 + 4 * rsa + p), vld1q_f32(a0 + 5 * rsa + p),
                            vld1q_f32(a0 + 6 * rsa + p), vld1q_f32(a0 + 7 * rsa + p), hi);
                 for (int q = 0; q < 4; q++) {
                     vst1q_f32(ap + (p + q) * MR, lo[q]);
@@ -105,7 +91,7 @@ static void pack_b_neon(size_t k, size_t n, const float *b, size_t rsb,
                 for (size_t g = 0; g < NR; g += 4) {
                     float32x4_t t[4];
                     const float *c0 = b0 + g * csb + p;
-                    transpose4(vld1q_f32(c0), vld1q_f32(c0 + csb),
+                    ht_neon_transpose4(vld1q_f32(c0), vld1q_f32(c0 + csb),
                                vld1q_f32(c0 + 2 * csb), vld1q_f32(c0 + 3 * csb), t);
                     for (int q = 0; q < 4; q++)
                         vst1q_f32(bp + (p + q) * NR + g, t[q]);
@@ -142,12 +128,6 @@ static void pack_b_neon(size_t k, size_t n, const float *b, size_t rsb,
         vst1q_f32(t + (i) * NR + 8, c##i##2);                                \
     } while (0)
 
-/* keep(x) ? x : 0, as an and with an all-ones/all-zeros lane mask */
-static inline float32x4_t and_mask(float32x4_t x, uint32x4_t keep)
-{
-    return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(x), keep));
-}
-
 static void ukr_neon(size_t k, float alpha, const float *ap, const float *bp,
                      float beta, float *c, size_t ldc, size_t m, size_t n,
                      const ht_ukr_epi *epi)
@@ -163,77 +143,15 @@ static void ukr_neon(size_t k, float alpha, const float *ap, const float *bp,
         ap += MR;
         bp += NR;
     }
-    /* The tile leaves registers once; the epilogue below then handles full
-     * and edge tiles with the same vector code, row by row. */
+    /* The tile leaves registers once; each row is then finished by the
+     * same code for full and edge tiles. */
     _Alignas(16) float t[MR * NR];
     STORE_ROW(0); STORE_ROW(1); STORE_ROW(2); STORE_ROW(3);
     STORE_ROW(4); STORE_ROW(5); STORE_ROW(6); STORE_ROW(7);
-
-    const int full = n == NR;
-    _Alignas(16) float bias_pad[NR];
-    const float *bias = NULL;
-    if (epi && epi->bias) {
-        bias = epi->bias;
-        if (!full) {
-            memset(bias_pad, 0, sizeof bias_pad);
-            memcpy(bias_pad, epi->bias, n * sizeof(float));
-            bias = bias_pad;
-        }
-    }
-    const uint32x4_t sel0 = {1u, 2u, 4u, 8u}, sel1 = {16u, 32u, 64u, 128u},
-                     sel2 = {256u, 512u, 1024u, 2048u};
-    const float32x4_t zero = vdupq_n_f32(0.0f);
-    _Alignas(16) float row[NR];
-    for (size_t i = 0; i < m; i++) {
-        float *ci = c + i * ldc;
-        /* an edge tile works on a padded copy of its row: C outside
-         * m x n is never read or written */
-        float *dst = ci;
-        if (!full) {
-            memset(row, 0, sizeof row);
-            if (beta != 0.0f)
-                memcpy(row, ci, n * sizeof(float));
-            dst = row;
-        }
-        float32x4_t v0 = vmulq_n_f32(vld1q_f32(t + i * NR), alpha);
-        float32x4_t v1 = vmulq_n_f32(vld1q_f32(t + i * NR + 4), alpha);
-        float32x4_t v2 = vmulq_n_f32(vld1q_f32(t + i * NR + 8), alpha);
-        if (beta != 0.0f) {
-            v0 = vfmaq_n_f32(v0, vld1q_f32(dst), beta);
-            v1 = vfmaq_n_f32(v1, vld1q_f32(dst + 4), beta);
-            v2 = vfmaq_n_f32(v2, vld1q_f32(dst + 8), beta);
-        }
-        if (epi) {
-            if (bias) {
-                v0 = vaddq_f32(v0, vld1q_f32(bias));
-                v1 = vaddq_f32(v1, vld1q_f32(bias + 4));
-                v2 = vaddq_f32(v2, vld1q_f32(bias + 8));
-            }
-            if (epi->relu) {
-                /* v > 0 ? v : 0, so NaN becomes 0 as in the scalar twin */
-                v0 = and_mask(v0, vcgtq_f32(v0, zero));
-                v1 = and_mask(v1, vcgtq_f32(v1, zero));
-                v2 = and_mask(v2, vcgtq_f32(v2, zero));
-            }
-            if (epi->mask) {
-                /* bits bit0 .. bit0+n-1 of the row, which may straddle two
-                 * words; the second is read only when needed */
-                const uint32_t *mw = epi->mask + i * epi->mask_ld;
-                uint64_t w = mw[0];
-                if (epi->bit0 + n > 32)
-                    w |= (uint64_t)mw[1] << 32;
-                const uint32x4_t bits = vdupq_n_u32((uint32_t)(w >> epi->bit0));
-                v0 = and_mask(vmulq_n_f32(v0, epi->scale), vtstq_u32(bits, sel0));
-                v1 = and_mask(vmulq_n_f32(v1, epi->scale), vtstq_u32(bits, sel1));
-                v2 = and_mask(vmulq_n_f32(v2, epi->scale), vtstq_u32(bits, sel2));
-            }
-        }
-        vst1q_f32(dst, v0);
-        vst1q_f32(dst + 4, v1);
-        vst1q_f32(dst + 8, v2);
-        if (!full)
-            memcpy(ci, row, n * sizeof(float));
-    }
+    for (size_t i = 0; i < m; i++)
+        ht_neon_finish_row(vld1q_f32(t + i * NR), vld1q_f32(t + i * NR + 4),
+                           vld1q_f32(t + i * NR + 8), n, alpha, beta,
+                           c + i * ldc, epi, i);
 }
 
 void ht_neon_init_gemm(ht_kernels *k)

@@ -8,6 +8,7 @@ void ht_kernels_init_neon(ht_kernels *k)
     ht_kernels_init_scalar(k);
     k->name = "neon";
     ht_neon_init_gemm(k);
+    ht_neon_init_smalln(k);
     ht_neon_init_elementwise(k);
     ht_neon_init_softmax(k);
     ht_neon_init_optim(k);

@@ -6,6 +6,7 @@
 #include "table.h"
 
 void ht_neon_init_gemm(ht_kernels *k);
+void ht_neon_init_smalln(ht_kernels *k);
 void ht_neon_init_elementwise(ht_kernels *k);
 void ht_neon_init_softmax(ht_kernels *k);
 void ht_neon_init_optim(ht_kernels *k);
