@@ -80,11 +80,12 @@ fi
 summary() { grep -E 'tests passed|Total Test time' "$LOGS/ctest-$1.log"; }
 echo
 echo "==================== arm64 job summary ===================="
-echo "setup (tools/setup-arm64.sh):        $(secs "$t0" "$t1") s"
-echo "configure + build (bench $bench_opt):     $(secs "$t1" "$t2") s"
-echo "ctest, qemu default CPU:             $(secs "$t2" "$t3") s (rc $rc_default)"
+row() { printf '%-38s %7s s%s\n' "$1" "$2" "${3:-}"; }
+row "setup (tools/setup-arm64.sh)" "$(secs "$t0" "$t1")"
+row "configure + build (bench $bench_opt)" "$(secs "$t1" "$t2")"
+row "ctest, qemu default CPU (max)" "$(secs "$t2" "$t3")" " (rc $rc_default)"
 summary default | sed 's/^/    /'
-echo "ctest, QEMU_CPU=cortex-a53:          $(secs "$t3" "$t4") s (rc $rc_a53)"
+row "ctest, QEMU_CPU=cortex-a53" "$(secs "$t3" "$t4")" " (rc $rc_a53)"
 summary cortex-a53 | sed 's/^/    /'
-echo "total:                               $(secs "$t0" "$t4") s"
+row "total" "$(secs "$t0" "$t4")"
 [ "$rc_default" = 0 ] && [ "$rc_a53" = 0 ]
