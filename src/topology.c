@@ -348,25 +348,27 @@ ht_status ht_topology_default_threads(const ht_topology *t,
     return HT_OK;
 }
 
-static ht_topology *process_topo;
+/* Computed once: it is asked for on every parallel region's sizing. */
+static int process_default = 1;
 static pthread_once_t process_once = PTHREAD_ONCE_INIT;
 
-static void load_process_topo(void)
+static void compute_process_default(void)
 {
-    if (ht_topology_load(&process_topo) != HT_OK)
-        process_topo = NULL;
+    ht_topology *t = NULL;
+    if (ht_topology_load(&t) != HT_OK)
+        return;
+    ht_thread_choice c;
+    /* a malformed OMP_NUM_THREADS still leaves c.threads = physical cores,
+     * which is also what libgomp falls back to (it ignores the value) */
+    (void)ht_topology_default_threads(t, &c);
+    process_default = c.threads >= 1 ? c.threads : 1;
+    ht_topology_free(t);
 }
 
 int ht_default_threads(void)
 {
-    pthread_once(&process_once, load_process_topo);
-    ht_thread_choice c;
-    if (!process_topo)
-        return 1;
-    /* a malformed OMP_NUM_THREADS still leaves c.threads = physical cores,
-     * which is also what libgomp falls back to (it ignores the value) */
-    (void)ht_topology_default_threads(process_topo, &c);
-    return c.threads >= 1 ? c.threads : 1;
+    pthread_once(&process_once, compute_process_default);
+    return process_default;
 }
 
 static void fmt_bytes(char *buf, size_t len, uint64_t b)
