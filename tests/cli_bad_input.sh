@@ -218,5 +218,14 @@ else
     bad "divergence: setup run" "exit $?"
 fi
 
+# Kernel table selection: an unknown ISA, or one this build/CPU lacks.
+expect "HPCTRAIN_ISA unknown" 1 "HPCTRAIN_ISA=bogus: unknown ISA" env HPCTRAIN_ISA=bogus "$H" info
+case "$(uname -m)" in
+    aarch64) other=avx2 ;;
+    *) other=neon ;;
+esac
+expect "HPCTRAIN_ISA for another architecture" 1 "HPCTRAIN_ISA=$other: this build has no $other kernels" \
+    env HPCTRAIN_ISA=$other "$H" info
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
