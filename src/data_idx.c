@@ -223,7 +223,9 @@ static ht_status idx_header(idx_file *f)
         return ht_error(HT_ERR_FORMAT, "%s: header declares zero %ss",
                         f->path, f->item);
     /* Reject a header that promises more than the file can hold before any
-     * allocation, so a corrupt size cannot ask for terabytes. */
+     * allocation, so a corrupt size cannot ask for terabytes. (A pipe has
+     * no size to check against; there an absurd header ends in
+     * HT_ERR_NOMEM from the allocation instead.) */
     if (f->file_size != UINT64_MAX) {
         uint64_t avail = f->file_size - f->header_bytes;
         if (!f->gzipped && f->data_bytes > avail) {

@@ -15,9 +15,12 @@
  * fsyncs it, renames it over path and fsyncs the directory.
  * The new file keeps the permission bits of the file it replaces, or gets
  * 0666 & ~umask when path did not exist.
- * On any failure the temporary file is removed, an existing file at path
- * is left untouched and HT_ERR_IO names the path and strerror
- * (HT_ERR_NOMEM if the temporary name cannot be allocated).
+ * On any failure before the rename the temporary file is removed, an
+ * existing file at path is left untouched and HT_ERR_IO names the path and
+ * strerror (HT_ERR_NOMEM if the temporary name cannot be allocated). A
+ * failure to fsync the directory after the rename is also HT_ERR_IO, but
+ * the new content is then already in place. If path is a symbolic link,
+ * the link itself is replaced, not its target.
  * len == 0 writes an empty file (data may then be NULL).
  * Thread-safe for distinct paths; not for use inside a parallel region
  * (it blocks on I/O). */

@@ -102,6 +102,8 @@ static void test_grad_xent_dropout(void **state)
     assert_int_equal(ht_isa_select(isas[t]), HT_OK);
     ht_config c;
     ht_config_default(&c);
+    c.schedule = HT_SCHED_CONSTANT;
+    c.l2 = 0.0f;
     c.n_layers = 3;
     c.sizes[0] = 6; c.sizes[1] = 9; c.sizes[2] = 7; c.sizes[3] = 4;
     c.dropout = 0.3f;
@@ -125,6 +127,8 @@ static void test_grad_mse(void **state)
     assert_int_equal(ht_isa_select(isas[t]), HT_OK);
     ht_config c;
     ht_config_default(&c);
+    c.schedule = HT_SCHED_CONSTANT;
+    c.l2 = 0.0f;
     c.n_layers = 2;
     c.sizes[0] = 5; c.sizes[1] = 8; c.sizes[2] = 3;
     c.loss = HT_LOSS_MSE;
@@ -243,6 +247,8 @@ static void test_ridge_closed_form(void **state)
 
     ht_config c;
     ht_config_default(&c);
+    c.schedule = HT_SCHED_CONSTANT;
+    c.l2 = 0.0f;
     c.n_layers = 1; c.sizes[0] = D; c.sizes[1] = 1;
     c.loss = HT_LOSS_MSE; c.dropout = 0; c.l2 = l2;
     c.lr = 0.1f; c.momentum = 0.9f; c.batch = M;
@@ -269,6 +275,8 @@ static uint64_t train_tiny(int threads, double *first_loss, double *last_loss,
     ht_dataset *ds = make_blobs(1200 / HT_TEST_SCALE + 100, 12, 3, 77);
     ht_config c;
     ht_config_default(&c);
+    c.schedule = HT_SCHED_CONSTANT;
+    c.l2 = 0.0f;
     c.n_layers = 3; c.sizes[0] = 12; c.sizes[1] = 300; c.sizes[2] = 40; c.sizes[3] = 3;
     c.dropout = 0.2f; c.lr = 0.05f; c.batch = 64; c.l2 = 1e-4f;
     ht_model *m;
@@ -311,6 +319,8 @@ static void test_divergence(void **state)
     ht_dataset *ds = make_blobs(256, 8, 3, 5);
     ht_config c;
     ht_config_default(&c);
+    c.schedule = HT_SCHED_CONSTANT;
+    c.l2 = 0.0f;
     c.n_layers = 2; c.sizes[0] = 8; c.sizes[1] = 16; c.sizes[2] = 3;
     c.lr = 1e30f; c.momentum = 0.0f; c.batch = 32;
     ht_model *m;
@@ -330,6 +340,8 @@ static void test_shape_errors(void **state)
     ht_dataset *ds = make_blobs(10, 8, 3, 5);
     ht_config c;
     ht_config_default(&c);
+    c.schedule = HT_SCHED_CONSTANT;
+    c.l2 = 0.0f;
     c.n_layers = 1; c.sizes[0] = 9; c.sizes[1] = 3;
     ht_model *m;
     assert_int_equal(ht_model_create(&c, &m), HT_OK);

@@ -60,7 +60,7 @@ static void pack_a_cols(size_t m, size_t k, const float *a, size_t csa,
                 const float *s = a + p * csa + r;
                 _mm_storeu_ps(ap + p * MR, _mm_loadu_ps(s));
                 _mm_storel_pi((__m64 *)(ap + p * MR + 4),
-                              _mm_castpd_ps(_mm_load_sd((const double *)(s + 4))));
+                              _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(s + 4))));
             }
         } else {
             for (size_t p = 0; p < k; p++)

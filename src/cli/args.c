@@ -13,7 +13,7 @@ enum flag_id {
     F_PROX_L1, F_REG_BIAS, F_SCHEDULE, F_STEP_EPOCHS, F_GAMMA, F_BATCH,
     F_EPOCHS, F_THREADS, F_SEED, F_LOSS, F_SAVE, F_RESUME, F_PRINT_HASH,
     F_PROFILE, F_VAL, F_DATA, F_TRAIN, F_TEST, F_QUIET, F_MODEL, F_STEPS,
-    F_HELP
+    F_TOPOLOGY, F_HELP
 };
 
 #define T CLI_TRAIN
@@ -56,16 +56,18 @@ static const flag_def flags[] = {
     {"--schedule", F_SCHEDULE, "constant|step|cosine", T, "learning-rate schedule"},
     {"--step-epochs", F_STEP_EPOCHS, "N", T, "step schedule: epochs per step"},
     {"--gamma", F_GAMMA, "X", T, "step schedule: factor per step"},
-    {"--batch", F_BATCH, "N", T | B, "minibatch size"},
+    {"--batch", F_BATCH, "N", T | I | B, "minibatch size"},
     {"--epochs", F_EPOCHS, "N", T, "total epochs (with --resume: up to N)"},
     {"--steps", F_STEPS, "N", B, "optimiser steps to time (default 20)"},
-    {"--threads", F_THREADS, "N", T | E | B, "OpenMP threads"},
+    {"--threads", F_THREADS, "N", T | E | I | B, "OpenMP threads"},
     {"--seed", F_SEED, "N", T | B, "seed for init, shuffling, dropout"},
     {"--save", F_SAVE, "FILE", T, "checkpoint after every epoch (atomic)"},
     {"--resume", F_RESUME, "FILE", T, "continue from a checkpoint"},
     {"--print-hash", F_PRINT_HASH, NULL, T | E, "print a hash of the final weights"},
     {"--profile", F_PROFILE, NULL, T, "print the per-kernel profile at the end"},
     {"--quiet", F_QUIET, NULL, T | E | B, "no progress bar"},
+    {"--topology", F_TOPOLOGY, NULL, I,
+     "print the NUMA placement plan for --threads and --batch"},
     {"--help", F_HELP, NULL, T | E | I | B, "this text"},
 };
 
@@ -344,6 +346,7 @@ static int apply(cli_opts *o, const flag_def *f, const char *v)
     case F_PRINT_HASH: o->print_hash = 1; return 0;
     case F_PROFILE: o->profile = 1; return 0;
     case F_QUIET: o->quiet = 1; return 0;
+    case F_TOPOLOGY: o->topology = 1; return 0;
     case F_HELP: o->help = 1; return 0;
     }
     return 0;

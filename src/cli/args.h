@@ -31,6 +31,7 @@ typedef struct cli_opts {
     const char *save, *resume, *model;
     const char *data_dir, *train_csv, *test_csv;
     int print_hash, profile, quiet, help;
+    int topology;         /* info: print the placement plan              */
 } cli_opts;
 
 /* The data directory used when no --data/--train is given. */

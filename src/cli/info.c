@@ -1,10 +1,12 @@
 /* `hpctrain info`: CPU, kernel table, threads and the hwloc topology. */
 #include <hwloc.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "hpctrain/kernels.h"
 #include "cli.h"
+#include "hpctrain/topology.h"
 
 /* The CPU model: hwloc's CPUModel info, else /proc/cpuinfo. */
 static void cpu_model(hwloc_topology_t topo, char *buf, size_t len)
@@ -99,9 +101,49 @@ static void print_topology(hwloc_topology_t topo)
     print_caches(topo);
 }
 
+/* --topology: the machine as the placement layer sees it, and the plan for
+ * --threads (default: physical cores or OMP_NUM_THREADS) and --batch. */
+static int print_plan(const cli_opts *o)
+{
+    ht_topology *t = NULL;
+    ht_status s = ht_topology_load(&t);
+    if (s != HT_OK)
+        return cli_lib_error("hwloc", s);
+    int threads = o->threads;
+    if (threads == 0) {
+        ht_thread_choice c;
+        s = ht_topology_default_threads(t, &c);
+        if (s != HT_OK) {
+            ht_topology_free(t);
+            return cli_lib_error("OMP_NUM_THREADS", s);
+        }
+        threads = c.threads;
+    }
+    ht_plan *p = NULL;
+    s = ht_plan_compute(t, threads, o->cfg.batch, &p);
+    if (s != HT_OK) {
+        ht_topology_free(t);
+        return cli_lib_error("--threads", s);
+    }
+    size_t need = ht_topology_describe(t, NULL, 0) + ht_plan_describe(p, NULL, 0);
+    char *buf = malloc(need + 2);
+    if (!buf) {
+        ht_plan_free(p);
+        ht_topology_free(t);
+        cli_error("out of memory");
+        return CLI_EXIT_RUNTIME;
+    }
+    size_t n = ht_topology_describe(t, buf, need + 2);
+    ht_plan_describe(p, buf + n, need + 2 - n);
+    fputs(buf, stdout);
+    free(buf);
+    ht_plan_free(p);
+    ht_topology_free(t);
+    return 0;
+}
+
 int cli_info(const cli_opts *o)
 {
-    (void)o;
     ht_isa_info isa;
     ht_status s = ht_isa_get_info(&isa);
     if (s != HT_OK)
@@ -132,5 +174,9 @@ int cli_info(const cli_opts *o)
     printf("threads:  %d\n", ht_get_num_threads());
     print_topology(topo);
     hwloc_topology_destroy(topo);
+    if (o->topology) {
+        fflush(stdout);
+        return print_plan(o);
+    }
     return 0;
 }
