@@ -201,22 +201,28 @@ static void test_bias(void **state)
 static void test_softmax(void **state)
 {
     (void)state;
+    /* widths around the 8-rows-at-once path (n <= 16) and beyond it; 21
+     * rows = two blocks of eight and a remainder of five */
+    static const size_t ns[] = {1, 2, 7, 8, 9, 10, 16, 17, 255, 1003};
     size_t t = 0;
     for (const ht_kernels *k; (k = next_table(&t)) != NULL;)
-        for (size_t si = 1; si < N_SIZES; si++) {
-            const size_t m = 6, n = sizes[si], ld = n + 3;
+        for (size_t si = 0; si < sizeof ns / sizeof ns[0]; si++) {
+            const size_t m = 21, n = ns[si], ld = n + 3;
             buf z = buf_new(m * ld, 1), p = buf_new(m * ld, 2);
             buf rp = buf_new(m * ld, 0), d = buf_new(m * ld, 3);
             buf rd = buf_new(m * ld, 0);
-            float loss[6], rloss[6];
-            int32_t label[6];
+            float loss[21], rloss[21];
+            int32_t label[21];
             tu_fill(z.p, m * ld, 50 + n, -20.0f, 20.0f);
             /* row 1: a huge spread, so most exps underflow */
             for (size_t j = 0; j < n; j++)
                 z.p[ld + j] = -150.0f * (float)j / (float)n;
-            /* row 2: all equal */
+            /* rows 2 and 12: all equal */
             for (size_t j = 0; j < n; j++)
-                z.p[2 * ld + j] = 3.0f;
+                z.p[2 * ld + j] = z.p[12 * ld + j] = 3.0f;
+            /* row 9: a huge spread in the 8-row path */
+            for (size_t j = 0; j < n; j++)
+                z.p[9 * ld + j] = 100.0f * (float)(j % 3) - 120.0f;
             for (size_t i = 0; i < m; i++)
                 label[i] = (int32_t)((i * 7919) % n);
             memcpy(rp.p, p.p, m * ld * 4); /* padding copied too */
