@@ -21,7 +21,8 @@
 //   softmax_bwd probs -> dlogits 8 + 4 per row (label);
 //   dropout_fwd (1024 columns, p = 0.5) x -> y 8 + 1/8 (mask bits);
 //   dropout_bwd dy, bits -> dx 8 + 1/8; dropout_mask bits only 1/8;
-//   count_zeros 4.
+//   count_zeros 4; xoshiro8_raw_avx2 (the generator alone, the floor of
+//   any AVX2 dropout on this generator) 0.
 // Counters: GBps (by the byte model), triad_ratio (GBps over the triad's
 // GBps at the same n and threads, measured earlier in this run: run the
 // whole binary, not a filter that drops the triad), ns_per_elem.
@@ -46,7 +47,12 @@ extern "C" {
 #include "hpctrain.h"
 #include "hpctrain/kernels.h"
 #include "../simd/table.h"
+#include "../simd/rng.h"
 }
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace {
 
@@ -432,6 +438,52 @@ void BM_dropout_fwd_256x1024(benchmark::State &state)
     });
 }
 
+#if defined(__x86_64__)
+// The floor of any AVX2 implementation of simd/rng.h's generator: the 8
+// xoshiro128++ lanes stepped in one ymm set with nothing else (outputs
+// xor-folded into one register, no compare, no stores). 14 vector uops per
+// 8 draws, 5 of them shifts that only two ports execute.
+#define HT_ROTL(x, k) \
+    _mm256_or_si256(_mm256_slli_epi32((x), (k)), _mm256_srli_epi32((x), 32 - (k)))
+__attribute__((target("avx2"))) uint32_t xoshiro8_fold(uint64_t key, size_t n)
+{
+    ht_rng8 r;
+    ht_rng8_seed(&r, key);
+    __m256i s0 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(r.s[0]));
+    __m256i s1 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(r.s[1]));
+    __m256i s2 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(r.s[2]));
+    __m256i s3 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(r.s[3]));
+    __m256i acc = _mm256_setzero_si256();
+    for (size_t i = 0; i < n; i += 8) {
+        __m256i out = _mm256_add_epi32(HT_ROTL(_mm256_add_epi32(s0, s3), 7), s0);
+        __m256i t = _mm256_slli_epi32(s1, 9);
+        s2 = _mm256_xor_si256(s2, s0);
+        s3 = _mm256_xor_si256(s3, s1);
+        s1 = _mm256_xor_si256(s1, s2);
+        s0 = _mm256_xor_si256(s0, s3);
+        s2 = _mm256_xor_si256(s2, t);
+        s3 = HT_ROTL(s3, 11);
+        acc = _mm256_xor_si256(acc, out);
+    }
+    return uint32_t(_mm256_extract_epi32(acc, 0) ^ _mm256_extract_epi32(acc, 7));
+}
+
+void BM_xoshiro8_raw(benchmark::State &state)
+{
+    if (!ht_isa_available("avx2")) {
+        state.SkipWithError("no AVX2");
+        return;
+    }
+    const size_t n = size_t(state.range(0));
+    measure(state, 0.0, [&] {
+        split(int(state.range(1)), n / kCols, 1, [&](size_t lo, size_t hi) {
+            for (size_t i = lo; i < hi; i++)
+                benchmark::DoNotOptimize(xoshiro8_fold(i, kCols));
+        });
+    });
+}
+#endif
+
 void sizes(benchmark::internal::Benchmark *b, bool isa)
 {
     b->ArgsProduct({{int64_t(64) << 10, int64_t(1) << 20, int64_t(64) << 20},
@@ -481,6 +533,13 @@ int main(int argc, char **argv)
     sizes(benchmark::RegisterBenchmark("dropout_bwd", BM_dropout_bwd), true);
     sizes(benchmark::RegisterBenchmark("dropout_mask", BM_dropout_mask), true);
     sizes(benchmark::RegisterBenchmark("count_zeros", BM_count_zeros), true);
+#if defined(__x86_64__)
+    benchmark::RegisterBenchmark("xoshiro8_raw_avx2", BM_xoshiro8_raw)
+        ->ArgsProduct({{int64_t(64) << 10}, {1}, {1}})
+        ->ArgNames({"n", "threads", "isa"})
+        ->UseRealTime()
+        ->MinTime(0.2);
+#endif
     benchmark::RegisterBenchmark("dropout_fwd_256x1024", BM_dropout_fwd_256x1024)
         ->ArgsProduct({{256 * 1024}, {1}, {0, 1}})
         ->ArgNames({"n", "threads", "isa"})
