@@ -20,7 +20,8 @@
 //   softmax_fwd (10 classes) logits -> probs 8 + 8 per row (label, loss);
 //   softmax_bwd probs -> dlogits 8 + 4 per row (label);
 //   dropout_fwd (1024 columns, p = 0.5) x -> y 8 + 1/8 (mask bits);
-//   dropout_bwd dy, bits -> dx 8 + 1/8; dropout_mask bits only 1/8;
+//   dropout_bwd dy, bits -> dx 8 + 1/8 (out of place, and in place as
+//   dropout_bwd_inplace); dropout_mask bits only 1/8;
 //   count_zeros 4; xoshiro8_raw_avx2 (the generator alone, the floor of
 //   any AVX2 dropout on this generator) 0.
 // Counters: GBps (by the byte model), triad_ratio (GBps over the triad's
@@ -412,6 +413,19 @@ void BM_dropout_bwd(benchmark::State &state)
          });
 }
 
+// In place (dx == dy), as a trainer that owns dy can call it: no
+// write-allocate traffic.
+void BM_dropout_bwd_inplace(benchmark::State &state)
+{
+    Buffers &B = buffers();
+    rows(state, kCols, 8.0 * kCols + kCols / 8.0,
+         [&](const ht_kernels *, size_t lo, size_t hi) {
+             ht_dropout_backward(hi - lo, kCols, B.e + lo * kCols, kCols,
+                                 B.e + lo * kCols, kCols, kP,
+                                 B.bits + lo * (kCols / 32), kCols / 32);
+         });
+}
+
 // Mask generation alone: the cost of regenerating a mask in backward.
 void BM_dropout_mask(benchmark::State &state)
 {
@@ -531,6 +545,7 @@ int main(int argc, char **argv)
     sizes(benchmark::RegisterBenchmark("softmax_bwd", BM_softmax_bwd), true);
     sizes(benchmark::RegisterBenchmark("dropout_fwd", BM_dropout_fwd), true);
     sizes(benchmark::RegisterBenchmark("dropout_bwd", BM_dropout_bwd), true);
+    sizes(benchmark::RegisterBenchmark("dropout_bwd_inplace", BM_dropout_bwd_inplace), true);
     sizes(benchmark::RegisterBenchmark("dropout_mask", BM_dropout_mask), true);
     sizes(benchmark::RegisterBenchmark("count_zeros", BM_count_zeros), true);
 #if defined(__x86_64__)

@@ -123,17 +123,17 @@ static void softmax8_small(size_t n, const float *z, size_t ldl,
                            const int32_t *label, float *p, size_t ldp,
                            float *loss)
 {
-    __m256 col[SMALL_N];
+    /* transposed in place, 8 columns at a time; columns n .. c+7 of the
+     * last block are zero (masked loads) and never enter max or sum.
+     * (No copies between arrays: GCC turns those into rep movs.) */
+    __m256 col[SMALL_N + 8];
     col[0] = ht_vzero(); /* n >= 1; this only tells the compiler so */
     for (size_t c = 0; c < n; c += 8) {
         const size_t w = n - c < 8 ? n - c : 8;
-        __m256 r[8];
         for (int k = 0; k < 8; k++)
-            r[k] = w == 8 ? ht_vload(z + (size_t)k * ldl + c)
-                          : ht_vload_n(z + (size_t)k * ldl + c, w);
-        transpose8(r);
-        for (size_t k = 0; k < w; k++)
-            col[c + k] = r[k];
+            col[c + (size_t)k] = w == 8 ? ht_vload(z + (size_t)k * ldl + c)
+                                        : ht_vload_n(z + (size_t)k * ldl + c, w);
+        transpose8(col + c);
     }
     __m256 mx = col[0];
     for (size_t j = 1; j < n; j++)
@@ -148,15 +148,12 @@ static void softmax8_small(size_t n, const float *z, size_t ldl,
         col[j] = ht_vmul(col[j], inv);
     for (size_t c = 0; c < n; c += 8) {
         const size_t w = n - c < 8 ? n - c : 8;
-        __m256 r[8];
-        for (size_t k = 0; k < 8; k++)
-            r[k] = k < w ? col[c + k] : ht_vzero();
-        transpose8(r);
+        transpose8(col + c);
         for (int k = 0; k < 8; k++) {
             if (w == 8)
-                ht_vstore(p + (size_t)k * ldp + c, r[k]);
+                ht_vstore(p + (size_t)k * ldp + c, col[c + (size_t)k]);
             else
-                ht_vstore_n(p + (size_t)k * ldp + c, r[k], w);
+                ht_vstore_n(p + (size_t)k * ldp + c, col[c + (size_t)k], w);
         }
     }
     if (label) {
