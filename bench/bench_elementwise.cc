@@ -19,7 +19,10 @@
 //   bias_add (1024 columns) c += b 8; bias_grad db += colsum(dy) 4;
 //   softmax_fwd (10 classes) logits -> probs 8 + 8 per row (label, loss);
 //   softmax_bwd probs -> dlogits 8 + 4 per row (label);
-//   dropout_fwd (1024 columns, p = 0.5) x -> y 8 + 1/8 (mask bits);
+//   dropout_fwd (1024 columns, p = 0.5, through ht_dropout_forward, which
+//   makes two rows per call) x -> y 8 + 1/8 (mask bits);
+//   dropout_fwd_256x1024 the PyTorch comparison shape, same model;
+//   dropout_fwd_256x1024_rowwise the same through one-row dropout_fwd;
 //   dropout_bwd dy, bits -> dx 8 + 1/8 (out of place, and in place as
 //   dropout_bwd_inplace); dropout_mask bits only 1/8;
 //   count_zeros 4; xoshiro8_raw_avx2 (the generator alone, the floor of
@@ -498,6 +501,23 @@ void BM_xoshiro8_raw(benchmark::State &state)
 }
 #endif
 
+// The same shape one row per call through the table's dropout_fwd (no
+// two-row interleave), to show what dropout_fwd2 gains.
+void BM_dropout_fwd_256x1024_rowwise(benchmark::State &state)
+{
+    Buffers &B = buffers();
+    const ht_kernels *k = select_table(state, int(state.range(2)));
+    if (!k)
+        return;
+    const uint32_t thr = ht_dropout_threshold(kP);
+    const float scale = 1.0f / (1.0f - kP);
+    measure(state, 256 * (8.0 * 1024 + 128), [&] {
+        for (size_t i = 0; i < 256; i++)
+            k->dropout_fwd(ht_dropout_key(42, 1, 7, i), 1024, thr, scale,
+                           B.b + i * 1024, B.e + i * 1024, B.bits + i * 32);
+    });
+}
+
 void sizes(benchmark::internal::Benchmark *b, bool isa)
 {
     b->ArgsProduct({{int64_t(64) << 10, int64_t(1) << 20, int64_t(64) << 20},
@@ -557,6 +577,12 @@ int main(int argc, char **argv)
 #endif
     benchmark::RegisterBenchmark("dropout_fwd_256x1024", BM_dropout_fwd_256x1024)
         ->ArgsProduct({{256 * 1024}, {1}, {0, 1}})
+        ->ArgNames({"n", "threads", "isa"})
+        ->UseRealTime()
+        ->MinTime(0.2);
+    benchmark::RegisterBenchmark("dropout_fwd_256x1024_rowwise",
+                                 BM_dropout_fwd_256x1024_rowwise)
+        ->ArgsProduct({{256 * 1024}, {1}, {1}})
         ->ArgNames({"n", "threads", "isa"})
         ->UseRealTime()
         ->MinTime(0.2);

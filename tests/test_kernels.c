@@ -376,6 +376,24 @@ static void test_dropout_tables(void **state)
                 memcpy(y.p, x.p, n * 4);
                 k->dropout_fwd(key, n, thr, scale, y.p, y.p, b);
                 expect_same(y.p, ry.p, n, "dropout_fwd in place", k->name, n);
+                /* two rows at once: row 1 is x reversed, in place */
+                {
+                    buf x1 = buf_new(n, 2), b1 = buf_new(nw, 0);
+                    buf ry1 = buf_new(n, 0), rb1 = buf_new(nw, 0);
+                    uint32_t *bb1 = (uint32_t *)b1.p, *rbb1 = (uint32_t *)rb1.p;
+                    for (size_t j = 0; j < n; j++)
+                        x1.p[j] = x.p[n - 1 - j];
+                    scalar.dropout_fwd(key ^ 1, n, thr, scale, x1.p, ry1.p, rbb1);
+                    k->dropout_fwd2(key, key ^ 1, n, thr, scale, x.p, x1.p, y.p,
+                                    x1.p, b, bb1);
+                    assert_memory_equal(b, rb, nw * 4);
+                    assert_memory_equal(bb1, rbb1, nw * 4);
+                    expect_same(y.p, ry.p, n, "dropout_fwd2 row 0", k->name, n);
+                    expect_same(x1.p, ry1.p, n, "dropout_fwd2 row 1", k->name, n);
+                    buf_check_guard(&x1);
+                    buf_check_guard(&b1);
+                    free(x1.base); free(b1.base); free(ry1.base); free(rb1.base);
+                }
                 /* backward from the bits, out of place and in place */
                 k->dropout_bwd(n, x.p, rb, scale, y.p);
                 expect_same(y.p, ry.p, n, "dropout_bwd", k->name, n);
