@@ -201,18 +201,18 @@ static void test_bias(void **state)
 static void test_softmax(void **state)
 {
     (void)state;
-    /* widths around the 8-rows-at-once path (n <= 16) and beyond it; 21
-     * rows = two blocks of eight and a remainder of five */
+    /* widths around the 16- and 8-rows-at-once paths (n <= 16) and beyond; 29
+     * rows = a block of 16, one of 8 and a remainder of five */
     static const size_t ns[] = {1, 2, 7, 8, 9, 10, 16, 17, 255, 1003};
     size_t t = 0;
     for (const ht_kernels *k; (k = next_table(&t)) != NULL;)
         for (size_t si = 0; si < sizeof ns / sizeof ns[0]; si++) {
-            const size_t m = 21, n = ns[si], ld = n + 3;
+            const size_t m = 29, n = ns[si], ld = n + 3;
             buf z = buf_new(m * ld, 1), p = buf_new(m * ld, 2);
             buf rp = buf_new(m * ld, 0), d = buf_new(m * ld, 3);
             buf rd = buf_new(m * ld, 0);
-            float loss[21], rloss[21];
-            int32_t label[21];
+            float loss[29], rloss[29];
+            int32_t label[29];
             tu_fill(z.p, m * ld, 50 + n, -20.0f, 20.0f);
             /* row 1: a huge spread, so most exps underflow */
             for (size_t j = 0; j < n; j++)
@@ -220,9 +220,10 @@ static void test_softmax(void **state)
             /* rows 2 and 12: all equal */
             for (size_t j = 0; j < n; j++)
                 z.p[2 * ld + j] = z.p[12 * ld + j] = 3.0f;
-            /* row 9: a huge spread in the 8-row path */
+            /* rows 9 and 20: a huge spread in the 16- and 8-row paths */
             for (size_t j = 0; j < n; j++)
-                z.p[9 * ld + j] = 100.0f * (float)(j % 3) - 120.0f;
+                z.p[9 * ld + j] = z.p[20 * ld + j] =
+                    100.0f * (float)(j % 3) - 120.0f;
             for (size_t i = 0; i < m; i++)
                 label[i] = (int32_t)((i * 7919) % n);
             memcpy(rp.p, p.p, m * ld * 4); /* padding copied too */
@@ -249,7 +250,7 @@ static void test_softmax(void **state)
             scalar.softmax_xent_bwd(m, n, rp.p, ld, label, 0.125f, rd.p, ld);
             expect_same(d.p, rd.p, m * ld, "softmax_xent_bwd", k->name, n);
             /* contiguous rows (ld == n), the layout with a flat fast path;
-             * 21 rows of the padded buffers reread as 21*ld/n rows */
+             * 29 rows of the padded buffers reread as 29*ld/n rows */
             {
                 const size_t mc = m * ld / n;
                 int32_t *lab = malloc(mc * sizeof *lab);

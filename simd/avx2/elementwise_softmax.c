@@ -11,7 +11,7 @@
  * e^x is subnormal, < 1.2e-38) it returns 0.
  *
  * Two layouts. Rows of up to 16 classes (the usual classifier head: 10)
- * go eight at a time, one row per lane after an in-register transpose, so
+ * go 16 (or 8) at a time, one row per lane after an in-register transpose, so
  * the row sum runs in the twin's order and the loss uses a vector log.
  * Longer rows go one at a time along the row; their sum is accumulated in
  * 8 lanes and reduced in a fixed order, so it differs from the twin's
@@ -110,54 +110,95 @@ static inline void transpose8(__m256 r[8])
 
 #define SMALL_N 16
 
-/* Eight rows of n <= SMALL_N classes at once, one row per lane: the rows
- * are transposed in registers so max, exp, sum and scale are vertical
- * (no horizontal reductions, one vector log per 8 rows). The sum runs over
- * j in increasing order per row, the twin's order. */
+#if defined(__GNUC__)
+#define HT_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define HT_ALWAYS_INLINE inline
+#endif
+
+/* nb (1 or 2) blocks of eight rows of n <= SMALL_N classes, one row per
+ * lane: each block is transposed in registers so max, exp, sum and scale
+ * are vertical (no horizontal reductions, one vector log per block). The
+ * sum runs over j in increasing order per row, the twin's order. A block
+ * is a chain of dependent steps (max, then exp, then the sum, the divide,
+ * the log); two blocks in lockstep give the core two chains to overlap. */
+static HT_ALWAYS_INLINE void softmax_blocks(int nb, size_t n, const float *z,
+                                            size_t ldl, const int32_t *label,
+                                            float *p, size_t ldp, float *loss)
+{
+    /* transposed in place, 8 columns at a time; columns n .. c+7 of the
+     * last group are zero (masked loads) and never enter max or sum.
+     * (No copies between arrays: GCC turns those into rep movs.) */
+    __m256 col[2][SMALL_N + 8], mx[2], sum[2];
+    for (int b = 0; b < nb; b++) {
+        const float *zb = z + (size_t)b * 8 * ldl;
+        col[b][0] = ht_vzero(); /* n >= 1; this only tells the compiler so */
+        for (size_t c = 0; c < n; c += 8) {
+            const size_t w = n - c < 8 ? n - c : 8;
+            for (int k = 0; k < 8; k++)
+                col[b][c + (size_t)k] =
+                    w == 8 ? ht_vload(zb + (size_t)k * ldl + c)
+                           : ht_vload_n(zb + (size_t)k * ldl + c, w);
+            transpose8(col[b] + c);
+        }
+        /* max is exact in any order: two chains, half the latency */
+        __m256 ma = col[b][0], mb = col[b][n > 1 ? 1 : 0];
+        size_t j = 2;
+        for (; j + 1 < n; j += 2) {
+            ma = _mm256_max_ps(ma, col[b][j]);
+            mb = _mm256_max_ps(mb, col[b][j + 1]);
+        }
+        if (j < n)
+            ma = _mm256_max_ps(ma, col[b][j]);
+        mx[b] = _mm256_max_ps(ma, mb);
+        sum[b] = ht_vzero();
+    }
+    for (size_t j = 0; j < n; j++)
+        for (int b = 0; b < nb; b++) {
+            col[b][j] = exp_avx2(ht_vsub(col[b][j], mx[b]));
+            sum[b] = ht_vadd(sum[b], col[b][j]);
+        }
+    for (int b = 0; b < nb; b++) {
+        const __m256 inv = ht_vdiv(ht_vset1(1.0f), sum[b]);
+        for (size_t j = 0; j < n; j++)
+            col[b][j] = ht_vmul(col[b][j], inv);
+        float *pb = p + (size_t)b * 8 * ldp;
+        for (size_t c = 0; c < n; c += 8) {
+            const size_t w = n - c < 8 ? n - c : 8;
+            transpose8(col[b] + c);
+            for (int k = 0; k < 8; k++) {
+                if (w == 8)
+                    ht_vstore(pb + (size_t)k * ldp + c, col[b][c + (size_t)k]);
+                else
+                    ht_vstore_n(pb + (size_t)k * ldp + c,
+                                col[b][c + (size_t)k], w);
+            }
+        }
+    }
+    if (label)
+        for (int b = 0; b < nb; b++) {
+            float ls[8], ms[8];
+            ht_vstore(ls, log_avx2(sum[b]));
+            ht_vstore(ms, mx[b]);
+            const float *zb = z + (size_t)b * 8 * ldl;
+            for (size_t k = 0; k < 8; k++)
+                loss[8 * b + k] =
+                    ls[k] - (zb[k * ldl + (size_t)label[8 * b + k]] - ms[k]);
+        }
+}
+
+static void softmax16_small(size_t n, const float *z, size_t ldl,
+                            const int32_t *label, float *p, size_t ldp,
+                            float *loss)
+{
+    softmax_blocks(2, n, z, ldl, label, p, ldp, loss);
+}
+
 static void softmax8_small(size_t n, const float *z, size_t ldl,
                            const int32_t *label, float *p, size_t ldp,
                            float *loss)
 {
-    /* transposed in place, 8 columns at a time; columns n .. c+7 of the
-     * last block are zero (masked loads) and never enter max or sum.
-     * (No copies between arrays: GCC turns those into rep movs.) */
-    __m256 col[SMALL_N + 8];
-    col[0] = ht_vzero(); /* n >= 1; this only tells the compiler so */
-    for (size_t c = 0; c < n; c += 8) {
-        const size_t w = n - c < 8 ? n - c : 8;
-        for (int k = 0; k < 8; k++)
-            col[c + (size_t)k] = w == 8 ? ht_vload(z + (size_t)k * ldl + c)
-                                        : ht_vload_n(z + (size_t)k * ldl + c, w);
-        transpose8(col + c);
-    }
-    __m256 mx = col[0];
-    for (size_t j = 1; j < n; j++)
-        mx = _mm256_max_ps(mx, col[j]);
-    __m256 sum = ht_vzero();
-    for (size_t j = 0; j < n; j++) {
-        col[j] = exp_avx2(ht_vsub(col[j], mx));
-        sum = ht_vadd(sum, col[j]);
-    }
-    const __m256 inv = ht_vdiv(ht_vset1(1.0f), sum);
-    for (size_t j = 0; j < n; j++)
-        col[j] = ht_vmul(col[j], inv);
-    for (size_t c = 0; c < n; c += 8) {
-        const size_t w = n - c < 8 ? n - c : 8;
-        transpose8(col + c);
-        for (int k = 0; k < 8; k++) {
-            if (w == 8)
-                ht_vstore(p + (size_t)k * ldp + c, col[c + (size_t)k]);
-            else
-                ht_vstore_n(p + (size_t)k * ldp + c, col[c + (size_t)k], w);
-        }
-    }
-    if (label) {
-        float ls[8], ms[8];
-        ht_vstore(ls, log_avx2(sum));
-        ht_vstore(ms, mx);
-        for (size_t k = 0; k < 8; k++)
-            loss[k] = ls[k] - (z[k * ldl + (size_t)label[k]] - ms[k]);
-    }
+    softmax_blocks(1, n, z, ldl, label, p, ldp, loss);
 }
 
 static void softmax_xent_fwd_avx2(size_t m, size_t n, const float *logits,
@@ -166,6 +207,9 @@ static void softmax_xent_fwd_avx2(size_t m, size_t n, const float *logits,
 {
     if (n <= SMALL_N) {
         size_t i = 0;
+        for (; i + 16 <= m; i += 16)
+            softmax16_small(n, logits + i * ldl, ldl, label ? label + i : NULL,
+                            probs + i * ldp, ldp, label ? loss_row + i : NULL);
         for (; i + 8 <= m; i += 8)
             softmax8_small(n, logits + i * ldl, ldl, label ? label + i : NULL,
                            probs + i * ldp, ldp, label ? loss_row + i : NULL);
