@@ -72,8 +72,11 @@ ht_status ht_isa_select(const char *name);
 /* 1 if this build and CPU can run the named ISA, else 0. Thread-safe. */
 int ht_isa_available(const char *name);
 
-/* Number of threads hpctrain's parallel regions use (OMP max threads unless
- * set). ht_set_num_threads(0) restores the default. Not thread-safe. */
+/* Number of threads hpctrain's parallel regions use. Default: the physical
+ * cores of the process's usable cpuset, or OMP_NUM_THREADS clamped to the
+ * usable PUs (ht_default_threads in hpctrain/topology.h); never more
+ * threads than PUs. ht_set_num_threads(0) restores the default. Not
+ * thread-safe. */
 int ht_get_num_threads(void);
 void ht_set_num_threads(int n);
 
@@ -295,6 +298,33 @@ ht_status ht_model_load(const char *path, ht_model **out);
  * architecture (HT_ERR_SHAPE otherwise), keeping m's hyper-parameters.
  * Used by --resume. */
 ht_status ht_model_load_into(ht_model *m, const char *path);
+
+/* Per-kernel profile: wall seconds, floating-point operations and calls per
+ * kind of work, accumulated over all training and evaluation calls since the
+ * model was created or the profile was reset. Always on (two clock reads per
+ * operation). */
+typedef enum ht_prof_kind {
+    HT_PROF_GEMM_FWD = 0,   /* forward GEMMs (with fused bias/ReLU/dropout) */
+    HT_PROF_GEMM_BWD_DATA,  /* dY * W^T                                     */
+    HT_PROF_GEMM_BWD_WEIGHT,/* X^T * dY                                     */
+    HT_PROF_ELEMENTWISE,    /* bias grads, ReLU/dropout backward            */
+    HT_PROF_DROPOUT,        /* dropout mask generation and input dropout    */
+    HT_PROF_LOSS,           /* softmax/cross-entropy or MSE                 */
+    HT_PROF_OPTIM,          /* fused regulariser + optimiser step           */
+    HT_PROF_DATA,           /* shuffling and gathering batch rows           */
+    HT_PROF_COUNT
+} ht_prof_kind;
+
+typedef struct ht_profile {
+    double seconds[HT_PROF_COUNT];
+    double flops[HT_PROF_COUNT];
+    uint64_t calls[HT_PROF_COUNT];
+} ht_profile;
+
+/* Static name of a profile kind ("gemm_fwd", ...). */
+const char *ht_prof_name(ht_prof_kind k);
+void ht_model_profile(const ht_model *m, ht_profile *out);
+void ht_model_profile_reset(ht_model *m);
 
 /* 64-bit FNV-1a hash of all weights and biases (bit patterns), for
  * comparing runs bit for bit. */

@@ -14,6 +14,7 @@
 #include "hpctrain/kernels.h"
 #include "table.h"
 #include "../src/error.h"
+#include "../src/gemm.h"
 
 typedef struct isa_entry {
     const char *name;
@@ -96,6 +97,7 @@ static ht_status select_isa(const char *name, char *msg, size_t msglen)
     }
     ht_kernels k;
     e->init(&k);
+    ht_gemm_tune_blocking(&k); /* block sizes from this machine's caches */
     active = k;
     active_ok = 1;
     return HT_OK;

@@ -68,6 +68,34 @@ typedef void (*ht_ukr_fn)(size_t k, float alpha, const float *ap,
                           const float *bp, float beta, float *c, size_t ldc,
                           size_t m, size_t n, const ht_ukr_epi *epi);
 
+/* Optional small-N paths (NULL where a table has none; the driver then
+ * uses the packed path). For n <= small_n_max they avoid padding a narrow
+ * op(B) (an output layer's 10 classes) to NR columns, and skip packing.
+ * Both compute whole m x n blocks (the driver splits rows among threads):
+ *
+ * gemm_dot(m, n, k, alpha, a, lda, bt, ldbt, beta, c, ldc, epi): op(A) has
+ *   rows contiguous along K and op(B)^T too (element (p,j) of op(B) is
+ *   bt[j*ldbt + p]):  C[i][j] = alpha * sum_p a[i*lda+p]*bt[j*ldbt+p] + ...
+ * gemm_bcast(m, n, k, alpha, a, lda, b, rsb, csb, beta, c, ldc, epi): op(A)
+ *   has columns contiguous along M (A stored transposed: element (i,p) is
+ *   a[p*lda + i]); element (p,j) of op(B) is b[p*rsb + j*csb].
+ *
+ * Same beta == 0 and epilogue rules as gemm_ukr, with epi describing the
+ * block's row 0 / column 0 and applied always (there is no K slicing).
+ * The sum over p may run in another fixed order than gemm_ukr's (partial
+ * sums), so these paths may round differently from the packed path; the
+ * driver picks a path from (transa, transb, m, n, k) only, never from the
+ * thread count, and a row's result does not depend on which rows a call
+ * covers. */
+typedef void (*ht_gemm_dot_fn)(size_t m, size_t n, size_t k, float alpha,
+                               const float *a, size_t lda, const float *bt,
+                               size_t ldbt, float beta, float *c, size_t ldc,
+                               const ht_ukr_epi *epi);
+typedef void (*ht_gemm_bcast_fn)(size_t m, size_t n, size_t k, float alpha,
+                                 const float *a, size_t lda, const float *b,
+                                 size_t rsb, size_t csb, float beta, float *c,
+                                 size_t ldc, const ht_ukr_epi *epi);
+
 typedef struct ht_kernels {
     const char *name;
 
@@ -77,6 +105,9 @@ typedef struct ht_kernels {
     ht_pack_a_fn pack_a;
     ht_pack_b_fn pack_b;
     ht_ukr_fn gemm_ukr;
+    size_t small_n_max;         /* 0: no small-N paths                    */
+    ht_gemm_dot_fn gemm_dot;    /* optional, see above                    */
+    ht_gemm_bcast_fn gemm_bcast;
 
     /* Dense-layer elementwise work (row-major, leading dimensions). */
     /* c[i][j] += bias[j] for i < m, j < n */

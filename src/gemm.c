@@ -1,19 +1,33 @@
 /* The SGEMM driver: BLIS-style blocking over NC/KC/MC with packing through
- * the active kernel table. Threads partition output tiles only (never K), so
- * every element of C sees the same sequence of operations for any thread
- * count: results are bitwise reproducible. */
-#include <stdlib.h>
+ * the active kernel table, plus the table's small-N paths for narrow
+ * outputs.
+ *
+ * Threads partition output tiles only, never K: the output is cut into a
+ * tm x tn grid of MR-row x NR-column panel ranges, one per thread. Threads
+ * in a grid column share each packed KC x NC block of B (they pack it
+ * together, then meet at a barrier); each packs its own A. K is sliced the
+ * same way (kc from K alone) for any thread count, so every element of C
+ * sees the same operations in the same order: results are bitwise the same
+ * for any number of threads. */
+#include <omp.h>
 #include <string.h>
 
 #include "error.h"
+#include "gemm.h"
 #include "internal.h"
 
+/* Below this much work per thread, another thread costs more than it
+ * saves (fork/join and a barrier are a few microseconds). */
+#define GEMM_MIN_FLOPS_PER_THREAD 1.5e6
+
 static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
+static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
+static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
 static ht_status check_args(int transa, int transb, size_t m, size_t n,
                             size_t k, const float *a, size_t lda,
                             const float *b, size_t ldb, const float *c,
-                            size_t ldc)
+                            size_t ldc, const ht_epilogue *epi)
 {
     if ((transa != HT_NO_TRANS && transa != HT_TRANS) ||
         (transb != HT_NO_TRANS && transb != HT_TRANS))
@@ -28,8 +42,314 @@ static ht_status check_args(int transa, int transb, size_t m, size_t n,
         return ht_error(HT_ERR_ARG, "ht_sgemm: ldc=%zu < n=%zu", ldc, n);
     if ((m && k && !a) || (k && n && !b) || (m && n && !c))
         return ht_error(HT_ERR_ARG, "ht_sgemm: NULL matrix pointer");
+    if (epi && epi->mask && m && n && epi->mask_ld < (n + 31) / 32)
+        return ht_error(HT_ERR_ARG, "ht_sgemm_ex: mask_ld=%zu < %zu words for "
+                        "n=%zu", epi->mask_ld, (n + 31) / 32, n);
     return HT_OK;
 }
+
+/* Threads for `flops` of work on `units` independent output pieces. */
+static int gemm_threads(double flops, size_t units)
+{
+    if (omp_in_parallel())
+        return 1;
+    int t = ht_get_num_threads();
+    double by_work = flops / GEMM_MIN_FLOPS_PER_THREAD;
+    if (by_work < t)
+        t = by_work < 1.0 ? 1 : (int)by_work;
+    if ((size_t)t > units)
+        t = (int)max_sz(units, 1);
+    return t;
+}
+
+/* The epilogue seen by the tile whose top-left element is (row, col). */
+static const ht_ukr_epi *tile_epi(const ht_epilogue *epi, size_t row,
+                                  size_t col, ht_ukr_epi *ue)
+{
+    if (epi == NULL)
+        return NULL;
+    ue->bias = epi->bias ? epi->bias + col : NULL;
+    ue->relu = epi->relu;
+    ue->mask = epi->mask ? epi->mask + row * epi->mask_ld + col / 32 : NULL;
+    ue->mask_ld = epi->mask_ld;
+    ue->bit0 = (unsigned)(col % 32);
+    ue->scale = epi->scale;
+    return ue;
+}
+
+/* ------------------------------------------------------- packed path */
+
+typedef struct gemm_plan {
+    const ht_kernels *kt;
+    size_t m, n, k;
+    float alpha, beta;
+    const float *a, *b;
+    size_t rsa, csa, rsb, csb;
+    float *c;
+    size_t ldc;
+    const ht_epilogue *epi;
+    size_t mr, nr, kc, nslices, mc, nc;
+    int tm, tn;             /* thread grid: tm row ranges x tn col ranges */
+    size_t n_jc;            /* NC blocks per column range (the largest)  */
+    size_t bsize, asize;    /* floats per B buffer / per A buffer        */
+    float *bbuf, *abuf;     /* 2*tn B buffers, tm*tn A buffers           */
+} gemm_plan;
+
+/* K slices of equal size, none much over the table's kc: the count
+ * depends on K alone, never on the thread count. */
+static size_t slice_kc(size_t k, size_t kc, size_t *nslices)
+{
+    if (k == 0) {
+        *nslices = 1;
+        return 0;
+    }
+    size_t ns = ceil_div(k, kc + kc / 8);
+    *nslices = ns;
+    return ceil_div(k, ns);
+}
+
+static void grid_sizes(const gemm_plan *pl, int tm, int tn, size_t *asize,
+                       size_t *bsize, size_t *n_jc)
+{
+    const size_t pm = ceil_div(pl->m, pl->mr), pn = ceil_div(pl->n, pl->nr);
+    const size_t rows = ceil_div(pm, (size_t)tm) * pl->mr;
+    const size_t cols = ceil_div(pn, (size_t)tn) * pl->nr;
+    const size_t mc = min_sz(pl->mc, rows), nc = min_sz(pl->nc, cols);
+    *asize = ceil_div(mc, pl->mr) * pl->mr * pl->kc + 64;
+    *bsize = ceil_div(nc, pl->nr) * pl->nr * pl->kc + 64;
+    *n_jc = ceil_div(cols, pl->nc);
+}
+
+/* Picks the grid tm x tn = t that minimises the slowest thread's padded
+ * multiply-adds plus its packing (a packed element weighs ~8 flops). */
+static void choose_grid(gemm_plan *pl, int t)
+{
+    const size_t pm = ceil_div(pl->m, pl->mr), pn = ceil_div(pl->n, pl->nr);
+    double best = -1.0;
+    for (int tm = t; tm >= 1; tm--) {
+        if (t % tm)
+            continue;
+        const int tn = t / tm;
+        if ((size_t)tm > pm || (size_t)tn > pn)
+            continue;
+        const double rows = (double)(ceil_div(pm, (size_t)tm) * pl->mr);
+        const double cols = (double)(ceil_div(pn, (size_t)tn) * pl->nr);
+        const double njc = (double)ceil_div((size_t)cols, pl->nc);
+        const double kk = (double)pl->k;
+        const double cost = 2.0 * rows * cols * kk +
+                            8.0 * (rows * kk * njc + cols * kk / tm);
+        if (best < 0.0 || cost < best) {
+            best = cost;
+            pl->tm = tm;
+            pl->tn = tn;
+        }
+    }
+    if (best < 0.0) {
+        pl->tm = 1;
+        pl->tn = 1;
+    }
+}
+
+static void range(size_t units, size_t parts, size_t idx, size_t *lo,
+                  size_t *hi)
+{
+    *lo = units * idx / parts;
+    *hi = units * (idx + 1) / parts;
+}
+
+/* One thread's share: grid cell (r, s) of a tm x tn grid. All threads run
+ * the same number of (jc, pc) steps so the barriers match. */
+static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
+{
+    const ht_kernels *kt = pl->kt;
+    const size_t mr = pl->mr, nr = pl->nr;
+    const int r = id / tn, s = id % tn;
+    size_t p_lo, p_hi, q_lo, q_hi;
+    range(ceil_div(pl->m, mr), (size_t)tm, (size_t)r, &p_lo, &p_hi);
+    range(ceil_div(pl->n, nr), (size_t)tn, (size_t)s, &q_lo, &q_hi);
+    const size_t row0 = p_lo * mr, row1 = min_sz(p_hi * mr, pl->m);
+    const size_t col0 = q_lo * nr, col1 = min_sz(q_hi * nr, pl->n);
+    size_t asize, bsize, n_jc;
+    grid_sizes(pl, tm, tn, &asize, &bsize, &n_jc);
+    float *ap = pl->abuf + (size_t)id * asize;
+    /* balanced MC blocks over this thread's rows */
+    const size_t rows = row1 > row0 ? row1 - row0 : 0;
+    const size_t nmb = rows ? ceil_div(rows, pl->mc) : 0;
+    const size_t mcb = nmb ? ceil_div(ceil_div(rows, nmb), mr) * mr : 0;
+    unsigned iter = 0;
+
+    for (size_t jc = 0; jc < n_jc; jc++) {
+        const size_t c_lo = min_sz(col0 + jc * pl->nc, col1);
+        const size_t nb = min_sz(pl->nc, col1 - c_lo);
+        for (size_t sl = 0; sl < pl->nslices; sl++, iter++) {
+            const size_t pc = sl * pl->kc;
+            const size_t kb = pl->k ? min_sz(pl->kc, pl->k - pc) : 0;
+            const int last = sl + 1 == pl->nslices;
+            const float beta = sl == 0 ? pl->beta : 1.0f;
+            float *bp = pl->bbuf + ((size_t)s * 2 + (iter & 1)) * bsize;
+            const size_t npan = ceil_div(nb, nr);
+            if (kb && npan) {
+                size_t lo, hi;
+                range(npan, (size_t)tm, (size_t)r, &lo, &hi);
+                if (hi > lo)
+                    kt->pack_b(kb, min_sz(hi * nr, nb) - lo * nr,
+                               pl->b + pc * pl->rsb + (c_lo + lo * nr) * pl->csb,
+                               pl->rsb, pl->csb, bp + lo * nr * kb);
+            }
+            if (tm > 1) {
+                #pragma omp barrier
+            }
+            if (nb == 0)
+                continue;
+            for (size_t ic = row0; ic < row1; ic += mcb) {
+                const size_t mb = min_sz(mcb, row1 - ic);
+                if (kb)
+                    kt->pack_a(mb, kb, pl->a + ic * pl->rsa + pc * pl->csa,
+                               pl->rsa, pl->csa, ap);
+                for (size_t jr = 0; jr < npan; jr++) {
+                    const size_t j0 = jr * nr, nn = min_sz(nr, nb - j0);
+                    const float *bpan = bp + jr * nr * kb;
+                    for (size_t ir = 0; ir < mb; ir += mr) {
+                        const size_t mm = min_sz(mr, mb - ir);
+                        const size_t row = ic + ir, col = c_lo + j0;
+                        ht_ukr_epi ue;
+                        const ht_ukr_epi *uep =
+                            last ? tile_epi(pl->epi, row, col, &ue) : NULL;
+                        kt->gemm_ukr(kb, pl->alpha, ap + ir * kb, bpan, beta,
+                                     pl->c + row * pl->ldc + col, pl->ldc, mm,
+                                     nn, uep);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static ht_status packed_gemm(gemm_plan *pl)
+{
+    const size_t units = ceil_div(pl->m, pl->mr) * ceil_div(pl->n, pl->nr);
+    const int t = gemm_threads(2.0 * (double)pl->m * (double)pl->n *
+                               (double)pl->k, units);
+    choose_grid(pl, t);
+    /* room for the chosen grid and for the 1-thread fallback */
+    size_t a_t, b_t, a_1, b_1, nj;
+    grid_sizes(pl, pl->tm, pl->tn, &a_t, &b_t, &nj);
+    grid_sizes(pl, 1, 1, &a_1, &b_1, &nj);
+    const size_t need_t = a_t * (size_t)t + b_t * 2 * (size_t)pl->tn;
+    const size_t need_1 = a_1 + b_1 * 2;
+    const size_t bfloats_t = b_t * 2 * (size_t)pl->tn, bfloats_1 = b_1 * 2;
+    float *buf;
+    ht_gemm_ws *ws = ht_gemm_ws_get(max_sz(need_t, need_1), &buf);
+    if (ws == NULL)
+        return ht_error(HT_ERR_NOMEM, "ht_sgemm: cannot allocate %zu bytes of "
+                        "packing workspace", max_sz(need_t, need_1) * 4);
+    if (t == 1) {
+        pl->bbuf = buf;
+        pl->abuf = buf + bfloats_1;
+        packed_thread(pl, 1, 1, 0);
+    } else {
+        #pragma omp parallel num_threads(t)
+        {
+            const int nt = omp_get_num_threads(), id = omp_get_thread_num();
+            if (nt == t) {
+                gemm_plan p = *pl;
+                p.bbuf = buf;
+                p.abuf = buf + bfloats_t;
+                packed_thread(&p, pl->tm, pl->tn, id);
+            } else if (id == 0) {
+                /* got fewer threads than asked: one does it all */
+                gemm_plan p = *pl;
+                p.bbuf = buf;
+                p.abuf = buf + bfloats_1;
+                packed_thread(&p, 1, 1, 0);
+            }
+        }
+    }
+    ht_gemm_ws_put(ws);
+    return HT_OK;
+}
+
+/* ------------------------------------------------------- small-N path */
+
+/* Rows of C computed by one call of the small-N kernel, split among
+ * threads in blocks of `unit` rows. */
+typedef struct smalln_job {
+    const ht_kernels *kt;
+    int dot;
+    size_t m, n, k;
+    float alpha, beta;
+    const float *a;
+    size_t lda;
+    const float *b;         /* dot: op(B)^T; bcast: B                   */
+    size_t ldbt, rsb, csb;
+    float *c;
+    size_t ldc;
+    const ht_epilogue *epi;
+} smalln_job;
+
+static void smalln_rows(const smalln_job *j, size_t i0, size_t i1)
+{
+    if (i1 <= i0)
+        return;
+    ht_ukr_epi ue;
+    const ht_ukr_epi *uep = tile_epi(j->epi, i0, 0, &ue);
+    if (j->dot)
+        j->kt->gemm_dot(i1 - i0, j->n, j->k, j->alpha, j->a + i0 * j->lda,
+                        j->lda, j->b, j->ldbt, j->beta, j->c + i0 * j->ldc,
+                        j->ldc, uep);
+    else
+        j->kt->gemm_bcast(i1 - i0, j->n, j->k, j->alpha, j->a + i0, j->lda,
+                          j->b, j->rsb, j->csb, j->beta, j->c + i0 * j->ldc,
+                          j->ldc, uep);
+}
+
+static ht_status smalln_gemm(const ht_kernels *kt, int transa, int transb,
+                             size_t m, size_t n, size_t k, float alpha,
+                             const float *a, size_t lda, const float *b,
+                             size_t ldb, float beta, float *c, size_t ldc,
+                             const ht_epilogue *epi)
+{
+    smalln_job j = {kt, !transa, m, n, k, alpha, beta, a, lda, b, 0, 0, 0,
+                    c, ldc, epi};
+    ht_gemm_ws *ws = NULL;
+    if (j.dot) {
+        if (transb) {
+            j.ldbt = ldb;           /* B is stored n x k: already op(B)^T */
+        } else {
+            float *bt;
+            ws = ht_gemm_ws_get(n * k + 64, &bt);
+            if (ws == NULL)
+                return ht_error(HT_ERR_NOMEM, "ht_sgemm: cannot allocate %zu "
+                                "bytes of workspace", (n * k + 64) * 4);
+            for (size_t p = 0; p < k; p++)
+                for (size_t jj = 0; jj < n; jj++)
+                    bt[jj * k + p] = b[p * ldb + jj];
+            j.b = bt;
+            j.ldbt = k;
+        }
+    } else {
+        j.rsb = transb ? 1 : ldb;
+        j.csb = transb ? ldb : 1;
+    }
+    const size_t unit = 8, blocks = ceil_div(m, unit);
+    const int t = gemm_threads(2.0 * (double)m * (double)n * (double)k, blocks);
+    if (t == 1) {
+        smalln_rows(&j, 0, m);
+    } else {
+        #pragma omp parallel num_threads(t)
+        {
+            const size_t nt = (size_t)omp_get_num_threads();
+            const size_t id = (size_t)omp_get_thread_num();
+            size_t lo, hi;
+            range(blocks, nt, id, &lo, &hi);
+            smalln_rows(&j, lo * unit, min_sz(hi * unit, m));
+        }
+    }
+    ht_gemm_ws_put(ws);
+    return HT_OK;
+}
+
+/* ------------------------------------------------------------ entry */
 
 ht_status ht_sgemm_ex(int transa, int transb, size_t m, size_t n, size_t k,
                       float alpha, const float *a, size_t lda,
@@ -39,77 +359,41 @@ ht_status ht_sgemm_ex(int transa, int transb, size_t m, size_t n, size_t k,
     ht_status s = ht_runtime_init();
     if (s != HT_OK)
         return s;
-    s = check_args(transa, transb, m, n, k, a, lda, b, ldb, c, ldc);
+    s = check_args(transa, transb, m, n, k, a, lda, b, ldb, c, ldc, epi);
     if (s != HT_OK)
         return s;
     if (m == 0 || n == 0)
         return HT_OK;
     const ht_kernels *kt = ht_kernels_active();
-    const size_t mr = (size_t)kt->mr, nr = (size_t)kt->nr;
-    const size_t mc = kt->mc, kc = kt->kc, nc = kt->nc;
+    if (k > 0 && n <= kt->small_n_max &&
+        ((!transa && kt->gemm_dot) || (transa && kt->gemm_bcast)))
+        return smalln_gemm(kt, transa, transb, m, n, k, alpha, a, lda, b, ldb,
+                           beta, c, ldc, epi);
+
+    gemm_plan pl;
+    memset(&pl, 0, sizeof pl);
+    pl.kt = kt;
+    pl.m = m;
+    pl.n = n;
+    pl.k = k;
+    pl.alpha = alpha;
+    pl.beta = beta;
+    pl.a = a;
+    pl.b = b;
     /* element (i,p) of op(A) is a[i*rsa + p*csa]; (p,j) of op(B) likewise */
-    const size_t rsa = transa ? 1 : lda, csa = transa ? lda : 1;
-    const size_t rsb = transb ? 1 : ldb, csb = transb ? ldb : 1;
-
-    const size_t kc_eff = k ? min_sz(kc, k) : 0;
-    const size_t nc_eff = min_sz(nc, n), mc_eff = min_sz(mc, m);
-    const size_t bsz = ((nc_eff + nr - 1) / nr) * nr * kc_eff;
-    const size_t asz = ((mc_eff + mr - 1) / mr) * mr * kc_eff;
-    const int nthreads = ht_threads_for_work(2.0 * (double)m * n * (k + 1));
-    float *bp = ht_aligned_alloc((bsz + 16) * sizeof(float));
-    float *ap_all = ht_aligned_alloc((asz + 16) * sizeof(float) * (size_t)nthreads);
-    if (!bp || !ap_all) {
-        ht_aligned_free(bp);
-        ht_aligned_free(ap_all);
-        return ht_error(HT_ERR_NOMEM, "ht_sgemm: cannot allocate %zu bytes of "
-                        "packing workspace", (bsz + asz * (size_t)nthreads) * 4);
-    }
-
-    for (size_t jc = 0; jc < n; jc += nc) {
-        const size_t nb = min_sz(nc, n - jc);
-        size_t pc = 0;
-        do {
-            const size_t kb = min_sz(kc, k - pc);
-            const int last = pc + kb >= k;
-            const float beta_eff = pc == 0 ? beta : 1.0f;
-            const size_t npanels = (nb + nr - 1) / nr;
-            if (kb)
-                kt->pack_b(kb, nb, b + pc * rsb + jc * csb, rsb, csb, bp);
-            const size_t nblocks = (m + mc - 1) / mc;
-            #pragma omp parallel for num_threads(nthreads) schedule(static)
-            for (size_t ib = 0; ib < nblocks; ib++) {
-                float *ap = ap_all + (size_t)ht_thread_num() * (asz + 16);
-                const size_t ic = ib * mc, mb = min_sz(mc, m - ic);
-                if (kb)
-                    kt->pack_a(mb, kb, a + ic * rsa + pc * csa, rsa, csa, ap);
-                for (size_t jr = 0; jr < npanels; jr++) {
-                    const size_t j0 = jr * nr, nn = min_sz(nr, nb - j0);
-                    for (size_t ir = 0; ir < mb; ir += mr) {
-                        const size_t mm = min_sz(mr, mb - ir);
-                        ht_ukr_epi ue, *uep = NULL;
-                        const size_t row = ic + ir, col = jc + j0;
-                        if (last && epi) {
-                            ue.bias = epi->bias ? epi->bias + col : NULL;
-                            ue.relu = epi->relu;
-                            ue.mask = epi->mask ? epi->mask + row * epi->mask_ld
-                                                      + col / 32 : NULL;
-                            ue.mask_ld = epi->mask_ld;
-                            ue.bit0 = (unsigned)(col % 32);
-                            ue.scale = epi->scale;
-                            uep = &ue;
-                        }
-                        kt->gemm_ukr(kb, alpha, ap + ir * kb, bp + jr * nr * kb,
-                                     beta_eff, c + row * ldc + col, ldc, mm,
-                                     nn, uep);
-                    }
-                }
-            }
-            pc += kb;
-        } while (pc < k);
-    }
-    ht_aligned_free(bp);
-    ht_aligned_free(ap_all);
-    return HT_OK;
+    pl.rsa = transa ? 1 : lda;
+    pl.csa = transa ? lda : 1;
+    pl.rsb = transb ? 1 : ldb;
+    pl.csb = transb ? ldb : 1;
+    pl.c = c;
+    pl.ldc = ldc;
+    pl.epi = epi;
+    pl.mr = (size_t)kt->mr;
+    pl.nr = (size_t)kt->nr;
+    pl.kc = slice_kc(k, kt->kc, &pl.nslices);
+    pl.mc = max_sz(kt->mc / pl.mr * pl.mr, pl.mr);
+    pl.nc = max_sz(kt->nc / pl.nr * pl.nr, pl.nr);
+    return packed_gemm(&pl);
 }
 
 ht_status ht_sgemm(int transa, int transb, size_t m, size_t n, size_t k,

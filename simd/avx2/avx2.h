@@ -1,13 +1,18 @@
-/* Pieces of the AVX2 table, each filled by the file that owns it. */
+/* Pieces of the AVX2+FMA table (simd/avx2/), each filled by its own file. */
 #ifndef HT_SIMD_AVX2_H
 #define HT_SIMD_AVX2_H
 
 #include "table.h"
 
+/* SGEMM: packing, the 6x16 micro-kernel and the small-N paths. */
 void ht_avx2_init_gemm(ht_kernels *k);
-void ht_avx2_init_elementwise(ht_kernels *k);
+/* Parts of ht_avx2_init_gemm, one per file. */
+void ht_avx2_gemm_pack_init(ht_kernels *k);
+void ht_avx2_gemm_smalln_init(ht_kernels *k);
 
-/* Called by ht_avx2_init_elementwise. */
+/* Dense-layer elementwise kernels, regularisers, optimiser, dropout. */
+void ht_avx2_init_elementwise(ht_kernels *k);
+/* Parts of ht_avx2_init_elementwise. */
 void ht_avx2_init_optim(ht_kernels *k);
 void ht_avx2_init_softmax(ht_kernels *k);
 void ht_avx2_init_dropout(ht_kernels *k);

@@ -1,0 +1,168 @@
+/* AVX2 packing for the 6x16 micro-kernel (layout contract in simd/table.h).
+ * A transpose is absorbed here, never by a transposed copy: each routine
+ * has a path for unit stride along its panel's long side (a plain copy)
+ * and one for unit stride along K (8x8 register transposes). */
+#include <immintrin.h>
+
+#include "avx2.h"
+#include "gemm_store.h"
+
+#define MR 6
+#define NR 16
+
+static void pack_a_generic(size_t m, size_t k, const float *a, size_t rsa,
+                           size_t csa, float *ap)
+{
+    for (size_t r = 0; r < m; r += MR) {
+        const size_t mm = m - r < MR ? m - r : MR;
+        for (size_t p = 0; p < k; p++)
+            for (size_t i = 0; i < MR; i++)
+                ap[p * MR + i] = i < mm ? a[(r + i) * rsa + p * csa] : 0.0f;
+        ap += MR * k;
+    }
+}
+
+/* A row-major (csa == 1): rows are contiguous along K. */
+static void pack_a_rows(size_t m, size_t k, const float *a, size_t rsa,
+                        float *ap)
+{
+    for (size_t r = 0; r < m; r += MR) {
+        const size_t mm = m - r < MR ? m - r : MR;
+        const float *ar = a + r * rsa;
+        size_t p = 0;
+        for (; p + 8 <= k; p += 8) {
+            __m256 v[8];
+            for (size_t i = 0; i < 8; i++)
+                v[i] = i < mm ? _mm256_loadu_ps(ar + i * rsa + p)
+                              : _mm256_setzero_ps();
+            ht_avx2_transpose8(v);
+            for (size_t q = 0; q < 8; q++) {
+                float *d = ap + (p + q) * MR;
+                _mm_storeu_ps(d, _mm256_castps256_ps128(v[q]));
+                _mm_storel_pi((__m64 *)(d + 4), _mm256_extractf128_ps(v[q], 1));
+            }
+        }
+        for (; p < k; p++)
+            for (size_t i = 0; i < MR; i++)
+                ap[p * MR + i] = i < mm ? ar[i * rsa + p] : 0.0f;
+        ap += MR * k;
+    }
+}
+
+/* A stored transposed (rsa == 1): a panel's MR rows are contiguous. */
+static void pack_a_cols(size_t m, size_t k, const float *a, size_t csa,
+                        float *ap)
+{
+    for (size_t r = 0; r < m; r += MR) {
+        const size_t mm = m - r < MR ? m - r : MR;
+        if (mm == MR) {
+            for (size_t p = 0; p < k; p++) {
+                const float *s = a + p * csa + r;
+                _mm_storeu_ps(ap + p * MR, _mm_loadu_ps(s));
+                _mm_storel_pi((__m64 *)(ap + p * MR + 4),
+                              _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(s + 4))));
+            }
+        } else {
+            for (size_t p = 0; p < k; p++)
+                for (size_t i = 0; i < MR; i++)
+                    ap[p * MR + i] = i < mm ? a[p * csa + r + i] : 0.0f;
+        }
+        ap += MR * k;
+    }
+}
+
+static void pack_a_avx2(size_t m, size_t k, const float *a, size_t rsa,
+                        size_t csa, float *ap)
+{
+    if (csa == 1)
+        pack_a_rows(m, k, a, rsa, ap);
+    else if (rsa == 1)
+        pack_a_cols(m, k, a, csa, ap);
+    else
+        pack_a_generic(m, k, a, rsa, csa, ap);
+}
+
+/* B row-major (csb == 1): each K row of a panel is 16 contiguous floats. */
+static void pack_b_rows(size_t k, size_t n, const float *b, size_t rsb,
+                        float *bp)
+{
+    for (size_t s = 0; s < n; s += NR) {
+        const size_t nn = n - s < NR ? n - s : NR;
+        const float *bs = b + s;
+        if (nn == NR) {
+            for (size_t p = 0; p < k; p++) {
+                _mm256_storeu_ps(bp + p * NR, _mm256_loadu_ps(bs + p * rsb));
+                _mm256_storeu_ps(bp + p * NR + 8,
+                                 _mm256_loadu_ps(bs + p * rsb + 8));
+            }
+        } else {
+            const __m256i m0 = _mm256_loadu_si256(
+                (const __m256i *)(ht_avx2_lane_tab + 16 - nn));
+            const __m256i m1 = _mm256_loadu_si256(
+                (const __m256i *)(ht_avx2_lane_tab + 24 - nn));
+            for (size_t p = 0; p < k; p++) {
+                _mm256_storeu_ps(bp + p * NR,
+                                 _mm256_maskload_ps(bs + p * rsb, m0));
+                _mm256_storeu_ps(bp + p * NR + 8,
+                                 nn > 8 ? _mm256_maskload_ps(bs + p * rsb + 8, m1)
+                                        : _mm256_setzero_ps());
+            }
+        }
+        bp += NR * k;
+    }
+}
+
+/* B stored transposed (rsb == 1): column j of op(B) is contiguous in K. */
+static void pack_b_cols(size_t k, size_t n, const float *b, size_t csb,
+                        float *bp)
+{
+    for (size_t s = 0; s < n; s += NR) {
+        const size_t nn = n - s < NR ? n - s : NR;
+        for (size_t h = 0; h < NR; h += 8) {
+            const float *bh = b + (s + h) * csb;
+            size_t p = 0;
+            for (; p + 8 <= k; p += 8) {
+                __m256 v[8];
+                for (size_t j = 0; j < 8; j++)
+                    v[j] = h + j < nn ? _mm256_loadu_ps(bh + j * csb + p)
+                                      : _mm256_setzero_ps();
+                ht_avx2_transpose8(v);
+                for (size_t q = 0; q < 8; q++)
+                    _mm256_storeu_ps(bp + (p + q) * NR + h, v[q]);
+            }
+            for (; p < k; p++)
+                for (size_t j = 0; j < 8; j++)
+                    bp[p * NR + h + j] = h + j < nn ? bh[j * csb + p] : 0.0f;
+        }
+        bp += NR * k;
+    }
+}
+
+static void pack_b_generic(size_t k, size_t n, const float *b, size_t rsb,
+                           size_t csb, float *bp)
+{
+    for (size_t s = 0; s < n; s += NR) {
+        const size_t nn = n - s < NR ? n - s : NR;
+        for (size_t p = 0; p < k; p++)
+            for (size_t j = 0; j < NR; j++)
+                bp[p * NR + j] = j < nn ? b[p * rsb + (s + j) * csb] : 0.0f;
+        bp += NR * k;
+    }
+}
+
+static void pack_b_avx2(size_t k, size_t n, const float *b, size_t rsb,
+                        size_t csb, float *bp)
+{
+    if (csb == 1)
+        pack_b_rows(k, n, b, rsb, bp);
+    else if (rsb == 1)
+        pack_b_cols(k, n, b, csb, bp);
+    else
+        pack_b_generic(k, n, b, rsb, csb, bp);
+}
+
+void ht_avx2_gemm_pack_init(ht_kernels *k)
+{
+    k->pack_a = pack_a_avx2;
+    k->pack_b = pack_b_avx2;
+}

@@ -1,0 +1,99 @@
+/* The AVX2+FMA SGEMM micro-kernel: a 6x16 tile of C in 12 ymm
+ * accumulators, two ymm of B and one broadcast of A per step (15 of the 16
+ * registers), contract in simd/table.h. Edge tiles run the same full 6x16
+ * arithmetic on the zero-padded panels and store only the m x n corner, so
+ * an element's result does not depend on where its tile falls. */
+#include <immintrin.h>
+
+#include "avx2.h"
+#include "gemm_store.h"
+
+const int32_t ht_avx2_lane_tab[32] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+
+#define MR 6
+#define NR 16
+
+/* One k step: row r of the tile accumulates a[r] * b[0..15]. */
+#define STEP(ap, bp)                                                      \
+    do {                                                                  \
+        const __m256 b0 = _mm256_loadu_ps(bp);                            \
+        const __m256 b1 = _mm256_loadu_ps((bp) + 8);                      \
+        __m256 av = _mm256_broadcast_ss(ap);                              \
+        c00 = _mm256_fmadd_ps(av, b0, c00);                               \
+        c01 = _mm256_fmadd_ps(av, b1, c01);                               \
+        av = _mm256_broadcast_ss((ap) + 1);                               \
+        c10 = _mm256_fmadd_ps(av, b0, c10);                               \
+        c11 = _mm256_fmadd_ps(av, b1, c11);                               \
+        av = _mm256_broadcast_ss((ap) + 2);                               \
+        c20 = _mm256_fmadd_ps(av, b0, c20);                               \
+        c21 = _mm256_fmadd_ps(av, b1, c21);                               \
+        av = _mm256_broadcast_ss((ap) + 3);                               \
+        c30 = _mm256_fmadd_ps(av, b0, c30);                               \
+        c31 = _mm256_fmadd_ps(av, b1, c31);                               \
+        av = _mm256_broadcast_ss((ap) + 4);                               \
+        c40 = _mm256_fmadd_ps(av, b0, c40);                               \
+        c41 = _mm256_fmadd_ps(av, b1, c41);                               \
+        av = _mm256_broadcast_ss((ap) + 5);                               \
+        c50 = _mm256_fmadd_ps(av, b0, c50);                               \
+        c51 = _mm256_fmadd_ps(av, b1, c51);                               \
+    } while (0)
+
+static void ukr_6x16(size_t k, float alpha, const float *ap, const float *bp,
+                     float beta, float *c, size_t ldc, size_t m, size_t n,
+                     const ht_ukr_epi *epi)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00;
+    __m256 c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    __m256 c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+
+    /* The tile's rows are needed at the end; start their way to L1 now. */
+    if (beta != 0.0f)
+        for (size_t i = 0; i < m; i++) {
+            _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(c + i * ldc + 15), _MM_HINT_T0);
+        }
+
+    size_t p = 0;
+    for (; p + 4 <= k; p += 4) {
+        _mm_prefetch((const char *)(ap + 4 * MR + 64), _MM_HINT_T0);
+        STEP(ap, bp);
+        STEP(ap + MR, bp + NR);
+        STEP(ap + 2 * MR, bp + 2 * NR);
+        STEP(ap + 3 * MR, bp + 3 * NR);
+        ap += 4 * MR;
+        bp += 4 * NR;
+    }
+    for (; p < k; p++) {
+        STEP(ap, bp);
+        ap += MR;
+        bp += NR;
+    }
+
+    ht_avx2_finish_row(c00, c01, n, alpha, beta, c, epi, 0);
+    if (m > 1)
+        ht_avx2_finish_row(c10, c11, n, alpha, beta, c + ldc, epi, 1);
+    if (m > 2)
+        ht_avx2_finish_row(c20, c21, n, alpha, beta, c + 2 * ldc, epi, 2);
+    if (m > 3)
+        ht_avx2_finish_row(c30, c31, n, alpha, beta, c + 3 * ldc, epi, 3);
+    if (m > 4)
+        ht_avx2_finish_row(c40, c41, n, alpha, beta, c + 4 * ldc, epi, 4);
+    if (m > 5)
+        ht_avx2_finish_row(c50, c51, n, alpha, beta, c + 5 * ldc, epi, 5);
+}
+
+void ht_avx2_init_gemm(ht_kernels *k)
+{
+    k->mr = MR;
+    k->nr = NR;
+    /* Defaults for a 32 KiB L1d / 256 KiB L2; the driver retunes them
+     * from the cache sizes hwloc reports. */
+    k->mc = 168;
+    k->kc = 256;
+    k->nc = 4080;
+    k->gemm_ukr = ukr_6x16;
+    ht_avx2_gemm_pack_init(k);
+    ht_avx2_gemm_smalln_init(k);
+}
