@@ -24,7 +24,8 @@
 //   dropout_fwd_256x1024 the PyTorch comparison shape, same model;
 //   dropout_fwd_256x1024_rowwise the same through one-row dropout_fwd;
 //   dropout_bwd dy, bits -> dx 8 + 1/8 (out of place, and in place as
-//   dropout_bwd_inplace); dropout_mask bits only 1/8;
+//   dropout_bwd_inplace); dropout_mask (one row per call) and
+//   dropout_mask2 (two rows per call) bits only 1/8;
 //   count_zeros 4; xoshiro8_raw_avx2 (the generator alone, the floor of
 //   any AVX2 dropout on this generator) 0.
 // Counters: GBps (by the byte model), triad_ratio (GBps over the triad's
@@ -441,6 +442,25 @@ void BM_dropout_mask(benchmark::State &state)
     });
 }
 
+// The same through dropout_mask2 (two rows per call), the path a trainer
+// that makes masks for a GEMM epilogue can use.
+void BM_dropout_mask2(benchmark::State &state)
+{
+    Buffers &B = buffers();
+    const uint32_t thr = ht_dropout_threshold(kP);
+    rows(state, kCols, kCols / 8.0, [&](const ht_kernels *k, size_t lo, size_t hi) {
+        size_t i = lo;
+        for (; i + 2 <= hi; i += 2)
+            k->dropout_mask2(ht_dropout_key(42, 1, 7, i),
+                             ht_dropout_key(42, 1, 7, i + 1), kCols, thr,
+                             B.bits + i * (kCols / 32),
+                             B.bits + (i + 1) * (kCols / 32));
+        for (; i < hi; i++)
+            k->dropout_mask(ht_dropout_key(42, 1, 7, i), kCols, thr,
+                            B.bits + i * (kCols / 32));
+    });
+}
+
 // The PyTorch comparison shape: 256 x 1024, one thread, out of place
 // (bench/dropout_torch.py times torch.nn.functional.dropout on it).
 void BM_dropout_fwd_256x1024(benchmark::State &state)
@@ -567,6 +587,7 @@ int main(int argc, char **argv)
     sizes(benchmark::RegisterBenchmark("dropout_bwd", BM_dropout_bwd), true);
     sizes(benchmark::RegisterBenchmark("dropout_bwd_inplace", BM_dropout_bwd_inplace), true);
     sizes(benchmark::RegisterBenchmark("dropout_mask", BM_dropout_mask), true);
+    sizes(benchmark::RegisterBenchmark("dropout_mask2", BM_dropout_mask2), true);
     sizes(benchmark::RegisterBenchmark("count_zeros", BM_count_zeros), true);
 #if defined(__x86_64__)
     benchmark::RegisterBenchmark("xoshiro8_raw_avx2", BM_xoshiro8_raw)

@@ -158,6 +158,10 @@ typedef struct ht_kernels {
                          float scale, const float *x0, const float *x1,
                          float *y0, float *y1, uint32_t *bits0,
                          uint32_t *bits1);
+    /* dropout_mask on two rows at once (same bits as two calls), for the
+     * same reason. */
+    void (*dropout_mask2)(uint64_t key0, uint64_t key1, size_t n,
+                          uint32_t thr, uint32_t *bits0, uint32_t *bits1);
 
     /* Number of i < n with x[i] == 0.0f (either sign): the per-layer
      * sparsity figure (fraction of exact zeros) the trainer prints. */

@@ -419,14 +419,22 @@ static void test_dropout_many_keys(void **state)
     enum { N = 1000 };
     uint32_t a[(N + 31) / 32], r[(N + 31) / 32];
     size_t t = 0;
+    uint32_t a1[(N + 31) / 32 + 1], r1[(N + 31) / 32 + 1];
     for (const ht_kernels *k; (k = next_table(&t)) != NULL;)
         for (uint64_t row = 0; row < 500 / HT_TEST_SCALE; row++) {
-            size_t n = N - row % 97;
+            size_t n = N - row % 97, nw = (n + 31) / 32;
             uint64_t key = ht_dropout_key(123, 4, 5, row);
             uint32_t thr = (uint32_t)(row * 0x9E3779B9u);
             k->dropout_mask(key, n, thr, a);
             scalar.dropout_mask(key, n, thr, r);
-            assert_memory_equal(a, r, (n + 31) / 32 * 4);
+            assert_memory_equal(a, r, nw * 4);
+            /* two rows at once; the word after row 1 must stay untouched */
+            a1[nw] = 0xdeadbeefu;
+            k->dropout_mask2(key ^ 7, key, n, thr, r1, a1);
+            assert_memory_equal(a1, r, nw * 4);
+            assert_int_equal(a1[nw], 0xdeadbeefu);
+            scalar.dropout_mask(key ^ 7, n, thr, a);
+            assert_memory_equal(a, r1, nw * 4);
         }
 }
 

@@ -160,6 +160,14 @@ static void dropout_fwd2_scalar(uint64_t key0, uint64_t key1, size_t n,
     dropout_fwd_scalar(key1, n, thr, scale, x1, y1, bits1);
 }
 
+static void dropout_mask2_scalar(uint64_t key0, uint64_t key1, size_t n,
+                                 uint32_t thr, uint32_t *bits0,
+                                 uint32_t *bits1)
+{
+    dropout_mask_scalar(key0, n, thr, bits0);
+    dropout_mask_scalar(key1, n, thr, bits1);
+}
+
 static size_t count_zeros_scalar(size_t n, const float *x)
 {
     size_t z = 0;
@@ -183,5 +191,6 @@ void ht_scalar_init_elementwise(ht_kernels *k)
     k->dropout_fwd = dropout_fwd_scalar;
     k->dropout_bwd = dropout_bwd_scalar;
     k->dropout_fwd2 = dropout_fwd2_scalar;
+    k->dropout_mask2 = dropout_mask2_scalar;
     k->count_zeros = count_zeros_scalar;
 }
