@@ -4,7 +4,8 @@
  * contract says how they go.
  *   bitwise:   bias_add, bias_grad, relu_fwd/bwd, l1/l2_grad, count_zeros,
  *              optim_step (every optimiser and proximal L1),
- *              softmax_xent_bwd, dropout_mask/fwd/bwd, pack_a/pack_b
+ *              softmax_xent_bwd, dropout_mask/fwd/bwd, dropout_fwd2 and
+ *              dropout_mask2 (vs two one-row calls), pack_a/pack_b
  *              (against the contract)
  *   tolerance: gemm_ukr (vs a double reference on the packed panels, with
  *              every edge shape and epilogue), gemm_dot and gemm_bcast (vs
@@ -248,6 +249,84 @@ static void test_dropout_bitwise(void **state)
                 same_bits(yn, ys, n, "dropout_bwd in place", n);
                 free(x); free(yn); free(ys); free(bn); free(bs);
             }
+}
+
+/* dropout_fwd2 / dropout_mask2: two rows (distinct keys, row 1's key not
+ * derived from row 0's) against two calls of the scalar one-row kernels,
+ * out of place and in place; bits words past the row and floats past each
+ * row must stay untouched (n = 0 writes nothing at all). */
+static void test_dropout2_bitwise(void **state)
+{
+    (void)state;
+    static const float ps[] = {0.0f, 0.1f, 0.5f, 0.9f};
+    static const size_t ns[] = {0, 1, 7, 17, 31, 32, 33, 255, 1003};
+    const uint32_t poison = 0xdeadbeefu;
+    for (size_t ip = 0; ip < 4; ip++)
+        for (size_t in = 0; in < sizeof ns / sizeof ns[0]; in++) {
+            const size_t n = ns[in], nw = (n + 31) / 32;
+            const uint64_t k0 = ht_dropout_key(5 + in, (uint32_t)ip, 11, 0);
+            const uint64_t k1 = ht_dropout_key(5 + in, (uint32_t)ip, 11, 1);
+            const uint32_t thr = ht_dropout_threshold(ps[ip]);
+            const float scale = 1.0f / (1.0f - ps[ip]);
+            uint32_t *b[4], *r[2]; /* b: neon row 0/1, then in-place runs */
+            for (int t = 0; t < 4; t++) {
+                b[t] = malloc((nw + 1) * 4);
+                assert_non_null(b[t]);
+                for (size_t w = 0; w <= nw; w++)
+                    b[t][w] = poison;
+            }
+            for (int t = 0; t < 2; t++) {
+                r[t] = malloc((nw + 1) * 4);
+                assert_non_null(r[t]);
+                for (size_t w = 0; w <= nw; w++)
+                    r[t][w] = poison;
+            }
+            ks.dropout_mask(k0, n, thr, r[0]);
+            ks.dropout_mask(k1, n, thr, r[1]);
+            kn.dropout_mask2(k0, k1, n, thr, b[0], b[1]);
+            for (int t = 0; t < 2; t++)
+                if (memcmp(b[t], r[t], (nw + 1) * 4) != 0)
+                    fail_msg("dropout_mask2 n=%zu p=%g row %d differs", n,
+                             (double)ps[ip], t);
+
+            float *x0 = alloc_f(n), *x1 = alloc_f(n);
+            float *y0 = alloc_f(n), *y1 = alloc_f(n);
+            float *s0 = alloc_f(n), *s1 = alloc_f(n);
+            tu_fill(x0, n, 31 + n, -3, 3);
+            tu_fill(x1, n, 37 + n, -3, 3);
+            specials(x0, n);
+            specials(x1 + (n > 2 ? 2 : 0), n > 2 ? n - 2 : n);
+            ks.dropout_fwd(k0, n, thr, scale, x0, s0, r[0]);
+            ks.dropout_fwd(k1, n, thr, scale, x1, s1, r[1]);
+            kn.dropout_fwd2(k0, k1, n, thr, scale, x0, x1, y0, y1, b[0], b[1]);
+            same_bits(y0, s0, n, "dropout_fwd2 row 0", n);
+            same_bits(y1, s1, n, "dropout_fwd2 row 1", n);
+            check_guard(y0, n);
+            check_guard(y1, n);
+            assert_memory_equal(b[0], r[0], (nw + 1) * 4);
+            assert_memory_equal(b[1], r[1], (nw + 1) * 4);
+
+            /* in place, both rows */
+            memcpy(y0, x0, n * 4);
+            memcpy(y1, x1, n * 4);
+            kn.dropout_fwd2(k0, k1, n, thr, scale, y0, y1, y0, y1, b[2], b[3]);
+            same_bits(y0, s0, n, "dropout_fwd2 in place row 0", n);
+            same_bits(y1, s1, n, "dropout_fwd2 in place row 1", n);
+            check_guard(y0, n);
+            check_guard(y1, n);
+            assert_memory_equal(b[2], r[0], (nw + 1) * 4);
+            assert_memory_equal(b[3], r[1], (nw + 1) * 4);
+
+            /* the scalar twin of the two-row entry agrees too */
+            ks.dropout_fwd2(k0, k1, n, thr, scale, x0, x1, y0, y1, b[2], b[3]);
+            same_bits(y0, s0, n, "scalar dropout_fwd2 row 0", n);
+            same_bits(y1, s1, n, "scalar dropout_fwd2 row 1", n);
+
+            free(x0); free(x1); free(y0); free(y1); free(s0); free(s1);
+            for (int t = 0; t < 4; t++)
+                free(b[t]);
+            free(r[0]); free(r[1]);
+        }
 }
 
 /* ---------------------------------------------------------------- softmax */
@@ -678,6 +757,7 @@ int main(void)
         cmocka_unit_test(test_bias_relu_l1_l2_bitwise),
         cmocka_unit_test(test_optim_step_bitwise),
         cmocka_unit_test(test_dropout_bitwise),
+        cmocka_unit_test(test_dropout2_bitwise),
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_exp_accuracy),
         cmocka_unit_test(test_packing),

@@ -32,6 +32,7 @@ static const entry entries[] = {
     ENTRY(softmax_xent_fwd), ENTRY(softmax_xent_bwd),
     ENTRY(l1_grad), ENTRY(l2_grad), ENTRY(optim_step),
     ENTRY(dropout_mask), ENTRY(dropout_fwd), ENTRY(dropout_bwd),
+    ENTRY(dropout_fwd2), ENTRY(dropout_mask2),
     ENTRY(count_zeros),
 };
 
