@@ -6,7 +6,8 @@
 // Shapes: n = 64 Ki floats (256 KiB per array: L2-resident), 1 Mi (4 MiB:
 // beyond this machine's 2 MiB L2), 64 Mi (256 MiB: DRAM); 1 and 2 threads,
 // the bench splitting each kernel over OpenMP threads statically (rows or
-// 32-element aligned ranges). Arguments: n, threads, isa (0 scalar, 1 avx2).
+// 32-element aligned ranges). Arguments: n, threads, isa (0 scalar, 1 avx2;
+// on aarch64 1 is the neon table).
 //
 // Byte model (SetBytesProcessed; bytes the kernel must move, STREAM style,
 // no write-allocate traffic counted), per element:
@@ -64,7 +65,11 @@ namespace {
 constexpr size_t kMaxN = size_t(64) << 20;
 constexpr size_t kCols = 1024;   // row length for row-shaped kernels
 constexpr size_t kClasses = 10;  // softmax width
+#if defined(__aarch64__)
+const char *const kIsa[] = {"scalar", "neon"};  // isa 1: the build's SIMD table
+#else
 const char *const kIsa[] = {"scalar", "avx2"};
+#endif
 
 struct Buffers {
     float *a, *b, *c, *d, *e;
@@ -195,15 +200,21 @@ void measure(benchmark::State &state, double bytes_per_iter, const Body &body,
 
 // ---------------------------------------------------------------- baselines
 // Compiled for AVX2 and for the baseline; the loader picks by CPU, so the
-// memory peer uses the same vector width as the kernels.
-__attribute__((target_clones("avx2", "default"))) void triad_loop(
+// memory peer uses the same vector width as the kernels. (aarch64: one
+// version, AdvSIMD being baseline there.)
+#if defined(__x86_64__)
+#define HT_BENCH_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define HT_BENCH_CLONES
+#endif
+HT_BENCH_CLONES void triad_loop(
     size_t lo, size_t hi, float *a, const float *b, const float *c, float s)
 {
     for (size_t i = lo; i < hi; i++)
         a[i] = b[i] + s * c[i];
 }
 
-__attribute__((target_clones("avx2", "default"))) void copy_loop(
+HT_BENCH_CLONES void copy_loop(
     size_t lo, size_t hi, float *a, const float *b)
 {
     for (size_t i = lo; i < hi; i++)
@@ -562,7 +573,8 @@ int main(int argc, char **argv)
     benchmark::AddCustomContext("ht_default_isa", ht_isa_name());
     benchmark::AddCustomContext("ht_avx2_available",
                                 ht_isa_available("avx2") ? "yes" : "no");
-    benchmark::AddCustomContext("isa_arg", "0 = scalar table, 1 = avx2 table");
+    benchmark::AddCustomContext("isa_arg", std::string("0 = scalar table, 1 = ") +
+                                               kIsa[1] + " table");
     benchmark::AddCustomContext("byte_model", "see bench/bench_elementwise.cc");
     buffers();
 
