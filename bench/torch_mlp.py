@@ -118,6 +118,10 @@ def main():
     ap.add_argument("--momentum", type=float, default=0.9)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--schedule", choices=["constant", "cosine"],
+                    default="constant",
+                    help="cosine: lr*(1+cos(pi*epoch/epochs))/2 per epoch, "
+                         "as hpctrain's --schedule cosine")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--deterministic", action="store_true")
@@ -170,12 +174,17 @@ def main():
     n = xtr.shape[0]
     print(f"torch {torch.__version__} threads={torch.get_num_threads()} "
           f"arch={args.arch} dropout={args.dropout} l2={args.l2} lr={args.lr} "
-          f"momentum={args.momentum} batch={args.batch}", flush=True)
+          f"momentum={args.momentum} batch={args.batch} schedule={args.schedule}", flush=True)
     print(f"blas: {loaded_blas()}", flush=True)
     acc = 0.0
     timing = args.timing_epochs > 0
     secs_all = []
     for epoch in range(1, (args.timing_epochs if timing else args.epochs) + 1):
+        if args.schedule == "cosine":
+            import math
+            for g in opt.param_groups:
+                g["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1)
+                                                        / args.epochs))
         t0 = time.perf_counter()
         perm = torch.randperm(n)
         total = 0.0

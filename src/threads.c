@@ -2,10 +2,11 @@
 
 #include "internal.h"
 
-/* 0: the default, ht_default_threads() (physical cores of the allowed
- * cpuset, or OMP_NUM_THREADS clamped to the usable PUs) */
-static int requested;
+static int requested;   /* 0: the default, ht_default_threads() */
 
+/* The default is the physical cores of the usable cpuset (or
+ * OMP_NUM_THREADS), not omp_get_max_threads(), which counts SMT siblings:
+ * two threads on one core share its FMA units and gain nothing in GEMM. */
 int ht_get_num_threads(void)
 {
     return requested > 0 ? requested : ht_default_threads();

@@ -351,13 +351,24 @@ ht_status ht_topology_default_threads(const ht_topology *t,
     return HT_OK;
 }
 
+/* Loaded once: the default is asked for on every parallel region's
+ * sizing, and the trainer binds threads and places memory through this
+ * topology, so its apply report is the process's. Never freed. */
 static ht_topology *process_topo;
+static int process_default = 1;
 static pthread_once_t process_once = PTHREAD_ONCE_INIT;
 
 static void load_process_topo(void)
 {
-    if (ht_topology_load(&process_topo) != HT_OK)
+    if (ht_topology_load(&process_topo) != HT_OK) {
         process_topo = NULL;
+        return;
+    }
+    ht_thread_choice c;
+    /* a malformed OMP_NUM_THREADS still leaves c.threads = physical cores,
+     * which is also what libgomp falls back to (it ignores the value) */
+    (void)ht_topology_default_threads(process_topo, &c);
+    process_default = c.threads >= 1 ? c.threads : 1;
 }
 
 ht_topology *ht_process_topology(void)
@@ -369,13 +380,7 @@ ht_topology *ht_process_topology(void)
 int ht_default_threads(void)
 {
     pthread_once(&process_once, load_process_topo);
-    ht_thread_choice c;
-    if (!process_topo)
-        return 1;
-    /* a malformed OMP_NUM_THREADS still leaves c.threads = physical cores,
-     * which is also what libgomp falls back to (it ignores the value) */
-    (void)ht_topology_default_threads(process_topo, &c);
-    return c.threads >= 1 ? c.threads : 1;
+    return process_default;
 }
 
 static void fmt_bytes(char *buf, size_t len, uint64_t b)

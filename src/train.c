@@ -276,7 +276,8 @@ static void spawn_gather(run_ctx *r, size_t step)
 /* ------------------------------------------------------------ phases */
 
 /* Input dropout and the masks of every hidden layer for this thread's
- * rows: a mask is a pure function of (seed, layer, step, row). */
+ * rows: a mask is a pure function of (seed, layer, step, row), so pairing
+ * rows for the two-row kernels changes no bit. */
 static void dropout_rows(const run_ctx *r, const team_pos *p, size_t B,
                          uint64_t step, float *x)
 {
@@ -296,18 +297,32 @@ static void dropout_rows(const run_ctx *r, const team_pos *p, size_t B,
     if (c->input_dropout > 0.0f) {
         const uint32_t thr = ht_dropout_threshold(c->input_dropout);
         const float scale = 1.0f / (1.0f - c->input_dropout);
-        for (size_t i = lo; i < hi; i++)
+        const size_t ld = m->mask_ld[0];
+        size_t i = lo;
+        for (; i + 2 <= hi; i += 2)     /* two rows' generators at once */
+            k->dropout_fwd2(ht_dropout_key(c->seed, 0, step, i),
+                            ht_dropout_key(c->seed, 0, step, i + 1), d, thr,
+                            scale, x + i * d, x + (i + 1) * d, x + i * d,
+                            x + (i + 1) * d, m->mask[0] + i * ld,
+                            m->mask[0] + (i + 1) * ld);
+        for (; i < hi; i++)
             k->dropout_fwd(ht_dropout_key(c->seed, 0, step, i), d, thr, scale,
-                           x + i * d, x + i * d, m->mask[0] + i * m->mask_ld[0]);
+                           x + i * d, x + i * d, m->mask[0] + i * ld);
     }
     if (c->dropout > 0.0f) {
         const uint32_t thr = ht_dropout_threshold(c->dropout);
         for (size_t l = 0; l + 1 < L; l++) {
             const size_t out = c->sizes[l + 1], ld = m->mask_ld[l + 1];
-            for (size_t i = lo; i < hi; i++)
-                k->dropout_mask(ht_dropout_key(c->seed, (uint32_t)(l + 1),
-                                               step, i),
-                                out, thr, m->mask[l + 1] + i * ld);
+            const uint32_t layer = (uint32_t)(l + 1);
+            uint32_t *mk = m->mask[l + 1];
+            size_t i = lo;
+            for (; i + 2 <= hi; i += 2)
+                k->dropout_mask2(ht_dropout_key(c->seed, layer, step, i),
+                                 ht_dropout_key(c->seed, layer, step, i + 1),
+                                 out, thr, mk + i * ld, mk + (i + 1) * ld);
+            for (; i < hi; i++)
+                k->dropout_mask(ht_dropout_key(c->seed, layer, step, i), out,
+                                thr, mk + i * ld);
         }
     }
 }

@@ -220,8 +220,10 @@ fi
 
 # Kernel table selection: an unknown ISA, or one this build/CPU lacks.
 expect "HPCTRAIN_ISA unknown" 1 "HPCTRAIN_ISA=bogus: unknown ISA" env HPCTRAIN_ISA=bogus "$H" info
-case "$(uname -m)" in
-    aarch64) other=avx2 ;;
+# the binary's architecture (ctest sets HT_TARGET_ARCH; a cross build runs
+# an aarch64 binary on an x86-64 host)
+case "${HT_TARGET_ARCH:-$(uname -m)}" in
+    aarch64|arm64) other=avx2 ;;
     *) other=neon ;;
 esac
 expect "HPCTRAIN_ISA for another architecture" 1 "HPCTRAIN_ISA=$other: this build has no $other kernels" \

@@ -56,7 +56,9 @@ with open(os.path.join(t, "reg_test.csv"), "w") as f:
     f.write("\n".join(reg(100)) + "\n")
 PYEOF
 
-TR="--train $T/train.csv --test $T/test.csv --arch 6-32-16-3 --epochs 8 --batch 32 --lr 0.05 --dropout 0.1 --seed 7"
+# constant rate and no L2: a run stopped at epoch 3 and resumed equals one
+# run only when the schedule does not depend on the total epoch count
+TR="--train $T/train.csv --test $T/test.csv --arch 6-32-16-3 --epochs 8 --batch 32 --lr 0.05 --dropout 0.1 --seed 7 --schedule constant --l2 0"
 
 # --- full run, 1 thread: accuracy, start line, per-epoch lines, no \r on a pipe
 if run "train 1 thread" "$T/t1.out" "$H" train $TR --threads 1 --print-hash --save "$T/full.ckpt"; then

@@ -44,6 +44,8 @@ static ht_config small_config(ht_optimizer_kind opt)
 {
     ht_config c;
     ht_config_default(&c);
+    c.schedule = HT_SCHED_CONSTANT;
+    c.l2 = 0.0f;
     c.n_layers = 2;
     c.sizes[0] = 10; c.sizes[1] = 24; c.sizes[2] = 4;
     c.batch = 32;

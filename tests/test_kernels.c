@@ -172,7 +172,7 @@ static void test_l1_sign_of_zero(void **state)
 static void test_bias(void **state)
 {
     (void)state;
-    static const size_t ms[] = {0, 1, 3, 5, 9};
+    static const size_t ms[] = {0, 1, 3, 9, 17};
     size_t t = 0;
     for (const ht_kernels *k; (k = next_table(&t)) != NULL;)
         for (size_t mi = 0; mi < 5; mi++)
@@ -201,22 +201,29 @@ static void test_bias(void **state)
 static void test_softmax(void **state)
 {
     (void)state;
+    /* widths around the 16- and 8-rows-at-once paths (n <= 16) and beyond; 29
+     * rows = a block of 16, one of 8 and a remainder of five */
+    static const size_t ns[] = {1, 2, 7, 8, 9, 10, 16, 17, 255, 1003};
     size_t t = 0;
     for (const ht_kernels *k; (k = next_table(&t)) != NULL;)
-        for (size_t si = 1; si < N_SIZES; si++) {
-            const size_t m = 6, n = sizes[si], ld = n + 3;
+        for (size_t si = 0; si < sizeof ns / sizeof ns[0]; si++) {
+            const size_t m = 29, n = ns[si], ld = n + 3;
             buf z = buf_new(m * ld, 1), p = buf_new(m * ld, 2);
             buf rp = buf_new(m * ld, 0), d = buf_new(m * ld, 3);
             buf rd = buf_new(m * ld, 0);
-            float loss[6], rloss[6];
-            int32_t label[6];
+            float loss[29], rloss[29];
+            int32_t label[29];
             tu_fill(z.p, m * ld, 50 + n, -20.0f, 20.0f);
             /* row 1: a huge spread, so most exps underflow */
             for (size_t j = 0; j < n; j++)
                 z.p[ld + j] = -150.0f * (float)j / (float)n;
-            /* row 2: all equal */
+            /* rows 2 and 12: all equal */
             for (size_t j = 0; j < n; j++)
-                z.p[2 * ld + j] = 3.0f;
+                z.p[2 * ld + j] = z.p[12 * ld + j] = 3.0f;
+            /* rows 9 and 20: a huge spread in the 16- and 8-row paths */
+            for (size_t j = 0; j < n; j++)
+                z.p[9 * ld + j] = z.p[20 * ld + j] =
+                    100.0f * (float)(j % 3) - 120.0f;
             for (size_t i = 0; i < m; i++)
                 label[i] = (int32_t)((i * 7919) % n);
             memcpy(rp.p, p.p, m * ld * 4); /* padding copied too */
@@ -242,6 +249,22 @@ static void test_softmax(void **state)
             k->softmax_xent_bwd(m, n, rp.p, ld, label, 0.125f, d.p, ld);
             scalar.softmax_xent_bwd(m, n, rp.p, ld, label, 0.125f, rd.p, ld);
             expect_same(d.p, rd.p, m * ld, "softmax_xent_bwd", k->name, n);
+            /* contiguous rows (ld == n), the layout with a flat fast path;
+             * 29 rows of the padded buffers reread as 29*ld/n rows */
+            {
+                const size_t mc = m * ld / n;
+                int32_t *lab = malloc(mc * sizeof *lab);
+                assert_non_null(lab);
+                for (size_t i = 0; i < mc; i++)
+                    lab[i] = (int32_t)((i * 31) % n);
+                fill_special(d.p, m * ld, 52, 0);
+                memcpy(rd.p, d.p, m * ld * 4);
+                k->softmax_xent_bwd(mc, n, rp.p, n, lab, 0.5f, d.p, n);
+                scalar.softmax_xent_bwd(mc, n, rp.p, n, lab, 0.5f, rd.p, n);
+                expect_same(d.p, rd.p, m * ld, "softmax_xent_bwd ld=n",
+                            k->name, n);
+                free(lab);
+            }
             buf_check_guard(&p);
             buf_check_guard(&d);
             free(z.base); free(p.base); free(rp.base); free(d.base);
@@ -354,6 +377,24 @@ static void test_dropout_tables(void **state)
                 memcpy(y.p, x.p, n * 4);
                 k->dropout_fwd(key, n, thr, scale, y.p, y.p, b);
                 expect_same(y.p, ry.p, n, "dropout_fwd in place", k->name, n);
+                /* two rows at once: row 1 is x reversed, in place */
+                {
+                    buf x1 = buf_new(n, 2), b1 = buf_new(nw, 0);
+                    buf ry1 = buf_new(n, 0), rb1 = buf_new(nw, 0);
+                    uint32_t *bb1 = (uint32_t *)b1.p, *rbb1 = (uint32_t *)rb1.p;
+                    for (size_t j = 0; j < n; j++)
+                        x1.p[j] = x.p[n - 1 - j];
+                    scalar.dropout_fwd(key ^ 1, n, thr, scale, x1.p, ry1.p, rbb1);
+                    k->dropout_fwd2(key, key ^ 1, n, thr, scale, x.p, x1.p, y.p,
+                                    x1.p, b, bb1);
+                    assert_memory_equal(b, rb, nw * 4);
+                    assert_memory_equal(bb1, rbb1, nw * 4);
+                    expect_same(y.p, ry.p, n, "dropout_fwd2 row 0", k->name, n);
+                    expect_same(x1.p, ry1.p, n, "dropout_fwd2 row 1", k->name, n);
+                    buf_check_guard(&x1);
+                    buf_check_guard(&b1);
+                    free(x1.base); free(b1.base); free(ry1.base); free(rb1.base);
+                }
                 /* backward from the bits, out of place and in place */
                 k->dropout_bwd(n, x.p, rb, scale, y.p);
                 expect_same(y.p, ry.p, n, "dropout_bwd", k->name, n);
@@ -378,14 +419,22 @@ static void test_dropout_many_keys(void **state)
     enum { N = 1000 };
     uint32_t a[(N + 31) / 32], r[(N + 31) / 32];
     size_t t = 0;
+    uint32_t a1[(N + 31) / 32 + 1], r1[(N + 31) / 32 + 1];
     for (const ht_kernels *k; (k = next_table(&t)) != NULL;)
         for (uint64_t row = 0; row < 500 / HT_TEST_SCALE; row++) {
-            size_t n = N - row % 97;
+            size_t n = N - row % 97, nw = (n + 31) / 32;
             uint64_t key = ht_dropout_key(123, 4, 5, row);
             uint32_t thr = (uint32_t)(row * 0x9E3779B9u);
             k->dropout_mask(key, n, thr, a);
             scalar.dropout_mask(key, n, thr, r);
-            assert_memory_equal(a, r, (n + 31) / 32 * 4);
+            assert_memory_equal(a, r, nw * 4);
+            /* two rows at once; the word after row 1 must stay untouched */
+            a1[nw] = 0xdeadbeefu;
+            k->dropout_mask2(key ^ 7, key, n, thr, r1, a1);
+            assert_memory_equal(a1, r, nw * 4);
+            assert_int_equal(a1[nw], 0xdeadbeefu);
+            scalar.dropout_mask(key ^ 7, n, thr, a);
+            assert_memory_equal(a, r1, nw * 4);
         }
 }
 

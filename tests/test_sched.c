@@ -302,6 +302,7 @@ static void small_config(ht_config *c, int adam)
     c->l2 = 1e-4f;
     c->l1 = adam ? 1e-5f : 0.0f;
     c->optimizer = adam ? HT_OPT_ADAM : HT_OPT_SGD;
+    c->schedule = HT_SCHED_CONSTANT;   /* the reference trainer's rate */
     c->seed = 99;
 }
 

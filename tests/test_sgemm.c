@@ -12,7 +12,9 @@
 
 #include <cmocka.h>
 
+#include "gemm.h"
 #include "hpctrain.h"
+#include "hpctrain/kernels.h"
 #include "testutil.h"
 
 static const char *isas[] = {"scalar", "avx2", "neon"};
@@ -54,12 +56,14 @@ static void check_one(int ta, int tb, size_t m, size_t n, size_t k,
 
 static void sweep(void)
 {
-    static const size_t sizes[] = {1, 3, 7, 17, 33, 255};
+    /* 10 and 12: the small-N paths; 17: just past them */
+    static const size_t sizes[] = {1, 3, 7, 10, 12, 17, 33, 255};
+    enum { NS = sizeof sizes / sizeof sizes[0] };
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++)
-            for (size_t im = 0; im < 6; im++)
-                for (size_t in = 0; in < 6; in++)
-                    for (size_t ik = 0; ik < 6; ik += 1 + (HT_TEST_SCALE > 1)) {
+            for (size_t im = 0; im < NS; im++)
+                for (size_t in = 0; in < NS; in++)
+                    for (size_t ik = 0; ik < NS; ik += 1 + (HT_TEST_SCALE > 1)) {
                         size_t m = sizes[im], n = sizes[in], k = sizes[ik];
                         if (m * n * k > 255u * 255 * 33 / HT_TEST_SCALE)
                             continue;
@@ -186,6 +190,190 @@ static void test_threads_bitwise(void **state)
     free(a); free(b); free(c1); free(c2);
 }
 
+
+/* The shapes one training step of 784-1024-1024-10 uses (scaled down in
+ * M or K where it does not change the path taken): forward NN, input
+ * gradient NT, weight gradient TN, including the 10-class output layer
+ * (small-N paths, and K = 10 through the packed path). */
+static void test_training_shapes(void **state)
+{
+    (void)state;
+    static const size_t shp[][5] = {
+        /* ta tb m n k */
+        {0, 0, 64, 1024, 784}, {0, 1, 64, 784, 1024}, {1, 0, 784, 1024, 64},
+        {0, 0, 256, 10, 1024}, {0, 1, 256, 1024, 10}, {1, 0, 1024, 10, 256},
+        {0, 0, 64, 10, 1024}, {0, 1, 64, 1024, 10}, {1, 0, 1024, 10, 64},
+        {1, 1, 100, 10, 300}, {0, 1, 101, 10, 77}, {1, 1, 9, 12, 1000},
+    };
+    for (size_t t = 0; t < 3; t++) {
+        if (!ht_isa_available(isas[t]))
+            continue;
+        assert_int_equal(ht_isa_select(isas[t]), HT_OK);
+        for (size_t i = 0; i < sizeof shp / sizeof shp[0]; i++) {
+            const size_t *x = shp[i];
+            if (x[2] * x[3] * x[4] > 64u * 1024 * 784 / HT_TEST_SCALE)
+                continue;
+            check_one((int)x[0], (int)x[1], x[2], x[3], x[4], 1.0f, 0.0f, 0);
+            check_one((int)x[0], (int)x[1], x[2], x[3], x[4], -0.5f, 1.0f, 3);
+        }
+    }
+}
+
+/* Fused epilogue against the reference for every transpose, both small-N
+ * paths (n = 10), the packed path with several K slices (k > KC), beta != 0,
+ * column offsets that are not multiples of 32 (tiles straddle mask words),
+ * and each part alone. */
+static void epi_case(int ta, int tb, size_t m, size_t n, size_t k, float beta,
+                     int use_bias, int relu, int use_mask)
+{
+    const size_t lda = (ta ? m : k) + 1, ldb = (tb ? k : n) + 2, ldc = n + 3;
+    const size_t mld = (n + 31) / 32 + 1;
+    const size_t arows = ta ? k : m, brows = tb ? n : k;
+    float *a = malloc(arows * lda * 4), *b = malloc(brows * ldb * 4);
+    float *c = malloc(m * ldc * 4), *r = malloc(m * ldc * 4);
+    float *bias = malloc(n * 4);
+    uint32_t *mask = malloc(m * mld * 4);
+    assert_non_null(a); assert_non_null(b); assert_non_null(c);
+    assert_non_null(r); assert_non_null(bias); assert_non_null(mask);
+    tu_fill(a, arows * lda, 31 + m, -1, 1);
+    tu_fill(b, brows * ldb, 32 + n, -1, 1);
+    tu_fill(c, m * ldc, 33 + k, -1, 1);
+    tu_fill(bias, n, 34, -1, 1);
+    uint64_t st = 77 + m + n;
+    for (size_t i = 0; i < m * mld; i++)
+        mask[i] = (uint32_t)tu_rand(&st);
+    if (beta == 0.0f)
+        for (size_t i = 0; i < m * ldc; i++)
+            c[i] = NAN;
+    memcpy(r, c, m * ldc * 4);
+    ht_epilogue e = {use_bias ? bias : NULL, relu, use_mask ? mask : NULL, mld,
+                     1.25f};
+    assert_int_equal(ht_sgemm_ex(ta, tb, m, n, k, 0.75f, a, lda, b, ldb, beta,
+                                 c, ldc, &e), HT_OK);
+    tu_gemm_ref(ta, tb, m, n, k, 0.75f, a, lda, b, ldb, beta, r, ldc);
+    for (size_t i = 0; i < m; i++) {
+        for (size_t j = 0; j < n; j++) {
+            float v = r[i * ldc + j];
+            if (use_bias)
+                v += bias[j];
+            if (relu)
+                v = v > 0 ? v : 0;
+            if (use_mask)
+                v = (mask[i * mld + j / 32] >> (j % 32)) & 1 ? v * 1.25f : 0.0f;
+            const float got = c[i * ldc + j];
+            const float tol = 1e-5f * (float)(k + 1) + 1e-4f * fabsf(v);
+            if (!(fabsf(got - v) <= tol))
+                fail_msg("epilogue ta=%d tb=%d m=%zu n=%zu k=%zu beta=%g "
+                         "bias=%d relu=%d mask=%d: C[%zu][%zu]=%g want %g",
+                         ta, tb, m, n, k, (double)beta, use_bias, relu,
+                         use_mask, i, j, (double)got, (double)v);
+        }
+        for (size_t j = n; j < ldc && i + 1 < m; j++)
+            assert_memory_equal(&c[i * ldc + j], &r[i * ldc + j], 4);
+    }
+    free(a); free(b); free(c); free(r); free(bias); free(mask);
+}
+
+static void test_epilogue_paths(void **state)
+{
+    (void)state;
+    for (size_t t = 0; t < 3; t++) {
+        if (!ht_isa_available(isas[t]))
+            continue;
+        assert_int_equal(ht_isa_select(isas[t]), HT_OK);
+        for (int tt = 0; tt < 4; tt++) {
+            const int ta = tt & 1, tb = tt >> 1;
+            epi_case(ta, tb, 45, 77, 33, 0.0f, 1, 1, 1);
+            epi_case(ta, tb, 37, 10, 301, 0.0f, 1, 1, 1);    /* small N */
+            epi_case(ta, tb, 29, 10, 200, 0.5f, 1, 0, 1);
+            epi_case(ta, tb, 23, 70, 900 / HT_TEST_SCALE, 1.0f, 1, 1, 1); /* K slices */
+            epi_case(ta, tb, 13, 100, 17, 0.0f, 0, 0, 1);    /* mask alone */
+            epi_case(ta, tb, 13, 100, 17, 0.0f, 1, 0, 0);    /* bias alone */
+            epi_case(ta, tb, 13, 100, 17, 0.0f, 0, 1, 0);    /* relu alone */
+        }
+        /* k = 0: C = epi(beta*C) */
+        epi_case(0, 0, 7, 9, 0, 0.5f, 1, 1, 1);
+    }
+}
+
+/* Bitwise equality across 1..4 threads on every path the driver has: the
+ * packed path split by rows (large M) and by columns (M = 64), K = 10, both
+ * small-N paths, and a fused epilogue. */
+static void test_threads_bitwise_paths(void **state)
+{
+    (void)state;
+    static const size_t shp[][5] = {
+        {0, 0, 64, 1024, 300}, {1, 1, 64, 700, 200}, {0, 1, 600, 1024, 10},
+        {0, 0, 600, 10, 1024}, {1, 0, 1000, 10, 600}, {0, 1, 600, 10, 999},
+        {1, 0, 300, 300, 300},
+    };
+    const size_t mld = 32;
+    uint32_t *mask = malloc(1000 * mld * 4);
+    float *bias = malloc(1024 * 4);
+    uint64_t st = 5;
+    for (size_t i = 0; i < 1000 * mld; i++)
+        mask[i] = (uint32_t)tu_rand(&st);
+    tu_fill(bias, 1024, 6, -1, 1);
+    for (size_t t = 0; t < 3; t++) {
+        if (!ht_isa_available(isas[t]))
+            continue;
+        assert_int_equal(ht_isa_select(isas[t]), HT_OK);
+        for (size_t s = 0; s < sizeof shp / sizeof shp[0]; s++) {
+            const int ta = (int)shp[s][0], tb = (int)shp[s][1];
+            const size_t m = shp[s][2], n = shp[s][3], k = shp[s][4] / HT_TEST_SCALE + 1;
+            float *a = malloc(m * k * 4), *b = malloc(k * n * 4);
+            float *c1 = malloc(m * n * 4), *c2 = malloc(m * n * 4);
+            tu_fill(a, m * k, 40 + s, -1, 1);
+            tu_fill(b, k * n, 50 + s, -1, 1);
+            const ht_epilogue e = {bias, 1, mask, mld, 2.0f};
+            for (int use_epi = 0; use_epi < 2; use_epi++) {
+                ht_set_num_threads(1);
+                assert_int_equal(ht_sgemm_ex(ta, tb, m, n, k, 1, a, ta ? m : k,
+                                             b, tb ? k : n, 0, c1, n,
+                                             use_epi ? &e : NULL), HT_OK);
+                for (int th = 2; th <= 4; th++) {
+                    ht_set_num_threads(th);
+                    assert_int_equal(ht_sgemm_ex(ta, tb, m, n, k, 1, a,
+                                                 ta ? m : k, b, tb ? k : n, 0,
+                                                 c2, n, use_epi ? &e : NULL),
+                                     HT_OK);
+                    if (memcmp(c1, c2, m * n * 4) != 0)
+                        fail_msg("%s: %dx%d threads=%d m=%zu n=%zu k=%zu "
+                                 "epi=%d differs from 1 thread", isas[t], ta,
+                                 tb, th, m, n, k, use_epi);
+                }
+            }
+            free(a); free(b); free(c1); free(c2);
+        }
+    }
+    ht_set_num_threads(0);
+    free(mask); free(bias);
+}
+
+/* Block sizes are reported and usable; the workspace pool can be emptied
+ * and refills on the next call. */
+static void test_blocking_and_workspace(void **state)
+{
+    (void)state;
+    for (size_t t = 0; t < 3; t++) {
+        if (!ht_isa_available(isas[t]))
+            continue;
+        assert_int_equal(ht_isa_select(isas[t]), HT_OK);
+        ht_isa_info info;
+        assert_int_equal(ht_isa_get_info(&info), HT_OK);
+        assert_true(info.mr > 0 && info.nr > 0);
+        assert_true(info.kc >= 64 && info.kc % 8 == 0);
+        assert_true(info.mc >= (size_t)info.mr && info.mc % (size_t)info.mr == 0);
+        assert_true(info.nc >= (size_t)info.nr && info.nc % (size_t)info.nr == 0);
+        check_one(0, 0, 50, 60, 70, 1.0f, 0.0f, 1);
+        ht_gemm_workspace_release();
+        check_one(1, 1, 50, 60, 70, 1.0f, 0.5f, 1);
+    }
+    size_t l1, l2, l3;
+    ht_cache_sizes(&l1, &l2, &l3);
+    assert_true(l1 >= 4096 && l2 >= l1 && l3 >= 256u * 1024);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +383,10 @@ int main(void)
         cmocka_unit_test(test_bad_args),
         cmocka_unit_test(test_epilogue),
         cmocka_unit_test(test_threads_bitwise),
+        cmocka_unit_test(test_training_shapes),
+        cmocka_unit_test(test_epilogue_paths),
+        cmocka_unit_test(test_threads_bitwise_paths),
+        cmocka_unit_test(test_blocking_and_workspace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

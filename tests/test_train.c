@@ -93,55 +93,61 @@ static void grad_check(ht_model *m, const ht_dataset *ds, size_t B)
 
 static const char *isas[] = {"scalar", "avx2", "neon"};
 
+/* A small model: constant rate, no L2, the given layer sizes. */
+static ht_config grad_config(size_t n_layers, const size_t *sizes, size_t batch)
+{
+    ht_config c;
+    ht_config_default(&c);
+    c.schedule = HT_SCHED_CONSTANT;
+    c.l2 = 0.0f;
+    c.n_layers = n_layers;
+    for (size_t l = 0; l <= n_layers; l++)
+        c.sizes[l] = sizes[l];
+    c.batch = batch;
+    return c;
+}
+
+/* Runs grad_check on a model from c and data ds under every kernel table. */
+static void grad_check_all_tables(const ht_config *c, const ht_dataset *ds)
+{
+    for (size_t t = 0; t < 3; t++) {
+        if (!ht_isa_available(isas[t]))
+            continue;
+        assert_int_equal(ht_isa_select(isas[t]), HT_OK);
+        ht_model *m;
+        assert_int_equal(ht_model_create(c, &m), HT_OK);
+        grad_check(m, ds, c->batch);
+        ht_model_free(m);
+    }
+}
+
 static void test_grad_xent_dropout(void **state)
 {
     (void)state;
-    for (size_t t = 0; t < 3; t++) {
-    if (!ht_isa_available(isas[t]))
-        continue;
-    assert_int_equal(ht_isa_select(isas[t]), HT_OK);
-    ht_config c;
-    ht_config_default(&c);
-    c.n_layers = 3;
-    c.sizes[0] = 6; c.sizes[1] = 9; c.sizes[2] = 7; c.sizes[3] = 4;
+    static const size_t sizes[] = {6, 9, 7, 4};
+    ht_config c = grad_config(3, sizes, 5);
     c.dropout = 0.3f;
     c.input_dropout = 0.2f;
-    c.batch = 5;
-    ht_model *m;
-    assert_int_equal(ht_model_create(&c, &m), HT_OK);
     ht_dataset *ds = make_blobs(5, 6, 4, 7);
-    grad_check(m, ds, 5);
-    ht_model_free(m);
+    grad_check_all_tables(&c, ds);
     free_ds(ds);
-    }
 }
 
 static void test_grad_mse(void **state)
 {
     (void)state;
-    for (size_t t = 0; t < 3; t++) {
-    if (!ht_isa_available(isas[t]))
-        continue;
-    assert_int_equal(ht_isa_select(isas[t]), HT_OK);
-    ht_config c;
-    ht_config_default(&c);
-    c.n_layers = 2;
-    c.sizes[0] = 5; c.sizes[1] = 8; c.sizes[2] = 3;
+    static const size_t sizes[] = {5, 8, 3};
+    ht_config c = grad_config(2, sizes, 6);
     c.loss = HT_LOSS_MSE;
     c.dropout = 0.0f;
-    c.batch = 6;
-    ht_model *m;
-    assert_int_equal(ht_model_create(&c, &m), HT_OK);
     ht_dataset *ds = make_blobs(6, 5, 3, 9);
     ds->target = malloc(6 * 3 * sizeof(float));
     ds->n_targets = 3;
     tu_fill(ds->target, 18, 5, -1, 1);
     free(ds->label);
     ds->label = NULL;
-    grad_check(m, ds, 6);
-    ht_model_free(m);
+    grad_check_all_tables(&c, ds);
     free_ds(ds);
-    }
 }
 
 /* Penalty P(w) = l1*sum|w| + l2/2*sum w^2; its gradient is what
@@ -243,6 +249,8 @@ static void test_ridge_closed_form(void **state)
 
     ht_config c;
     ht_config_default(&c);
+    c.schedule = HT_SCHED_CONSTANT;
+    c.l2 = 0.0f;
     c.n_layers = 1; c.sizes[0] = D; c.sizes[1] = 1;
     c.loss = HT_LOSS_MSE; c.dropout = 0; c.l2 = l2;
     c.lr = 0.1f; c.momentum = 0.9f; c.batch = M;
@@ -269,6 +277,8 @@ static uint64_t train_tiny(int threads, double *first_loss, double *last_loss,
     ht_dataset *ds = make_blobs(1200 / HT_TEST_SCALE + 100, 12, 3, 77);
     ht_config c;
     ht_config_default(&c);
+    c.schedule = HT_SCHED_CONSTANT;
+    c.l2 = 0.0f;
     c.n_layers = 3; c.sizes[0] = 12; c.sizes[1] = 300; c.sizes[2] = 40; c.sizes[3] = 3;
     c.dropout = 0.2f; c.lr = 0.05f; c.batch = 64; c.l2 = 1e-4f;
     ht_model *m;
@@ -311,6 +321,8 @@ static void test_divergence(void **state)
     ht_dataset *ds = make_blobs(256, 8, 3, 5);
     ht_config c;
     ht_config_default(&c);
+    c.schedule = HT_SCHED_CONSTANT;
+    c.l2 = 0.0f;
     c.n_layers = 2; c.sizes[0] = 8; c.sizes[1] = 16; c.sizes[2] = 3;
     c.lr = 1e30f; c.momentum = 0.0f; c.batch = 32;
     ht_model *m;
@@ -330,6 +342,8 @@ static void test_shape_errors(void **state)
     ht_dataset *ds = make_blobs(10, 8, 3, 5);
     ht_config c;
     ht_config_default(&c);
+    c.schedule = HT_SCHED_CONSTANT;
+    c.l2 = 0.0f;
     c.n_layers = 1; c.sizes[0] = 9; c.sizes[1] = 3;
     ht_model *m;
     assert_int_equal(ht_model_create(&c, &m), HT_OK);

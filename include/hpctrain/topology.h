@@ -120,9 +120,10 @@ typedef struct ht_thread_choice {
 ht_status ht_topology_default_threads(const ht_topology *t,
                                       ht_thread_choice *out);
 
-/* The same choice for this machine, from a topology loaded once per
- * process: physical cores if OMP_NUM_THREADS is malformed
- * (ht_topology_default_threads says why), 1 if hwloc cannot load.
+/* The same choice for this machine, computed once per process (the
+ * environment and affinity at the first call): physical cores if
+ * OMP_NUM_THREADS is malformed (ht_topology_default_threads says why), 1 if
+ * hwloc cannot load. ht_get_num_threads() uses it as its default.
  * Thread-safe. */
 int ht_default_threads(void);
 

@@ -39,7 +39,8 @@ static void pack_a_rows(size_t m, size_t k, const float *a, size_t rsa,
             for (size_t q = 0; q < 8; q++) {
                 float *d = ap + (p + q) * MR;
                 _mm_storeu_ps(d, _mm256_castps256_ps128(v[q]));
-                _mm_storel_pi((__m64 *)(d + 4), _mm256_extractf128_ps(v[q], 1));
+                _mm_storel_epi64((__m128i *)(d + 4),
+                                 _mm_castps_si128(_mm256_extractf128_ps(v[q], 1)));
             }
         }
         for (; p < k; p++)
@@ -59,8 +60,9 @@ static void pack_a_cols(size_t m, size_t k, const float *a, size_t csa,
             for (size_t p = 0; p < k; p++) {
                 const float *s = a + p * csa + r;
                 _mm_storeu_ps(ap + p * MR, _mm_loadu_ps(s));
-                _mm_storel_pi((__m64 *)(ap + p * MR + 4),
-                              _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(s + 4))));
+                /* the last two, as one unaligned 64-bit move */
+                _mm_storel_epi64((__m128i *)(ap + p * MR + 4),
+                                 _mm_loadl_epi64((const __m128i *)(s + 4)));
             }
         } else {
             for (size_t p = 0; p < k; p++)

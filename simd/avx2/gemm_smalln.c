@@ -27,79 +27,73 @@ static inline float hsum(__m256 v)
     return _mm_cvtss_f32(x);
 }
 
-/* out[r][c] = sum_p a[r*lda+p] * bt[c*ldbt+p] for r < R, c < C; the sum
- * runs in 8 lanes (p mod 8), then hsum. R and C are constants at every
- * call site, so the accumulators live in registers. */
-static inline void dot_block(const int R, const int C, size_t k,
-                             const float *a, size_t lda, const float *bt,
-                             size_t ldbt, float out[2][16], size_t c0)
-{
-    __m256 acc[2][6];
-    for (int r = 0; r < R; r++)
-        for (int c = 0; c < C; c++)
-            acc[r][c] = _mm256_setzero_ps();
-    size_t p = 0;
-    for (; p + 8 <= k; p += 8) {
-        __m256 av[2];
-        for (int r = 0; r < R; r++)
-            av[r] = _mm256_loadu_ps(a + r * lda + p);
-        for (int c = 0; c < C; c++) {
-            const __m256 bv = _mm256_loadu_ps(bt + c * ldbt + p);
-            for (int r = 0; r < R; r++)
-                acc[r][c] = _mm256_fmadd_ps(av[r], bv, acc[r][c]);
-        }
+/* out[r][c0+c] = sum_p a[r*lda+p] * bt[c*ldbt+p] for r < R, c < C; the
+ * sum runs in 8 lanes (p mod 8), then hsum. One function per (R, C), so
+ * the loops have constant bounds and the accumulators live in registers. */
+#define DEFINE_DOT(RR, CC)                                                   \
+    static void dot_##RR##x##CC(size_t k, const float *a, size_t lda,        \
+                                const float *bt, size_t ldbt,                \
+                                float out[4][16], size_t c0)                 \
+    {                                                                        \
+        enum { R = RR, C = CC };                                             \
+        __m256 acc[R][C];                                                    \
+        for (int r = 0; r < R; r++)                                          \
+            for (int c = 0; c < C; c++)                                      \
+                acc[r][c] = _mm256_setzero_ps();                             \
+        size_t p = 0;                                                        \
+        for (; p + 8 <= k; p += 8) {                                         \
+            __m256 av[R];                                                    \
+            for (int r = 0; r < R; r++)                                      \
+                av[r] = _mm256_loadu_ps(a + (size_t)r * lda + p);            \
+            for (int c = 0; c < C; c++) {                                    \
+                const __m256 bv = _mm256_loadu_ps(bt + (size_t)c * ldbt + p); \
+                for (int r = 0; r < R; r++)                                  \
+                    acc[r][c] = _mm256_fmadd_ps(av[r], bv, acc[r][c]);       \
+            }                                                                \
+        }                                                                    \
+        if (p < k) {                                                         \
+            const __m256i t = lanes_below(k - p);                            \
+            __m256 av[R];                                                    \
+            for (int r = 0; r < R; r++)                                      \
+                av[r] = _mm256_maskload_ps(a + (size_t)r * lda + p, t);      \
+            for (int c = 0; c < C; c++) {                                    \
+                const __m256 bv =                                            \
+                    _mm256_maskload_ps(bt + (size_t)c * ldbt + p, t);        \
+                for (int r = 0; r < R; r++)                                  \
+                    acc[r][c] = _mm256_fmadd_ps(av[r], bv, acc[r][c]);       \
+            }                                                                \
+        }                                                                    \
+        for (int r = 0; r < R; r++)                                          \
+            for (int c = 0; c < C; c++)                                      \
+                out[r][c0 + (size_t)c] = hsum(acc[r][c]);                    \
     }
-    if (p < k) {
-        const __m256i t = lanes_below(k - p);
-        __m256 av[2];
-        for (int r = 0; r < R; r++)
-            av[r] = _mm256_maskload_ps(a + r * lda + p, t);
-        for (int c = 0; c < C; c++) {
-            const __m256 bv = _mm256_maskload_ps(bt + c * ldbt + p, t);
-            for (int r = 0; r < R; r++)
-                acc[r][c] = _mm256_fmadd_ps(av[r], bv, acc[r][c]);
-        }
-    }
-    for (int r = 0; r < R; r++)
-        for (int c = 0; c < C; c++)
-            out[r][c0 + (size_t)c] = hsum(acc[r][c]);
-}
+DEFINE_DOT(1, 1) DEFINE_DOT(1, 2) DEFINE_DOT(1, 3)
+DEFINE_DOT(4, 1) DEFINE_DOT(4, 2) DEFINE_DOT(4, 3)
 
-static void dot_cols(int R, size_t nc, size_t k, const float *a, size_t lda,
-                     const float *bt, size_t ldbt, float out[2][16], size_t c0)
-{
-#define DOT_CASE(RR, CC) \
-    case CC: dot_block(RR, CC, k, a, lda, bt, ldbt, out, c0); break
-    if (R == 2) {
-        switch (nc) {
-            DOT_CASE(2, 1); DOT_CASE(2, 2); DOT_CASE(2, 3);
-            DOT_CASE(2, 4); DOT_CASE(2, 5); DOT_CASE(2, 6);
-        default: break;
-        }
-    } else {
-        switch (nc) {
-            DOT_CASE(1, 1); DOT_CASE(1, 2); DOT_CASE(1, 3);
-            DOT_CASE(1, 4); DOT_CASE(1, 5); DOT_CASE(1, 6);
-        default: break;
-        }
-    }
-#undef DOT_CASE
-}
+typedef void (*dot_fn)(size_t, const float *, size_t, const float *, size_t,
+                       float[4][16], size_t);
+static const dot_fn dot_fns[2][3] = {{dot_1x1, dot_1x2, dot_1x3},
+                                     {dot_4x1, dot_4x2, dot_4x3}};
 
+/* Four rows at a time against column groups of <= 3 (10 = 3+3+2+2): 12
+ * accumulators, 7 loads per 12 FMAs, and the four A rows stay in L1 while
+ * the groups pass over them, so op(B)^T is read from L2 once per 4 rows. */
 static void gemm_dot_avx2(size_t m, size_t n, size_t k, float alpha,
                           const float *a, size_t lda, const float *bt,
                           size_t ldbt, float beta, float *c, size_t ldc,
                           const ht_ukr_epi *epi)
 {
-    /* columns in at most two groups of <= 6 (10 = 5 + 5) */
-    const size_t g0 = n <= 6 ? n : (n + 1) / 2, g1 = n - g0;
+    const size_t ng = (n + 2) / 3, base = n / ng, extra = n % ng;
     ht_ukr_epi re;
-    for (size_t i = 0; i < m; i += 2) {
-        const int R = m - i >= 2 ? 2 : 1;
-        float out[2][16] = {{0}};
-        dot_cols(R, g0, k, a + i * lda, lda, bt, ldbt, out, 0);
-        if (g1)
-            dot_cols(R, g1, k, a + i * lda, lda, bt + g0 * ldbt, ldbt, out, g0);
+    for (size_t i = 0; i < m; ) {
+        const size_t R = m - i >= 4 ? 4 : 1;
+        float out[4][16] = {{0}};
+        for (size_t g = 0, c0 = 0; g < ng; g++) {
+            const size_t nc = base + (g < extra);
+            dot_fns[R == 4][nc - 1](k, a + i * lda, lda, bt + c0 * ldbt, ldbt,
+                                    out, c0);
+            c0 += nc;
+        }
         const ht_ukr_epi *ep = NULL;
         if (epi) {
             re = *epi;
@@ -107,54 +101,72 @@ static void gemm_dot_avx2(size_t m, size_t n, size_t k, float alpha,
                 re.mask += i * re.mask_ld;
             ep = &re;
         }
-        for (int r = 0; r < R; r++)
+        for (size_t r = 0; r < R; r++)
             ht_avx2_finish_row(_mm256_loadu_ps(out[r]), _mm256_loadu_ps(out[r] + 8),
-                               n, alpha, beta, c + (i + (size_t)r) * ldc, ep,
-                               (size_t)r);
+                               n, alpha, beta, c + (i + r) * ldc, ep, r);
+        i += R;
     }
 }
 
-/* acc[j] lanes = C[i0..i0+7][j] for j < N, with A's 8 rows contiguous at
- * a + p*lda (lanes >= mm masked off) and op(B) broadcast from b. */
-static inline void bcast_block(const int N, size_t mm, size_t k, float alpha,
-                               const float *a, size_t lda, const float *b,
-                               size_t rsb, size_t csb, float beta, float *c,
-                               size_t ldc, const ht_ukr_epi *epi)
-{
-    __m256 acc[16];
-    for (int j = 0; j < 16; j++)
-        acc[j] = _mm256_setzero_ps();
-    if (mm == 8) {
-        for (size_t p = 0; p < k; p++) {
-            const __m256 av = _mm256_loadu_ps(a + p * lda);
-            const float *bp = b + p * rsb;
-            for (int j = 0; j < N; j++)
-                acc[j] = _mm256_fmadd_ps(av, _mm256_broadcast_ss(bp + (size_t)j * csb),
-                                         acc[j]);
-        }
-    } else {
-        const __m256i t = lanes_below(mm);
-        for (size_t p = 0; p < k; p++) {
-            const __m256 av = _mm256_maskload_ps(a + p * lda, t);
-            const float *bp = b + p * rsb;
-            for (int j = 0; j < N; j++)
-                acc[j] = _mm256_fmadd_ps(av, _mm256_broadcast_ss(bp + (size_t)j * csb),
-                                         acc[j]);
-        }
+/* x_j lanes = C[i0..i0+7][j] for j < N, with A's 8 rows contiguous at
+ * a + p*lda (lanes >= mm masked off) and op(B) broadcast from b; then an
+ * 8x8 transpose turns columns into rows for the store. One function per N,
+ * with the accumulators in named variables: GCC keeps an array of them in
+ * registers but also stores it to the stack on every step. */
+#define BC_FMA(j)                                                            \
+    if (N > j)                                                               \
+    x##j = _mm256_fmadd_ps(av, _mm256_broadcast_ss(bp + (size_t)(j) * csb), x##j)
+#define BC_STEP(LOAD)                                                        \
+    do {                                                                     \
+        const __m256 av = LOAD;                                              \
+        const float *bp = b + p * rsb;                                       \
+        BC_FMA(0); BC_FMA(1); BC_FMA(2); BC_FMA(3);                          \
+        BC_FMA(4); BC_FMA(5); BC_FMA(6); BC_FMA(7);                          \
+        BC_FMA(8); BC_FMA(9); BC_FMA(10); BC_FMA(11);                        \
+    } while (0)
+#define DEFINE_BCAST(NN)                                                     \
+    static void bcast_##NN(size_t mm, size_t k, float alpha, const float *a, \
+                           size_t lda, const float *b, size_t rsb,           \
+                           size_t csb, float beta, float *c, size_t ldc,     \
+                           const ht_ukr_epi *epi)                            \
+    {                                                                        \
+        enum { N = NN };                                                     \
+        __m256 x0 = _mm256_setzero_ps(), x1 = x0, x2 = x0, x3 = x0;          \
+        __m256 x4 = x0, x5 = x0, x6 = x0, x7 = x0;                           \
+        __m256 x8 = x0, x9 = x0, x10 = x0, x11 = x0;                         \
+        if (mm == 8) {                                                       \
+            for (size_t p = 0; p < k; p++)                                   \
+                BC_STEP(_mm256_loadu_ps(a + p * lda));                       \
+        } else {                                                             \
+            const __m256i t = lanes_below(mm);                               \
+            for (size_t p = 0; p < k; p++)                                   \
+                BC_STEP(_mm256_maskload_ps(a + p * lda, t));                 \
+        }                                                                    \
+        __m256 lo[8] = {x0, x1, x2, x3, x4, x5, x6, x7};                     \
+        __m256 hi[8] = {x8, x9, x10, x11, x0, x0, x0, x0};                   \
+        if (N <= 8)                                                          \
+            for (int j = 0; j < 8; j++)                                      \
+                hi[j] = _mm256_setzero_ps();                                 \
+        else                                                                 \
+            for (int j = 4; j < 8; j++)                                      \
+                hi[j] = _mm256_setzero_ps();                                 \
+        ht_avx2_transpose8(lo);                                              \
+        if (N > 8)                                                           \
+            ht_avx2_transpose8(hi);                                          \
+        for (size_t r = 0; r < mm; r++)                                      \
+            ht_avx2_finish_row(lo[r], hi[r], (size_t)N, alpha, beta,         \
+                               c + r * ldc, epi, r);                         \
     }
-    /* columns -> rows: acc[0..7] and acc[8..15] each through an 8x8 transpose */
-    __m256 lo[8], hi[8];
-    for (int j = 0; j < 8; j++) {
-        lo[j] = acc[j];
-        hi[j] = acc[8 + j];
-    }
-    ht_avx2_transpose8(lo);
-    if (N > 8)
-        ht_avx2_transpose8(hi);
-    for (size_t r = 0; r < mm; r++)
-        ht_avx2_finish_row(lo[r], N > 8 ? hi[r] : _mm256_setzero_ps(),
-                           (size_t)N, alpha, beta, c + r * ldc, epi, r);
-}
+DEFINE_BCAST(1) DEFINE_BCAST(2) DEFINE_BCAST(3) DEFINE_BCAST(4)
+DEFINE_BCAST(5) DEFINE_BCAST(6) DEFINE_BCAST(7) DEFINE_BCAST(8)
+DEFINE_BCAST(9) DEFINE_BCAST(10) DEFINE_BCAST(11) DEFINE_BCAST(12)
+
+typedef void (*bcast_fn)(size_t, size_t, float, const float *, size_t,
+                         const float *, size_t, size_t, float, float *,
+                         size_t, const ht_ukr_epi *);
+static const bcast_fn bcast_fns[SMALL_N_MAX] = {
+    bcast_1, bcast_2, bcast_3, bcast_4, bcast_5, bcast_6,
+    bcast_7, bcast_8, bcast_9, bcast_10, bcast_11, bcast_12};
 
 static void gemm_bcast_avx2(size_t m, size_t n, size_t k, float alpha,
                             const float *a, size_t lda, const float *b,
@@ -173,15 +185,7 @@ static void gemm_bcast_avx2(size_t m, size_t n, size_t k, float alpha,
         }
         const float *ai = a + i;
         float *ci = c + i * ldc;
-#define BC_CASE(NN) \
-    case NN: bcast_block(NN, mm, k, alpha, ai, lda, b, rsb, csb, beta, ci, ldc, ep); break
-        switch (n) {
-            BC_CASE(1); BC_CASE(2); BC_CASE(3); BC_CASE(4);
-            BC_CASE(5); BC_CASE(6); BC_CASE(7); BC_CASE(8);
-            BC_CASE(9); BC_CASE(10); BC_CASE(11); BC_CASE(12);
-        default: break;
-        }
-#undef BC_CASE
+        bcast_fns[n - 1](mm, k, alpha, ai, lda, b, rsb, csb, beta, ci, ldc, ep);
     }
 }
 

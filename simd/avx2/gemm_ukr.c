@@ -48,24 +48,17 @@ static void ukr_6x16(size_t k, float alpha, const float *ap, const float *bp,
     __m256 c20 = c00, c21 = c00, c30 = c00, c31 = c00;
     __m256 c40 = c00, c41 = c00, c50 = c00, c51 = c00;
 
-    /* The tile's rows are needed at the end; start their way to L1 now. */
-    if (beta != 0.0f)
-        for (size_t i = 0; i < m; i++) {
-            _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-            _mm_prefetch((const char *)(c + i * ldc + 15), _MM_HINT_T0);
-        }
-
-    size_t p = 0;
-    for (; p + 4 <= k; p += 4) {
-        _mm_prefetch((const char *)(ap + 4 * MR + 64), _MM_HINT_T0);
-        STEP(ap, bp);
-        STEP(ap + MR, bp + NR);
-        STEP(ap + 2 * MR, bp + 2 * NR);
-        STEP(ap + 3 * MR, bp + 3 * NR);
-        ap += 4 * MR;
-        bp += 4 * NR;
+    /* The tile's rows are needed at the end (read if beta != 0, written
+     * anyway): start their way to L1 now. */
+    for (size_t i = 0; i < m; i++) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + 15), _MM_HINT_T0);
     }
-    for (; p < k; p++) {
+
+    /* One step per iteration: unrolled by hand, GCC runs out of the 16
+     * registers and spills an accumulator (a store-forward in its chain);
+     * the hardware prefetcher keeps up with A's sequential panel. */
+    for (size_t p = 0; p < k; p++) {
         STEP(ap, bp);
         ap += MR;
         bp += NR;
