@@ -232,7 +232,10 @@ typedef struct ht_model ht_model;
 /* Creates a model: weights He/Kaiming-uniform from cfg->seed
  * (U(-sqrt(6/fan_in), +sqrt(6/fan_in))), biases zero, optimiser state zero,
  * epoch and step zero. Workspaces for cfg->batch rows are allocated here,
- * once. The model copies cfg. Free with ht_model_free. Thread-safe. */
+ * once, through the NUMA layer (docs/numa.md): a team of
+ * ht_get_num_threads() threads binds to the placement plan and
+ * first-touches them. The model copies cfg. Free with ht_model_free.
+ * Thread-safe; not inside a parallel region. */
 ht_status ht_model_create(const ht_config *cfg, ht_model **out);
 void ht_model_free(ht_model *m);
 
@@ -257,15 +260,18 @@ typedef struct ht_epoch_stats {
 } ht_epoch_stats;
 
 /* Called after every batch with (samples done, samples total, running mean
- * loss, user pointer), from the calling thread. May be NULL. */
+ * loss, user pointer), from the calling thread (thread 0 of the team),
+ * between steps, outside the timed phases. May be NULL. */
 typedef void (*ht_progress_fn)(size_t done, size_t total, double loss,
                                void *user);
 
 /* Trains one epoch over `train` (shuffled from seed and epoch; a final
  * partial batch is used). Checks that train matches the architecture
  * (HT_ERR_SHAPE). Returns HT_ERR_DIVERGED, leaving the weights of the last
- * good step, if the loss becomes NaN or Inf. Runs OpenMP regions. Not
- * thread-safe on the same model. */
+ * good step, if the loss becomes NaN or Inf. Runs the whole epoch in one
+ * OpenMP parallel region of ht_get_num_threads() threads (bitwise the same
+ * weights for any count); HT_ERR_ARG if called inside a parallel region.
+ * Not thread-safe on the same model. */
 ht_status ht_model_train_epoch(ht_model *m, const ht_dataset *train,
                                ht_progress_fn progress, void *user,
                                ht_epoch_stats *stats);
@@ -276,12 +282,14 @@ typedef struct ht_eval_stats {
     size_t n;
 } ht_eval_stats;
 
-/* Evaluates (no dropout) on a data set. Runs OpenMP regions. */
+/* Evaluates (no dropout) on a data set. Runs one OpenMP parallel region;
+ * HT_ERR_ARG inside one. */
 ht_status ht_model_evaluate(ht_model *m, const ht_dataset *ds,
                             ht_eval_stats *stats);
 
 /* Writes predictions (n x sizes[n_layers]; probabilities for XENT, values for
- * MSE) for rows of x into out (caller-allocated). Runs OpenMP regions. */
+ * MSE) for rows of x into out (caller-allocated). Runs one OpenMP parallel
+ * region; HT_ERR_ARG inside one. */
 ht_status ht_model_predict(ht_model *m, const float *x, size_t n, float *out);
 
 /* Checkpoint: architecture, configuration, weights, optimiser state, epoch

@@ -424,6 +424,41 @@ static void test_placement_text(void **state)
     ht_set_num_threads(0);
 }
 
+/* Training opens its own region: inside a user's parallel region it says
+ * so instead of nesting or oversubscribing. */
+static void test_refused_inside_region(void **state)
+{
+    (void)state;
+    ht_dataset *ds = blobs(100, 40, 5, 6);
+    ht_config c;
+    small_config(&c, 0);
+    ht_model *m;
+    ht_set_num_threads(2);
+    assert_int_equal(ht_model_create(&c, &m), HT_OK);
+    const uint64_t h0 = ht_model_hash(m);
+    ht_status s_train = HT_OK, s_eval = HT_OK;
+    int team = 0;
+    #pragma omp parallel num_threads(2)
+    {
+        #pragma omp master
+        {
+            team = omp_get_num_threads();
+            ht_eval_stats ev;
+            s_train = ht_model_train_epoch(m, ds, NULL, NULL, NULL);
+            s_eval = ht_model_evaluate(m, ds, &ev);
+        }
+    }
+    if (team == 2) {
+        assert_int_equal(s_train, HT_ERR_ARG);
+        assert_int_equal(s_eval, HT_ERR_ARG);
+        assert_non_null(strstr(ht_last_error(), "parallel region"));
+        assert_true(ht_model_hash(m) == h0);
+    }
+    ht_model_free(m);
+    ht_set_num_threads(0);
+    free_blobs(ds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_threads_bitwise),
         cmocka_unit_test(test_same_as_fork_join),
         cmocka_unit_test(test_placement_text),
+        cmocka_unit_test(test_refused_inside_region),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
