@@ -234,8 +234,10 @@ typedef struct ht_model ht_model;
  * epoch and step zero. Workspaces for cfg->batch rows are allocated here,
  * once, through the NUMA layer (docs/numa.md): a team of
  * ht_get_num_threads() threads binds to the placement plan and
- * first-touches them. The model copies cfg. Free with ht_model_free.
- * Thread-safe; not inside a parallel region. */
+ * first-touches them (unless OMP_PROC_BIND/OMP_PLACES leave binding to
+ * OpenMP); the calling thread is thread 0 and stays bound to its PU. The
+ * model copies cfg. Free with ht_model_free. Thread-safe; not inside a
+ * parallel region. */
 ht_status ht_model_create(const ht_config *cfg, ht_model **out);
 void ht_model_free(ht_model *m);
 
