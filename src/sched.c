@@ -40,7 +40,10 @@ int ht_sched_team(ht_model *m)
 
 void ht_sched_enter(ht_model *m, int tid, int nt)
 {
-    if (m->plan == NULL || m->bind_refused || nt != m->plan->n_threads)
+    int refused;
+    #pragma omp atomic read
+    refused = m->bind_refused;
+    if (m->plan == NULL || refused || nt != m->plan->n_threads)
         return;
     if (ht_plan_bind_thread(m->topo, m->plan, tid) != HT_OK) {
         /* The report already says why; retrying every region would only
