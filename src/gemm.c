@@ -126,6 +126,13 @@ static void choose_grid(gemm_plan *pl, int t)
 {
     const size_t pm = ceil_div(pl->m, pl->mr), pn = ceil_div(pl->n, pl->nr);
     double best = -1.0;
+    /* all rows in one MC block: split columns only, so every thread streams
+     * its own B panels (see packed_thread) */
+    if (pl->m <= pl->mc && pn >= (size_t)t) {
+        pl->tm = 1;
+        pl->tn = t;
+        return;
+    }
     for (int tm = t; tm >= 1; tm--) {
         if (t % tm)
             continue;
@@ -177,6 +184,43 @@ static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
     const size_t nmb = rows ? ceil_div(rows, pl->mc) : 0;
     const size_t mcb = nmb ? ceil_div(ceil_div(rows, nmb), mr) * mr : 0;
     unsigned iter = 0;
+
+    /* A thread that owns whole columns (tm == 1) and whose rows fit one MC
+     * block uses each B panel exactly once: pack it right before use, so
+     * it goes from memory to L1 and straight into the micro-kernel instead
+     * of through a KC x NC block in L2. Same arithmetic either way. */
+    if (tm == 1 && nmb == 1) {
+        float *bp = pl->bbuf + (size_t)s * 2 * bsize;
+        for (size_t jc = 0; jc < n_jc; jc++) {
+            const size_t c_lo = min_sz(col0 + jc * pl->nc, col1);
+            const size_t nb = min_sz(pl->nc, col1 - c_lo);
+            for (size_t sl = 0; sl < pl->nslices; sl++) {
+                const size_t pc = sl * pl->kc;
+                const size_t kb = pl->k ? min_sz(pl->kc, pl->k - pc) : 0;
+                const int last = sl + 1 == pl->nslices;
+                const float beta = sl == 0 ? pl->beta : 1.0f;
+                if (kb)
+                    kt->pack_a(rows, kb, pl->a + row0 * pl->rsa + pc * pl->csa,
+                               pl->rsa, pl->csa, ap);
+                for (size_t j0 = 0; j0 < nb; j0 += nr) {
+                    const size_t nn = min_sz(nr, nb - j0), col = c_lo + j0;
+                    if (kb)
+                        kt->pack_b(kb, nn, pl->b + pc * pl->rsb + col * pl->csb,
+                                   pl->rsb, pl->csb, bp);
+                    for (size_t ir = 0; ir < rows; ir += mr) {
+                        const size_t mm = min_sz(mr, rows - ir), row = row0 + ir;
+                        ht_ukr_epi ue;
+                        const ht_ukr_epi *uep =
+                            last ? tile_epi(pl->epi, row, col, &ue) : NULL;
+                        kt->gemm_ukr(kb, pl->alpha, ap + ir * kb, bp, beta,
+                                     pl->c + row * pl->ldc + col, pl->ldc, mm,
+                                     nn, uep);
+                    }
+                }
+            }
+        }
+        return;
+    }
 
     for (size_t jc = 0; jc < n_jc; jc++) {
         const size_t c_lo = min_sz(col0 + jc * pl->nc, col1);
