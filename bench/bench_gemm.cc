@@ -336,6 +336,6 @@ int main(int argc, char **argv)
     register_all();
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
-    set_threads(0);
+    ht_set_num_threads(0);
     return 0;
 }
