@@ -9,6 +9,9 @@ the repetitions and the ratio hpctrain/OpenBLAS (> 1: hpctrain faster), then
 geometric means over the MLP training shapes (M, N, K >= 64) and over the
 output layer's shapes (N or K = 10), the nine-GEMM training step as a time
 ratio, the fused dense forward against separate passes, and %peak.
+
+--best uses each benchmark's fastest repetition instead of the median (for a
+machine shared with other jobs, where the median mostly measures them).
 """
 import json
 import math
@@ -19,7 +22,7 @@ from collections import defaultdict
 IMPLS = ("hpctrain", "openblas")
 
 
-def load(path):
+def load(path, best=False):
     with open(path) as f:
         doc = json.load(f)
     runs = defaultdict(list)  # run name -> [(real_time_us, gflops, peak)]
@@ -32,7 +35,11 @@ def load(path):
                            b.get("%peak", float("nan"))))
     med = {}
     for name, xs in runs.items():
-        med[name] = tuple(statistics.median(x[i] for x in xs) for i in range(3)) + (len(xs),)
+        if best:
+            x = min(xs, key=lambda r: r[0])
+            med[name] = (x[0], x[1], x[2], len(xs))
+        else:
+            med[name] = tuple(statistics.median(x[i] for x in xs) for i in range(3)) + (len(xs),)
     return doc.get("context", {}), med
 
 
@@ -51,10 +58,14 @@ def geomean(xs):
 
 
 def main(argv):
-    if len(argv) != 2:
-        sys.stderr.write("usage: gemm_ratio.py BENCH_JSON\n")
+    best = "--best" in argv[1:]
+    args = [a for a in argv[1:] if a != "--best"]
+    if len(args) != 1:
+        sys.stderr.write("usage: gemm_ratio.py [--best] BENCH_JSON\n")
         return 2
-    ctx, med = load(argv[1])
+    stat = "fastest repetition" if best else "median"
+    ctx, med = load(args[0], best)
+    print(f"statistic: {stat} over repetitions")
     for k in ("hpctrain_isa", "hpctrain_blocking", "openblas_core",
               "fma_peak_gflops_1thread", "fma_peak_gflops_2threads"):
         if k in ctx:
@@ -70,7 +81,7 @@ def main(argv):
             table[(key, t)][impl] = m
 
     print(f"\n{'shape':44} {'thr':>3} {'hpctrain':>9} {'openblas':>9} {'ratio':>6} {'reps':>4}"
-          "   (median GFLOP/s; ratio = hpctrain/openblas)")
+          f"   ({stat} GFLOP/s; ratio = hpctrain/openblas)")
     groups = defaultdict(list)
     for (key, t) in sorted(table, key=lambda x: (x[0].split("/")[0], x[1], x[0])):
         row = table[(key, t)]
@@ -92,14 +103,14 @@ def main(argv):
     for (g, t), rs in sorted(groups.items()):
         print(f"  {g:30} threads {t}: {geomean(rs):.3f}  (min {min(rs):.2f}, {len(rs)} shapes)")
 
-    print("\nnine GEMMs of one batch-256 training step (time, median):")
+    print(f"\nnine GEMMs of one batch-256 training step (time, {stat}):")
     for (key, t), row in sorted(table.items()):
         if key.startswith("step9/") and len(row) == 2:
             h, o = row["hpctrain"][0], row["openblas"][0]
             print(f"  {key:22} threads {t}: hpctrain {h / 1e3:.2f} ms, openblas "
                   f"{o / 1e3:.2f} ms, hpctrain/openblas time {h / o:.3f}")
 
-    print("\ndense forward relu(X*W + b), 256x1024x1024 (time, median):")
+    print(f"\ndense forward relu(X*W + b), 256x1024x1024 (time, {stat}):")
     dense = defaultdict(dict)
     for (key, t), row in table.items():
         if key.startswith("dense_fwd/"):
@@ -113,7 +124,7 @@ def main(argv):
                 line += f"; openblas gemm+passes {d['separate/openblas']:.0f} us"
             print(line)
 
-    print("\n%peak (median) of square sizes:")
+    print(f"\n%peak ({stat}) of square sizes:")
     for (key, t), row in sorted(table.items()):
         if key.startswith("sgemm/square") and "hpctrain" in row:
             pk = {i: row[i][2] for i in row}
