@@ -72,8 +72,11 @@ ht_status ht_isa_select(const char *name);
 /* 1 if this build and CPU can run the named ISA, else 0. Thread-safe. */
 int ht_isa_available(const char *name);
 
-/* Number of threads hpctrain's parallel regions use (OMP max threads unless
- * set). ht_set_num_threads(0) restores the default. Not thread-safe. */
+/* Number of threads hpctrain's parallel regions use. Default: the physical
+ * cores of the process's usable cpuset, or OMP_NUM_THREADS clamped to the
+ * usable PUs (ht_default_threads in hpctrain/topology.h); never more
+ * threads than PUs. ht_set_num_threads(0) restores the default. Not
+ * thread-safe. */
 int ht_get_num_threads(void);
 void ht_set_num_threads(int n);
 

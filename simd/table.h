@@ -150,6 +150,22 @@ typedef struct ht_kernels {
                         const float *x, float *y, uint32_t *bits);
     void (*dropout_bwd)(size_t n, const float *dy, const uint32_t *bits,
                         float scale, float *dx);
+    /* dropout_fwd on two rows of the same length at once (key0 for row 0,
+     * key1 for row 1; same results as two dropout_fwd calls). One row's
+     * generator is one dependency chain; two interleaved chains keep more
+     * of the core busy. Each row may be in place; rows do not overlap. */
+    void (*dropout_fwd2)(uint64_t key0, uint64_t key1, size_t n, uint32_t thr,
+                         float scale, const float *x0, const float *x1,
+                         float *y0, float *y1, uint32_t *bits0,
+                         uint32_t *bits1);
+    /* dropout_mask on two rows at once (same bits as two calls), for the
+     * same reason. */
+    void (*dropout_mask2)(uint64_t key0, uint64_t key1, size_t n,
+                          uint32_t thr, uint32_t *bits0, uint32_t *bits1);
+
+    /* Number of i < n with x[i] == 0.0f (either sign): the per-layer
+     * sparsity figure (fraction of exact zeros) the trainer prints. */
+    size_t (*count_zeros)(size_t n, const float *x);
 } ht_kernels;
 
 /* The active table (after ht_runtime_init() succeeded), never NULL then. */

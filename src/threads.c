@@ -2,11 +2,14 @@
 
 #include "internal.h"
 
-static int requested;   /* 0: OpenMP's default */
+static int requested;   /* 0: the default, ht_default_threads() */
 
+/* The default is the physical cores of the usable cpuset (or
+ * OMP_NUM_THREADS), not omp_get_max_threads(), which counts SMT siblings:
+ * two threads on one core share its FMA units and gain nothing in GEMM. */
 int ht_get_num_threads(void)
 {
-    return requested > 0 ? requested : omp_get_max_threads();
+    return requested > 0 ? requested : ht_default_threads();
 }
 
 void ht_set_num_threads(int n)

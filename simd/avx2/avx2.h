@@ -9,7 +9,12 @@ void ht_avx2_init_gemm(ht_kernels *k);
 /* Parts of ht_avx2_init_gemm, one per file. */
 void ht_avx2_gemm_pack_init(ht_kernels *k);
 void ht_avx2_gemm_smalln_init(ht_kernels *k);
+
 /* Dense-layer elementwise kernels, regularisers, optimiser, dropout. */
 void ht_avx2_init_elementwise(ht_kernels *k);
+/* Parts of ht_avx2_init_elementwise. */
+void ht_avx2_init_optim(ht_kernels *k);
+void ht_avx2_init_softmax(ht_kernels *k);
+void ht_avx2_init_dropout(ht_kernels *k);
 
 #endif

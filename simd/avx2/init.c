@@ -7,4 +7,5 @@ void ht_kernels_init_avx2(ht_kernels *k)
     ht_kernels_init_scalar(k);
     k->name = "avx2";
     ht_avx2_init_gemm(k);
+    ht_avx2_init_elementwise(k);
 }

@@ -151,6 +151,31 @@ static void dropout_fwd_scalar(uint64_t key, size_t n, uint32_t thr,
     dropout_bwd_scalar(n, x, bits, scale, y);
 }
 
+static void dropout_fwd2_scalar(uint64_t key0, uint64_t key1, size_t n,
+                                uint32_t thr, float scale, const float *x0,
+                                const float *x1, float *y0, float *y1,
+                                uint32_t *bits0, uint32_t *bits1)
+{
+    dropout_fwd_scalar(key0, n, thr, scale, x0, y0, bits0);
+    dropout_fwd_scalar(key1, n, thr, scale, x1, y1, bits1);
+}
+
+static void dropout_mask2_scalar(uint64_t key0, uint64_t key1, size_t n,
+                                 uint32_t thr, uint32_t *bits0,
+                                 uint32_t *bits1)
+{
+    dropout_mask_scalar(key0, n, thr, bits0);
+    dropout_mask_scalar(key1, n, thr, bits1);
+}
+
+static size_t count_zeros_scalar(size_t n, const float *x)
+{
+    size_t z = 0;
+    for (size_t i = 0; i < n; i++)
+        z += x[i] == 0.0f;
+    return z;
+}
+
 void ht_scalar_init_elementwise(ht_kernels *k)
 {
     k->bias_add = bias_add_scalar;
@@ -165,4 +190,7 @@ void ht_scalar_init_elementwise(ht_kernels *k)
     k->dropout_mask = dropout_mask_scalar;
     k->dropout_fwd = dropout_fwd_scalar;
     k->dropout_bwd = dropout_bwd_scalar;
+    k->dropout_fwd2 = dropout_fwd2_scalar;
+    k->dropout_mask2 = dropout_mask2_scalar;
+    k->count_zeros = count_zeros_scalar;
 }

@@ -1,0 +1,295 @@
+/* Checkpoints: architecture, hyper-parameters, weights, optimiser state,
+ * epoch and step, little-endian, followed by a CRC-32 of everything before
+ * it; written atomically (ht_file_write_atomic).
+ *
+ *   "HTCKPT01"  u32 version  u32 header bytes  header  payload  u32 crc
+ *   header : config fields (fixed order, fixed widths), i32 epoch, u64 step,
+ *            u64 n_params, u32 has_m, u32 has_v
+ *   payload: params[n_params] (then opt_m, then opt_v if present), f32
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "fileio.h"
+#include "model_internal.h"
+
+#define CKPT_MAGIC "HTCKPT01"
+#define CKPT_VERSION 1u
+
+typedef struct wbuf {
+    unsigned char *p;
+    size_t len, cap;
+    int oom;
+} wbuf;
+
+static void put(wbuf *w, const void *src, size_t n)
+{
+    if (w->oom)
+        return;
+    if (w->len + n > w->cap) {
+        size_t cap = w->cap ? w->cap : 4096;
+        while (cap < w->len + n)
+            cap *= 2;
+        unsigned char *p = realloc(w->p, cap);
+        if (p == NULL) {
+            w->oom = 1;
+            return;
+        }
+        w->p = p;
+        w->cap = cap;
+    }
+    memcpy(w->p + w->len, src, n);
+    w->len += n;
+}
+
+static void put_u32(wbuf *w, uint32_t v) { put(w, &v, 4); }
+static void put_u64(wbuf *w, uint64_t v) { put(w, &v, 8); }
+static void put_f32(wbuf *w, float v) { put(w, &v, 4); }
+
+typedef struct rbuf {
+    const unsigned char *p;
+    size_t len, pos;
+    int short_read;
+} rbuf;
+
+static void get(rbuf *r, void *dst, size_t n)
+{
+    if (r->short_read || r->len - r->pos < n) {
+        r->short_read = 1;
+        memset(dst, 0, n);
+        return;
+    }
+    memcpy(dst, r->p + r->pos, n);
+    r->pos += n;
+}
+
+static uint32_t get_u32(rbuf *r) { uint32_t v; get(r, &v, 4); return v; }
+static uint64_t get_u64(rbuf *r) { uint64_t v; get(r, &v, 8); return v; }
+static float get_f32(rbuf *r) { float v; get(r, &v, 4); return v; }
+
+static int little_endian(void)
+{
+    const uint32_t one = 1;
+    unsigned char b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+static void put_config(wbuf *w, const ht_config *c)
+{
+    put_u32(w, (uint32_t)c->n_layers);
+    for (size_t l = 0; l <= c->n_layers; l++)
+        put_u64(w, c->sizes[l]);
+    put_f32(w, c->dropout);
+    put_f32(w, c->input_dropout);
+    put_u32(w, (uint32_t)c->loss);
+    put_u32(w, (uint32_t)c->optimizer);
+    put_f32(w, c->lr);
+    put_f32(w, c->momentum);
+    put_u32(w, (uint32_t)c->nesterov);
+    put_f32(w, c->beta1);
+    put_f32(w, c->beta2);
+    put_f32(w, c->eps);
+    put_f32(w, c->weight_decay);
+    put_f32(w, c->l1);
+    put_f32(w, c->l2);
+    put_u32(w, (uint32_t)c->reg_bias);
+    put_u32(w, (uint32_t)c->prox_l1);
+    put_u32(w, (uint32_t)c->schedule);
+    put_u32(w, (uint32_t)c->step_epochs);
+    put_f32(w, c->gamma);
+    put_u32(w, (uint32_t)c->total_epochs);
+    put_u64(w, c->batch);
+    put_u64(w, c->seed);
+}
+
+static void get_config(rbuf *r, ht_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->n_layers = get_u32(r);
+    if (c->n_layers < 1 || c->n_layers > HT_MAX_LAYERS) {
+        r->short_read = 1;
+        return;
+    }
+    for (size_t l = 0; l <= c->n_layers; l++)
+        c->sizes[l] = (size_t)get_u64(r);
+    c->dropout = get_f32(r);
+    c->input_dropout = get_f32(r);
+    c->loss = (ht_loss_kind)get_u32(r);
+    c->optimizer = (ht_optimizer_kind)get_u32(r);
+    c->lr = get_f32(r);
+    c->momentum = get_f32(r);
+    c->nesterov = (int)get_u32(r);
+    c->beta1 = get_f32(r);
+    c->beta2 = get_f32(r);
+    c->eps = get_f32(r);
+    c->weight_decay = get_f32(r);
+    c->l1 = get_f32(r);
+    c->l2 = get_f32(r);
+    c->reg_bias = (int)get_u32(r);
+    c->prox_l1 = (int)get_u32(r);
+    c->schedule = (ht_lr_schedule)get_u32(r);
+    c->step_epochs = (int)get_u32(r);
+    c->gamma = get_f32(r);
+    c->total_epochs = (int)get_u32(r);
+    c->batch = (size_t)get_u64(r);
+    c->seed = get_u64(r);
+}
+
+ht_status ht_model_save(const ht_model *m, const char *path)
+{
+    if (m == NULL || path == NULL)
+        return ht_error(HT_ERR_ARG, "ht_model_save: NULL argument");
+    if (!little_endian())
+        return ht_error(HT_ERR_UNSUPPORTED, "%s: checkpoints are written "
+                        "little-endian only", path);
+    wbuf w = {0};
+    put(&w, CKPT_MAGIC, 8);
+    put_u32(&w, CKPT_VERSION);
+    wbuf h = {0};
+    put_config(&h, &m->cfg);
+    put_u32(&h, (uint32_t)m->epoch);
+    put_u64(&h, m->step);
+    put_u64(&h, m->n_params);
+    put_u32(&h, m->opt_m != NULL);
+    put_u32(&h, m->opt_v != NULL);
+    put_u32(&w, (uint32_t)h.len);
+    put(&w, h.p, h.len);
+    put(&w, m->params, m->n_params * sizeof(float));
+    if (m->opt_m)
+        put(&w, m->opt_m, m->n_params * sizeof(float));
+    if (m->opt_v)
+        put(&w, m->opt_v, m->n_params * sizeof(float));
+    ht_status s = HT_OK;
+    if (w.oom || h.oom) {
+        s = ht_error(HT_ERR_NOMEM, "%s: out of memory serialising the model",
+                     path);
+    } else {
+        put_u32(&w, ht_crc32(w.p, w.len));
+        s = w.oom ? ht_error(HT_ERR_NOMEM, "%s: out of memory", path)
+                  : ht_file_write_atomic(path, w.p, w.len);
+    }
+    free(h.p);
+    free(w.p);
+    return s;
+}
+
+/* Parses a checkpoint into a new model. */
+static ht_status parse(const char *path, const unsigned char *p, size_t len,
+                       ht_model **out)
+{
+    if (len < 8 + 4 + 4 + 4 || memcmp(p, CKPT_MAGIC, 8) != 0)
+        return ht_error(HT_ERR_FORMAT, "%s: not an hpctrain checkpoint (bad "
+                        "magic or too short: %zu bytes)", path, len);
+    uint32_t crc_stored;
+    memcpy(&crc_stored, p + len - 4, 4);
+    rbuf r = {p, len - 4, 8, 0};
+    const uint32_t version = get_u32(&r);
+    if (version != CKPT_VERSION)
+        return ht_error(HT_ERR_FORMAT, "%s: checkpoint version %u, this build "
+                        "reads version %u", path, version, CKPT_VERSION);
+    const uint32_t hlen = get_u32(&r);
+    ht_config c;
+    get_config(&r, &c);
+    const int epoch = (int)get_u32(&r);
+    const uint64_t step = get_u64(&r);
+    const uint64_t n_params = get_u64(&r);
+    const uint32_t has_m = get_u32(&r), has_v = get_u32(&r);
+    if (r.short_read || r.pos != 16 + (size_t)hlen)
+        return ht_error(HT_ERR_FORMAT, "%s: truncated or malformed checkpoint "
+                        "header", path);
+    if (ht_crc32(p, len - 4) != crc_stored)
+        return ht_error(HT_ERR_CHECKSUM, "%s: checksum mismatch: the file is "
+                        "corrupted", path);
+    ht_status s = ht_config_check(&c);
+    if (s != HT_OK)
+        return ht_error(HT_ERR_FORMAT, "%s: invalid configuration in "
+                        "checkpoint: %s", path, ht_last_error());
+    ht_model *m;
+    s = ht_model_create(&c, &m);
+    if (s != HT_OK)
+        return s;
+    const int want_m = m->opt_m != NULL, want_v = m->opt_v != NULL;
+    const size_t bytes = m->n_params * sizeof(float);
+    if (n_params != m->n_params || (uint32_t)want_m != has_m ||
+        (uint32_t)want_v != has_v ||
+        r.len - r.pos != bytes * (size_t)(1 + want_m + want_v)) {
+        ht_model_free(m);
+        return ht_error(HT_ERR_FORMAT, "%s: truncated checkpoint: payload "
+                        "does not match its architecture", path);
+    }
+    get(&r, m->params, bytes);
+    if (want_m)
+        get(&r, m->opt_m, bytes);
+    if (want_v)
+        get(&r, m->opt_v, bytes);
+    m->epoch = epoch;
+    m->step = step;
+    *out = m;
+    return HT_OK;
+}
+
+ht_status ht_model_load(const char *path, ht_model **out)
+{
+    if (path == NULL || out == NULL)
+        return ht_error(HT_ERR_ARG, "ht_model_load: NULL argument");
+    *out = NULL;
+    void *data;
+    size_t len;
+    ht_status s = ht_file_read_all(path, &data, &len);
+    if (s != HT_OK)
+        return s;
+    s = parse(path, data, len, out);
+    free(data);
+    return s;
+}
+
+static void arch_str(const ht_config *c, char *buf, size_t len)
+{
+    size_t pos = 0;
+    buf[0] = '\0';
+    for (size_t l = 0; l <= c->n_layers && pos + 1 < len; l++) {
+        ht_snprintf(buf + pos, len - pos, l ? "-%zu" : "%zu", c->sizes[l]);
+        pos += strlen(buf + pos);
+    }
+}
+
+ht_status ht_model_load_into(ht_model *m, const char *path)
+{
+    if (m == NULL)
+        return ht_error(HT_ERR_ARG, "ht_model_load_into: NULL model");
+    ht_model *src;
+    ht_status s = ht_model_load(path, &src);
+    if (s != HT_OK)
+        return s;
+    int same = src->cfg.n_layers == m->cfg.n_layers;
+    for (size_t l = 0; same && l <= m->cfg.n_layers; l++)
+        same = src->cfg.sizes[l] == m->cfg.sizes[l];
+    if (!same) {
+        char a[160], b[160];
+        arch_str(&src->cfg, a, sizeof a);
+        arch_str(&m->cfg, b, sizeof b);
+        ht_model_free(src);
+        return ht_error(HT_ERR_SHAPE, "%s: checkpoint architecture %s does "
+                        "not match %s", path, a, b);
+    }
+    const size_t bytes = m->n_params * sizeof(float);
+    memcpy(m->params, src->params, bytes);
+    if (m->opt_m) {
+        if (src->opt_m)
+            memcpy(m->opt_m, src->opt_m, bytes);
+        else
+            memset(m->opt_m, 0, bytes);
+    }
+    if (m->opt_v) {
+        if (src->opt_v)
+            memcpy(m->opt_v, src->opt_v, bytes);
+        else
+            memset(m->opt_v, 0, bytes);
+    }
+    m->epoch = src->epoch;
+    m->step = src->step;
+    ht_model_free(src);
+    return HT_OK;
+}

@@ -1,0 +1,184 @@
+/* `hpctrain bench`: training steps on random in-memory data with the
+ * per-kernel profile, and the first layer's three GEMM shapes alone. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void *alloc64(size_t bytes)
+{
+    size_t rounded = (bytes + 63) / 64 * 64;
+    return aligned_alloc(64, rounded ? rounded : 64);
+}
+
+/* A data set the CLI owns (freed here, not by ht_dataset_free). */
+static int random_dataset(size_t n, size_t d, size_t classes, uint64_t seed,
+                          ht_dataset *ds)
+{
+    memset(ds, 0, sizeof *ds);
+    ds->x = alloc64(n * d * sizeof(float));
+    ds->label = alloc64(n * sizeof(int32_t));
+    if (ds->x == NULL || ds->label == NULL) {
+        free(ds->x);
+        free(ds->label);
+        cli_error("bench: cannot allocate %zu x %zu random rows", n, d);
+        return CLI_EXIT_RUNTIME;
+    }
+    uint64_t s = seed;
+    for (size_t i = 0; i < n * d; i++)
+        ds->x[i] = (float)(splitmix64(&s) >> 40) * (1.0f / 16777216.0f);
+    for (size_t i = 0; i < n; i++)
+        ds->label[i] = (int32_t)(splitmix64(&s) % classes);
+    ds->n = n;
+    ds->d = d;
+    ds->n_classes = classes;
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median seconds per call over 5 samples of enough calls to last ~50 ms. */
+static ht_status time_sgemm(int ta, int tb, size_t m, size_t n, size_t k,
+                           const float *a, size_t lda, const float *b,
+                           size_t ldb, float *c, size_t ldc, double *secs)
+{
+    ht_status s = ht_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+    if (s != HT_OK)
+        return s;
+    double t0 = cli_now();
+    s = ht_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+    double one = cli_now() - t0;
+    int reps = one > 0 ? (int)(0.05 / one) + 1 : 1000;
+    if (reps > 1000)
+        reps = 1000;
+    double sample[5];
+    for (int r = 0; r < 5 && s == HT_OK; r++) {
+        t0 = cli_now();
+        for (int i = 0; i < reps && s == HT_OK; i++)
+            s = ht_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+        sample[r] = (cli_now() - t0) / reps;
+    }
+    qsort(sample, 5, sizeof sample[0], cmp_double);
+    *secs = sample[2];
+    return s;
+}
+
+static int bench_gemms(const ht_config *cfg, uint64_t seed)
+{
+    size_t mb = cfg->batch, d = cfg->sizes[0], h = cfg->sizes[1];
+    size_t big = d * h;
+    if (mb * d > big)
+        big = mb * d;
+    if (mb * h > big)
+        big = mb * h;
+    float *a = alloc64(big * sizeof(float)), *b = alloc64(big * sizeof(float));
+    float *c = alloc64(big * sizeof(float));
+    int rc = 0;
+    if (!a || !b || !c) {
+        cli_error("bench: cannot allocate GEMM operands");
+        rc = CLI_EXIT_RUNTIME;
+    }
+    uint64_t s = seed ^ 0x5bd1e995ull;
+    for (size_t i = 0; rc == 0 && i < big; i++) {
+        a[i] = (float)(splitmix64(&s) >> 40) * (1.0f / 16777216.0f) - 0.5f;
+        b[i] = (float)(splitmix64(&s) >> 40) * (1.0f / 16777216.0f) - 0.5f;
+    }
+    /* Layer 0 with batch m, d inputs, h outputs:
+     *   forward      Y  = X W        m x h, k = d
+     *   bwd data     dX = dY W^T     m x d, k = h
+     *   bwd weight   dW = X^T dY     d x h, k = m */
+    struct {
+        const char *name;
+        int ta, tb;
+        size_t m, n, k, lda, ldb;
+    } shapes[3] = {
+        {"gemm_fwd         X*W", HT_NO_TRANS, HT_NO_TRANS, mb, h, d, d, h},
+        {"gemm_bwd_data    dY*W^T", HT_NO_TRANS, HT_TRANS, mb, d, h, h, h},
+        {"gemm_bwd_weight  X^T*dY", HT_TRANS, HT_NO_TRANS, d, h, mb, d, h},
+    };
+    if (rc == 0)
+        printf("sgemm alone, first layer (median of 5):\n");
+    for (int i = 0; rc == 0 && i < 3; i++) {
+        double secs = 0;
+        ht_status st = time_sgemm(shapes[i].ta, shapes[i].tb, shapes[i].m,
+                                  shapes[i].n, shapes[i].k, a, shapes[i].lda,
+                                  b, shapes[i].ldb, c, shapes[i].n, &secs);
+        if (st != HT_OK) {
+            rc = cli_lib_error("bench: ht_sgemm", st);
+            break;
+        }
+        double gf = 2.0 * (double)shapes[i].m * (double)shapes[i].n *
+                    (double)shapes[i].k / secs * 1e-9;
+        printf("  %-24s m %5zu n %5zu k %5zu  %9.1f us  %8.2f GFLOP/s\n",
+               shapes[i].name, shapes[i].m, shapes[i].n, shapes[i].k,
+               secs * 1e6, gf);
+    }
+    free(a);
+    free(b);
+    free(c);
+    return rc;
+}
+
+int cli_bench(const cli_opts *o)
+{
+    ht_config cfg = o->cfg;
+    if (!o->arch_given) {
+        /* The default hidden layers between Fashion-MNIST's sizes. */
+        cfg.sizes[0] = 784;
+        cfg.sizes[cfg.n_layers] = 10;
+    }
+    if (ht_config_check(&cfg) != HT_OK) {
+        cli_error("invalid configuration: %s", ht_last_error());
+        return CLI_EXIT_USAGE;
+    }
+    int rc = cli_runtime_start(o, "bench", 1, (unsigned long long)cfg.seed);
+    if (rc)
+        return rc;
+    size_t warm_steps = o->steps < 3 ? (size_t)o->steps : 3;
+    size_t n = cfg.batch * (size_t)o->steps;
+    ht_dataset data;
+    rc = random_dataset(n, cfg.sizes[0], cfg.sizes[cfg.n_layers], cfg.seed, &data);
+    if (rc)
+        return rc;
+    ht_dataset warm = data;   /* a prefix view of the same rows */
+    warm.n = cfg.batch * warm_steps;
+
+    char arch[256];
+    cli_format_arch(&cfg, arch, sizeof arch);
+    printf("bench: arch %s, batch %zu, %d steps on random data (%zu warm-up)\n",
+           arch, cfg.batch, o->steps, warm_steps);
+    ht_model *m = NULL;
+    ht_status s = ht_model_create(&cfg, &m);
+    ht_epoch_stats st;
+    if (s == HT_OK)
+        s = ht_model_train_epoch(m, &warm, NULL, NULL, &st);
+    if (s == HT_OK) {
+        ht_model_profile_reset(m);
+        s = ht_model_train_epoch(m, &data, NULL, NULL, &st);
+    }
+    if (s != HT_OK) {
+        rc = cli_lib_error("bench", s);
+    } else {
+        printf("train: %.0f samples/s (%.4g s for %zu samples, %.4g ms/step)\n",
+               st.samples_per_s, st.seconds, n, 1e3 * st.seconds / o->steps);
+        cli_print_profile(stdout, m);
+        fflush(stdout);
+        rc = bench_gemms(&cfg, cfg.seed);
+    }
+    ht_model_free(m);
+    free(data.x);
+    free(data.label);
+    return rc;
+}

@@ -1,0 +1,103 @@
+/* Shared declarations of the hpctrain executable: the commands, error
+ * reporting, data resolution, progress display and profile printing.
+ * The CLI is single-threaded; the library opens the parallel regions. */
+#ifndef HT_CLI_H
+#define HT_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "hpctrain.h"
+#include "args.h"
+
+/* Exit codes: usage errors are determined from the command line alone;
+ * runtime errors involve files, data or training. */
+enum { CLI_EXIT_OK = 0, CLI_EXIT_RUNTIME = 1, CLI_EXIT_USAGE = 2 };
+
+#if defined(__GNUC__)
+#define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define CLI_PRINTF(a, b)
+#endif
+
+/* Prints "hpctrain: <message>\n" on stderr: the one line of a failure. */
+void cli_error(const char *fmt, ...) CLI_PRINTF(1, 2);
+
+/* Prints a library failure as one line: ht_last_error() (or the status
+ * name when empty), prefixed by `what` unless the message already names
+ * it. Returns CLI_EXIT_RUNTIME. */
+int cli_lib_error(const char *what, ht_status s);
+
+/* A library failure about the file given to `flag`: "--resume f: why". */
+int cli_lib_error_file(const char *flag, const char *path, ht_status s);
+
+/* Commands: each returns the process exit code. */
+int cli_train(const cli_opts *o);
+int cli_eval(const cli_opts *o);
+int cli_info(const cli_opts *o);
+int cli_bench(const cli_opts *o);
+
+/* Common start-of-run setup: runtime init, --threads, and the line naming
+ * the ISA, thread count and seed. Returns 0 or an exit code. */
+int cli_runtime_start(const cli_opts *o, const char *cmd, int show_seed,
+                      unsigned long long seed);
+
+/* Formats sizes[0..n] as "784-1024-10" into buf. */
+void cli_format_arch(const ht_config *cfg, char *buf, size_t len);
+
+/* ------------------------------------------------------------------ data */
+
+/* The data sets of one run. Any pointer may be NULL. Names are for
+ * messages: the file a problem with that set should be reported against. */
+typedef struct cli_data {
+    ht_dataset *train, *val, *test;
+    char train_x[1024], train_y[1024];  /* features file, labels file      */
+    char test_x[1024], test_y[1024];
+} cli_data;
+
+/* Resolves --data / --train / --test to loaded data sets. want_train: load
+ * the training set (train); otherwise only the test set (eval). Returns 0,
+ * or an exit code after printing one line. */
+int cli_data_load(const cli_opts *o, int want_train, cli_data *d);
+
+/* Output size the data calls for: n_classes (classification) or n_targets
+ * (regression) over train and test. */
+size_t cli_data_outputs(const cli_data *d);
+
+/* Features per row of the loaded data. */
+size_t cli_data_inputs(const cli_data *d);
+
+/* Checks that cfg's input and output sizes match the data, and that every
+ * label fits the output layer. `source` names where the sizes came from
+ * ("--arch", "model m.ckpt"). Returns 0 or an exit code after one line. */
+int cli_data_check(const cli_data *d, const ht_config *cfg,
+                   const char *source);
+
+/* Splits o->val of the training set off as d->val (seeded). 0 or exit. */
+int cli_data_split(const cli_opts *o, uint64_t seed, cli_data *d);
+
+void cli_data_free(cli_data *d);
+
+/* -------------------------------------------------------------- progress */
+
+double cli_now(void);   /* monotonic seconds */
+
+typedef struct cli_progress {
+    int enabled;        /* 0 under --quiet or when stdout is no TTY        */
+    int epoch, epochs;
+    double t0, last;    /* epoch start, last redraw                        */
+    int drawn;          /* a line is on screen and needs clearing          */
+} cli_progress;
+
+void cli_progress_init(cli_progress *p, int quiet);
+void cli_progress_begin(cli_progress *p, int epoch, int epochs);
+/* ht_progress_fn; user is a cli_progress. */
+void cli_progress_cb(size_t done, size_t total, double loss, void *user);
+void cli_progress_end(cli_progress *p);
+
+/* --------------------------------------------------------------- profile */
+
+/* Prints the per-kernel table of m's profile to f. */
+void cli_print_profile(FILE *f, const ht_model *m);
+
+#endif

@@ -1,0 +1,58 @@
+/* `hpctrain eval --model FILE`: test loss and accuracy of a checkpoint. */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+int cli_eval(const cli_opts *o)
+{
+    struct stat st;
+    if (stat(o->model, &st) != 0) {
+        cli_error("--model %s: cannot open: %s", o->model, strerror(errno));
+        return CLI_EXIT_RUNTIME;
+    }
+    int rc = cli_runtime_start(o, "eval", 0, 0);
+    if (rc)
+        return rc;
+    ht_model *m = NULL;
+    ht_status s = ht_model_load(o->model, &m);
+    if (s != HT_OK)
+        return cli_lib_error_file("--model", o->model, s);
+    /* The data is read the way the model was trained: MSE models take
+     * regression targets from a CSV. */
+    const ht_config *mc = ht_model_config(m);
+    cli_opts od = *o;
+    od.cfg.loss = mc->loss;
+
+    cli_data d;
+    rc = cli_data_load(&od, 0, &d);
+    if (rc) {
+        ht_model_free(m);
+        return rc;
+    }
+    char arch[256], source[1400];
+    cli_format_arch(mc, arch, sizeof arch);
+    snprintf(source, sizeof source, "model %s (%s)", o->model, arch);
+    rc = cli_data_check(&d, mc, source);
+    if (rc == 0) {
+        printf("model: %s, %s, epoch %d\n", o->model, arch, ht_model_epoch(m));
+        ht_eval_stats ev;
+        s = ht_model_evaluate(m, d.test, &ev);
+        if (s != HT_OK) {
+            rc = cli_lib_error(d.test_x, s);
+        } else {
+            printf("test: %s, %zu rows\n", d.test_x, ev.n);
+            if (mc->loss == HT_LOSS_XENT)
+                printf("test loss %.4f  test accuracy %.4f\n", ev.loss, ev.accuracy);
+            else
+                printf("test loss %.6g\n", ev.loss);
+            if (o->print_hash)
+                printf("weights hash %016llx\n",
+                       (unsigned long long)ht_model_hash(m));
+        }
+    }
+    cli_data_free(&d);
+    ht_model_free(m);
+    return rc;
+}

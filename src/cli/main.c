@@ -1,0 +1,120 @@
+/* hpctrain: command dispatch and the helpers every command shares. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);   /* keep stdout and stderr in order on a terminal */
+    fputs("hpctrain: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int cli_lib_error(const char *what, ht_status s)
+{
+    const char *msg = ht_last_error();
+    if (msg == NULL || *msg == '\0')
+        msg = ht_status_str(s);
+    /* Keep it to one line whatever the library wrote. */
+    char line[1024];
+    snprintf(line, sizeof line, "%s", msg);
+    for (char *p = line; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    if (what && *what && strstr(line, what) == NULL)
+        cli_error("%s: %s", what, line);
+    else
+        cli_error("%s", line);
+    return CLI_EXIT_RUNTIME;
+}
+
+int cli_lib_error_file(const char *flag, const char *path, ht_status s)
+{
+    const char *msg = ht_last_error();
+    size_t n = strlen(path);
+    /* "--resume f.ckpt: checksum mismatch" rather than naming f.ckpt twice. */
+    if (msg && strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ') {
+        cli_error("%s %s: %s", flag, path, msg + n + 2);
+        return CLI_EXIT_RUNTIME;
+    }
+    char what[1100];
+    snprintf(what, sizeof what, "%s %s", flag, path);
+    return cli_lib_error(what, s);
+}
+
+void cli_format_arch(const ht_config *cfg, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i <= cfg->n_layers && used < len; i++) {
+        int w = snprintf(buf + used, len - used, "%s%zu", i ? "-" : "",
+                         cfg->sizes[i]);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
+int cli_runtime_start(const cli_opts *o, const char *cmd, int show_seed,
+                      unsigned long long seed)
+{
+    ht_status s = ht_runtime_init();
+    if (s != HT_OK)
+        return cli_lib_error("HPCTRAIN_ISA", s);
+    if (o->threads > 0)
+        ht_set_num_threads(o->threads);
+    printf("hpctrain %s: isa %s, %d thread%s", cmd, ht_isa_name(),
+           ht_get_num_threads(), ht_get_num_threads() == 1 ? "" : "s");
+    if (show_seed)
+        printf(", seed %llu", seed);
+    printf("\n");
+    fflush(stdout);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        cli_usage(stderr, CLI_NONE);
+        return CLI_EXIT_USAGE;
+    }
+    const char *c = argv[1];
+    if (strcmp(c, "--help") == 0 || strcmp(c, "-h") == 0 || strcmp(c, "help") == 0) {
+        enum cli_cmd which = argc > 2 ? cli_cmd_from_name(argv[2]) : CLI_NONE;
+        cli_usage(stdout, which);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(c, "--version") == 0) {
+        printf("hpctrain %d.%d.%d\n", HT_VERSION_MAJOR, HT_VERSION_MINOR,
+               HT_VERSION_PATCH);
+        return CLI_EXIT_OK;
+    }
+    enum cli_cmd cmd = cli_cmd_from_name(c);
+    if (cmd == CLI_NONE) {
+        cli_error("%s: unknown %s (see 'hpctrain --help')", c,
+                  c[0] == '-' ? "flag" : "command");
+        return CLI_EXIT_USAGE;
+    }
+    cli_opts o;
+    int rc = cli_parse(cmd, argc, argv, 2, &o);
+    if (rc)
+        return rc;
+    if (o.help) {
+        cli_usage(stdout, cmd);
+        return CLI_EXIT_OK;
+    }
+    switch (cmd) {
+    case CLI_TRAIN: return cli_train(&o);
+    case CLI_EVAL: return cli_eval(&o);
+    case CLI_INFO: return cli_info(&o);
+    case CLI_BENCH: return cli_bench(&o);
+    case CLI_NONE: break;
+    }
+    return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,136 @@
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataset_internal.h"
+#include "error.h"
+#include "internal.h"
+#include "rng.h"
+
+ht_status ht_dataset_alloc(size_t n, size_t d, size_t n_targets,
+                           const char *what, ht_dataset **out)
+{
+    if (d != 0 && n > SIZE_MAX / sizeof(float) / d)
+        return ht_error(HT_ERR_NOMEM, "%s: %zu x %zu features do not fit in "
+                        "memory", what, n, d);
+    if (n_targets != 0 && n > SIZE_MAX / sizeof(float) / n_targets)
+        return ht_error(HT_ERR_NOMEM, "%s: %zu x %zu targets do not fit in "
+                        "memory", what, n, n_targets);
+    ht_dataset *ds = calloc(1, sizeof *ds);
+    if (!ds)
+        return ht_error(HT_ERR_NOMEM, "%s: out of memory", what);
+    ds->n = n;
+    ds->d = d;
+    ds->n_targets = n_targets;
+    /* ht_aligned_alloc(0) is NULL; keep x valid even for an empty set. */
+    ds->x = ht_aligned_alloc(n * d != 0 ? n * d * sizeof(float) : 64);
+    if (n_targets == 0)
+        ds->label = malloc(n ? n * sizeof(int32_t) : 1);
+    else
+        ds->target = malloc(n ? n * n_targets * sizeof(float) : 1);
+    if (!ds->x || (n_targets == 0 ? !ds->label : !ds->target)) {
+        ht_dataset_free(ds);
+        return ht_error(HT_ERR_NOMEM, "%s: out of memory for %zu x %zu "
+                        "floats", what, n, d);
+    }
+    *out = ds;
+    return HT_OK;
+}
+
+void ht_dataset_free(ht_dataset *ds)
+{
+    if (!ds)
+        return;
+    ht_aligned_free(ds->x);
+    free(ds->label);
+    free(ds->target);
+    free(ds);
+}
+
+void ht_dataset_gather(const ht_dataset *ds, const size_t *idx, size_t count,
+                       float *x_out, int32_t *label_out, float *target_out)
+{
+    const size_t d = ds->d, t = ds->n_targets;
+    for (size_t i = 0; i < count; i++) {
+        size_t r = idx[i];
+        memcpy(x_out + i * d, ds->x + r * d, d * sizeof(float));
+        if (label_out && ds->label)
+            label_out[i] = ds->label[r];
+        if (target_out && ds->target)
+            memcpy(target_out + i * t, ds->target + r * t, t * sizeof(float));
+    }
+}
+
+void ht_permutation(size_t *perm, size_t n, uint64_t seed)
+{
+    uint64_t s = seed;
+    for (size_t i = 0; i < n; i++)
+        perm[i] = i;
+    for (size_t i = n; i-- > 1;) {
+        uint64_t bound = (uint64_t)i + 1;
+        uint64_t reject_below = (0 - bound) % bound; /* 2^64 mod bound */
+        uint64_t r;
+        do
+            r = ht_splitmix64_next(&s);
+        while (r < reject_below);
+        size_t j = (size_t)(r % bound);
+        size_t tmp = perm[i];
+        perm[i] = perm[j];
+        perm[j] = tmp;
+    }
+}
+
+/* A new data set holding rows idx[0..count) of src, same shape otherwise. */
+static ht_status subset(const ht_dataset *src, const size_t *idx,
+                        size_t count, const char *what, ht_dataset **out)
+{
+    ht_dataset *ds;
+    ht_status s = ht_dataset_alloc(count, src->d, src->target ? src->n_targets
+                                                              : 0, what, &ds);
+    if (s != HT_OK)
+        return s;
+    ht_dataset_gather(src, idx, count, ds->x, ds->label, ds->target);
+    /* Both sides keep the source's class count, so a model sized from the
+     * training split also fits a validation split that misses a class. */
+    ds->n_classes = src->n_classes;
+    *out = ds;
+    return HT_OK;
+}
+
+ht_status ht_dataset_split(const ht_dataset *src, double frac, uint64_t seed,
+                           ht_dataset **train, ht_dataset **val)
+{
+    if (!src || !train || !val)
+        return ht_error(HT_ERR_ARG, "ht_dataset_split: NULL argument");
+    if (!(frac > 0.0 && frac < 1.0))
+        return ht_error(HT_ERR_ARG, "validation fraction %g is not in (0,1)",
+                        frac);
+    if ((src->label == NULL) == (src->target == NULL))
+        return ht_error(HT_ERR_ARG, "ht_dataset_split: data set has %s",
+                        src->label ? "both labels and targets"
+                                   : "neither labels nor targets");
+    double nv = floor(frac * (double)src->n + 0.5);
+    size_t n_val = (size_t)nv;
+    if (n_val == 0 || n_val >= src->n)
+        return ht_error(HT_ERR_ARG, "validation fraction %g of %zu rows leaves "
+                        "the %s set empty", frac, src->n,
+                        n_val == 0 ? "validation" : "training");
+    size_t n_train = src->n - n_val;
+    size_t *perm = malloc(src->n * sizeof *perm);
+    if (!perm)
+        return ht_error(HT_ERR_NOMEM, "ht_dataset_split: out of memory for a "
+                        "permutation of %zu rows", src->n);
+    ht_permutation(perm, src->n, seed);
+    ht_dataset *tr = NULL, *va = NULL;
+    ht_status s = subset(src, perm, n_train, "training split", &tr);
+    if (s == HT_OK)
+        s = subset(src, perm + n_train, n_val, "validation split", &va);
+    free(perm);
+    if (s != HT_OK) {
+        ht_dataset_free(tr);
+        return s;
+    }
+    *train = tr;
+    *val = va;
+    return HT_OK;
+}

@@ -1,0 +1,199 @@
+/* Model lifetime: slabs, initialisation, accessors, hash, profile. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../simd/rng.h"
+#include "error.h"
+#include "internal.h"
+#include "model_internal.h"
+
+double ht_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+size_t ht_model_layer_in(const ht_model *m, size_t l) { return m->cfg.sizes[l]; }
+size_t ht_model_layer_out(const ht_model *m, size_t l) { return m->cfg.sizes[l + 1]; }
+
+/* Rounds a float count up to a whole number of 64-byte lines. */
+static size_t pad16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+ht_status ht_model_alloc(ht_model *m)
+{
+    const ht_config *c = &m->cfg;
+    const size_t L = c->n_layers, B = c->batch;
+    size_t off = 0, maxw = 0;
+    for (size_t l = 0; l < L; l++) {
+        m->w_off[l] = off;
+        off += pad16(c->sizes[l] * c->sizes[l + 1]);
+        m->b_off[l] = off;
+        off += pad16(c->sizes[l + 1]);
+    }
+    for (size_t l = 0; l <= L; l++)
+        maxw = c->sizes[l] > maxw ? c->sizes[l] : maxw;
+    m->n_params = off;
+
+    const int need_m = c->optimizer != HT_OPT_SGD || c->momentum != 0.0f;
+    const int need_v = c->optimizer != HT_OPT_SGD;
+    m->params = ht_aligned_alloc(off * sizeof(float));
+    m->grads = ht_aligned_alloc(off * sizeof(float));
+    m->opt_m = need_m ? ht_aligned_alloc(off * sizeof(float)) : NULL;
+    m->opt_v = need_v ? ht_aligned_alloc(off * sizeof(float)) : NULL;
+
+    /* work slab: activations, probs, two gradient buffers, masks, labels */
+    size_t wsz = 0;
+    size_t act_off[HT_MAX_LAYERS + 1], mask_off[HT_MAX_LAYERS + 1];
+    for (size_t l = 0; l <= L; l++) {
+        act_off[l] = wsz;
+        wsz += pad16(B * c->sizes[l]);
+    }
+    const size_t probs_off = wsz;
+    wsz += pad16(B * c->sizes[L]);
+    const size_t d0 = wsz;
+    wsz += pad16(B * maxw);
+    const size_t d1 = wsz;
+    wsz += pad16(B * maxw);
+    for (size_t l = 0; l <= L; l++) {
+        m->mask_ld[l] = (c->sizes[l] + 31) / 32;
+        mask_off[l] = wsz;
+        wsz += pad16(B * m->mask_ld[l]);
+    }
+    const size_t lab_off = wsz;
+    wsz += pad16(B);
+    const size_t tgt_off = wsz;
+    wsz += pad16(B * c->sizes[L]);
+    const size_t loss_off = wsz;
+    wsz += pad16(B);
+    m->work = ht_aligned_alloc(wsz * sizeof(float));
+
+    if (!m->params || !m->grads || (need_m && !m->opt_m) ||
+        (need_v && !m->opt_v) || !m->work)
+        return ht_error(HT_ERR_NOMEM, "model: cannot allocate %zu parameters "
+                        "and %zu floats of work space", off, wsz);
+    memset(m->params, 0, off * sizeof(float));
+    memset(m->grads, 0, off * sizeof(float));
+    if (m->opt_m)
+        memset(m->opt_m, 0, off * sizeof(float));
+    if (m->opt_v)
+        memset(m->opt_v, 0, off * sizeof(float));
+    memset(m->work, 0, wsz * sizeof(float));
+    for (size_t l = 0; l <= L; l++) {
+        m->act[l] = m->work + act_off[l];
+        m->mask[l] = (uint32_t *)(m->work + mask_off[l]);
+    }
+    m->probs = m->work + probs_off;
+    m->dbuf[0] = m->work + d0;
+    m->dbuf[1] = m->work + d1;
+    m->labels = (int32_t *)(m->work + lab_off);
+    m->targets = m->work + tgt_off;
+    m->loss_row = m->work + loss_off;
+    return HT_OK;
+}
+
+/* He/Kaiming uniform: U(-sqrt(6/fan_in), sqrt(6/fan_in)), one splitmix64
+ * stream per layer so the init does not depend on the other layers. */
+static void init_weights(ht_model *m)
+{
+    const ht_config *c = &m->cfg;
+    for (size_t l = 0; l < c->n_layers; l++) {
+        float *w = m->params + m->w_off[l];
+        const size_t n = c->sizes[l] * c->sizes[l + 1];
+        const double bound = sqrt(6.0 / (double)c->sizes[l]);
+        uint64_t s = ht_mix64(c->seed ^ 0x1A17A11CEull) + l;
+        for (size_t i = 0; i < n; i++) {
+            double u = (double)(ht_splitmix64_next(&s) >> 11) *
+                       (1.0 / 9007199254740992.0);
+            w[i] = (float)((2.0 * u - 1.0) * bound);
+        }
+    }
+}
+
+ht_status ht_model_create(const ht_config *cfg, ht_model **out)
+{
+    ht_status s = ht_runtime_init();
+    if (s != HT_OK)
+        return s;
+    if (out == NULL)
+        return ht_error(HT_ERR_ARG, "ht_model_create: NULL out");
+    *out = NULL;
+    s = ht_config_check(cfg);
+    if (s != HT_OK)
+        return s;
+    ht_model *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return ht_error(HT_ERR_NOMEM, "ht_model_create: out of memory");
+    m->cfg = *cfg;
+    s = ht_model_alloc(m);
+    if (s != HT_OK) {
+        ht_model_free(m);
+        return s;
+    }
+    init_weights(m);
+    *out = m;
+    return HT_OK;
+}
+
+void ht_model_free(ht_model *m)
+{
+    if (m == NULL)
+        return;
+    ht_aligned_free(m->params);
+    ht_aligned_free(m->grads);
+    ht_aligned_free(m->opt_m);
+    ht_aligned_free(m->opt_v);
+    ht_aligned_free(m->work);
+    free(m->perm);
+    free(m);
+}
+
+const ht_config *ht_model_config(const ht_model *m) { return &m->cfg; }
+int ht_model_epoch(const ht_model *m) { return m->epoch; }
+uint64_t ht_model_step(const ht_model *m) { return m->step; }
+
+float *ht_model_weights(ht_model *m, size_t layer)
+{
+    return layer < m->cfg.n_layers ? m->params + m->w_off[layer] : NULL;
+}
+
+float *ht_model_bias(ht_model *m, size_t layer)
+{
+    return layer < m->cfg.n_layers ? m->params + m->b_off[layer] : NULL;
+}
+
+uint64_t ht_model_hash(const ht_model *m)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t l = 0; l < m->cfg.n_layers; l++) {
+        const size_t nw = m->cfg.sizes[l] * m->cfg.sizes[l + 1];
+        const unsigned char *p = (const unsigned char *)(m->params + m->w_off[l]);
+        for (size_t i = 0; i < nw * sizeof(float); i++)
+            h = (h ^ p[i]) * 0x100000001b3ull;
+        p = (const unsigned char *)(m->params + m->b_off[l]);
+        for (size_t i = 0; i < m->cfg.sizes[l + 1] * sizeof(float); i++)
+            h = (h ^ p[i]) * 0x100000001b3ull;
+    }
+    return h;
+}
+
+static const char *const prof_names[HT_PROF_COUNT] = {
+    "gemm_fwd", "gemm_bwd_data", "gemm_bwd_weight", "elementwise",
+    "dropout", "loss", "optim", "data"};
+
+const char *ht_prof_name(ht_prof_kind k)
+{
+    return (unsigned)k < HT_PROF_COUNT ? prof_names[k] : "unknown";
+}
+
+void ht_model_profile(const ht_model *m, ht_profile *out)
+{
+    *out = m->prof;
+}
+
+void ht_model_profile_reset(ht_model *m)
+{
+    memset(&m->prof, 0, sizeof m->prof);
+}

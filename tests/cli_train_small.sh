@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# End to end through the hpctrain CLI on small generated CSV data: accuracy,
+# bitwise-identical weights for 1 and 2 threads, --save/--resume continuing
+# bit for bit, eval reproducing the test accuracy, --val, MSE regression,
+# info and bench.
+# usage: bash cli_train_small.sh /path/to/hpctrain TMPDIR
+set -u
+H=${1:?usage: cli_train_small.sh HPCTRAIN TMPDIR}
+T=${2:?usage: cli_train_small.sh HPCTRAIN TMPDIR}
+rm -rf "$T" && mkdir -p "$T" || { echo "cannot create $T"; exit 1; }
+PY=$(command -v python3) || { echo "FAIL: python3 (stdlib only) is needed to generate the data"; exit 1; }
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
+
+# run NAME OUTFILE CMD...: CMD must succeed; its stdout goes to OUTFILE.
+run() {
+    local name=$1 out=$2
+    shift 2
+    if "$@" >"$out" 2>"$T/err"; then return 0; fi
+    bad "$name" "exit $? from: $*"
+    sed 's/^/     stderr: /' "$T/err"
+    return 1
+}
+field() { sed -n "s/^$2 \([0-9a-f.e+-]*\)$/\1/p" "$1" | tail -n 1; }
+ge() { "$PY" -c "import sys; sys.exit(0 if float('$1') >= float('$2') else 1)" 2>/dev/null; }
+le() { "$PY" -c "import sys; sys.exit(0 if float('$1') <= float('$2') else 1)" 2>/dev/null; }
+
+"$PY" - "$T" <<'PYEOF' || { echo "FAIL: generating data"; exit 1; }
+import os, random, sys
+t = sys.argv[1]
+rnd = random.Random(11)
+centres = [(2, 0, 0, 0, 1, 0), (0, 2, 0, 1, 0, 0), (0, 0, 2, 0, 0, 1)]
+def rows(n):
+    out = []
+    for i in range(n):
+        c = rnd.randrange(3)
+        x = [m + rnd.gauss(0, 0.7) for m in centres[c]]
+        out.append("%d,%s" % (c, ",".join("%.5f" % v for v in x)))
+    return out
+with open(os.path.join(t, "train.csv"), "w") as f:
+    f.write("label,f1,f2,f3,f4,f5,f6\n" + "\n".join(rows(360)) + "\n")
+with open(os.path.join(t, "test.csv"), "w") as f:
+    f.write("\n".join(rows(150)) + "\n")
+def reg(n):
+    out = []
+    for i in range(n):
+        x = [rnd.uniform(-1, 1) for _ in range(3)]
+        y = 0.5 * x[0] - x[1] + 0.25 * x[2] * x[2]
+        out.append("%.6f,%s" % (y, ",".join("%.6f" % v for v in x)))
+    return out
+with open(os.path.join(t, "reg_train.csv"), "w") as f:
+    f.write("\n".join(reg(400)) + "\n")
+with open(os.path.join(t, "reg_test.csv"), "w") as f:
+    f.write("\n".join(reg(100)) + "\n")
+PYEOF
+
+# constant rate and no L2: a run stopped at epoch 3 and resumed equals one
+# run only when the schedule does not depend on the total epoch count
+TR="--train $T/train.csv --test $T/test.csv --arch 6-32-16-3 --epochs 8 --batch 32 --lr 0.05 --dropout 0.1 --seed 7 --schedule constant --l2 0"
+
+# --- full run, 1 thread: accuracy, start line, per-epoch lines, no \r on a pipe
+if run "train 1 thread" "$T/t1.out" "$H" train $TR --threads 1 --print-hash --save "$T/full.ckpt"; then
+    acc=$(field "$T/t1.out" "final test accuracy")
+    h1=$(field "$T/t1.out" "weights hash")
+    echo "     1 thread: final test accuracy $acc, hash $h1"
+    [ -n "$acc" ] && ge "$acc" 0.90 && ok "final test accuracy $acc >= 0.90" || bad "accuracy" "'$acc' < 0.90"
+    grep -Eq "^hpctrain train: isa [a-z0-9]+, 1 thread, seed 7$" "$T/t1.out" && ok "start line names ISA, threads, seed" \
+        || bad "start line" "$(head -n 1 "$T/t1.out")"
+    [ "$(grep -Ec '^epoch [1-8]/8  loss [0-9.]+  test acc [0-9.]+  [0-9.]+ s  [0-9]+ samples/s$' "$T/t1.out")" -eq 8 ] \
+        && ok "8 per-epoch lines (loss, test acc, seconds, samples/s)" || bad "per-epoch lines" "$(grep ^epoch "$T/t1.out")"
+    grep -q $'\r' "$T/t1.out" && bad "no carriage returns on a pipe" "found \\r" || ok "no carriage returns on a pipe"
+    [[ "$h1" =~ ^[0-9a-f]{16}$ ]] && ok "--print-hash gives 16 hex digits" || bad "--print-hash" "'$h1'"
+fi
+
+# --- 2 threads: bitwise the same weights
+if run "train 2 threads" "$T/t2.out" "$H" train $TR --threads 2 --print-hash; then
+    h2=$(field "$T/t2.out" "weights hash")
+    [ -n "${h1:-}" ] && [ "$h1" = "$h2" ] && ok "hash identical for 1 and 2 threads ($h2)" \
+        || bad "thread-count invariance" "1 thread ${h1:-?}, 2 threads $h2"
+fi
+
+# --- another seed: another hash (the hash is not a constant)
+if run "train seed 8" "$T/s8.out" "$H" train ${TR/--seed 7/--seed 8} --print-hash; then
+    h8=$(field "$T/s8.out" "weights hash")
+    [ "$h8" != "${h1:-}" ] && ok "another seed gives another hash" || bad "seed" "same hash $h8"
+fi
+
+# --- save after 3 epochs, resume up to 8: the same weights as one run
+if run "train 3 epochs" "$T/r1.out" "$H" train ${TR/--epochs 8/--epochs 3} --save "$T/part.ckpt" &&
+   run "resume to 8" "$T/r2.out" "$H" train $TR --resume "$T/part.ckpt" --save "$T/part.ckpt" --print-hash; then
+    hr=$(field "$T/r2.out" "weights hash")
+    grep -q "resumed from $T/part.ckpt at epoch 3" "$T/r2.out" && ok "resume starts at epoch 3" \
+        || bad "resume epoch" "$(grep resumed "$T/r2.out")"
+    [ "$(grep -c '^epoch ' "$T/r2.out")" -eq 5 ] && ok "resume trains epochs 4..8 only" \
+        || bad "resume epochs" "$(grep -c '^epoch ' "$T/r2.out") epoch lines"
+    [ "$hr" = "${h1:-}" ] && ok "save+resume reproduces the uninterrupted run bit for bit ($hr)" \
+        || bad "save+resume" "resumed ${hr:-?}, uninterrupted ${h1:-?}"
+fi
+
+# --- eval --model reproduces the final test accuracy
+if [ -s "$T/full.ckpt" ] && run "eval" "$T/ev.out" "$H" eval --model "$T/full.ckpt" --test "$T/test.csv" --print-hash; then
+    eacc=$(sed -n 's/^test loss [0-9.]*  test accuracy \([0-9.]*\)$/\1/p' "$T/ev.out")
+    [ -n "$eacc" ] && [ "$eacc" = "${acc:-}" ] && ok "eval --model reproduces test accuracy $eacc" \
+        || bad "eval accuracy" "eval '$eacc', train '${acc:-}'"
+    [ "$(field "$T/ev.out" "weights hash")" = "${h1:-}" ] && ok "eval loads the saved weights (same hash)" \
+        || bad "eval hash" "$(field "$T/ev.out" "weights hash")"
+fi
+
+# --- --val reports validation accuracy every epoch
+if run "train --val" "$T/val.out" "$H" train --train "$T/train.csv" --arch 6-16-3 --epochs 3 --val 0.25 --quiet; then
+    [ "$(grep -Ec '  val acc [0-9.]+' "$T/val.out")" -eq 3 ] && ok "--val: val acc on each of 3 epochs" \
+        || bad "--val" "$(grep ^epoch "$T/val.out")"
+    grep -q "data: train 270 x 6 .*, val 90" "$T/val.out" && ok "--val 0.25 splits 360 rows into 270 + 90" \
+        || bad "--val split" "$(grep ^data "$T/val.out")"
+fi
+
+# --- default architecture from the data (no --arch)
+if run "train default arch" "$T/def.out" "$H" train --train "$T/train.csv" --epochs 1 --quiet; then
+    grep -Eq "^model: 6-[0-9-]+-3, " "$T/def.out" && ok "without --arch: sizes 6-...-3 from the data" \
+        || bad "default arch" "$(grep ^model "$T/def.out")"
+fi
+
+# --- MSE regression from CSV targets
+if run "train mse" "$T/mse.out" "$H" train --train "$T/reg_train.csv" --test "$T/reg_test.csv" --loss mse \
+        --arch 3-32-1 --epochs 30 --batch 16 --lr 0.05 --dropout 0 --quiet; then
+    mloss=$(field "$T/mse.out" "final test loss")
+    # The targets have variance ~0.42; J = 1/(2m) sum err^2 of a fit must be far below that.
+    [ -n "$mloss" ] && le "$mloss" 0.02 && ok "mse regression: final test loss $mloss <= 0.02" \
+        || bad "mse regression" "final test loss '$mloss'"
+fi
+
+# --- --profile, info, bench, --help
+if run "train --profile" "$T/prof.out" "$H" train --train "$T/train.csv" --arch 6-16-3 --epochs 1 --quiet --profile; then
+    grep -Eq "^  gemm_fwd +[0-9.]+ +[0-9.]+% +[0-9]+ +[0-9.]+$" "$T/prof.out" && ok "--profile prints the kernel table" \
+        || bad "--profile" "no gemm_fwd row"
+fi
+if run "info" "$T/info.out" "$H" info; then
+    grep -Eq "^kernel: +MR [0-9]+  NR [0-9]+  MC [0-9]+  KC [0-9]+  NC [0-9]+$" "$T/info.out" &&
+        grep -q "^  cores" "$T/info.out" && grep -q "^isa:" "$T/info.out" && ok "info: isa, kernel blocking, topology" \
+        || bad "info" "missing lines"
+fi
+if run "bench" "$T/bench.out" "$H" bench --arch 20-16-4 --batch 8 --steps 4 --threads 2; then
+    grep -Eq "^train: [0-9]+ samples/s" "$T/bench.out" && grep -q "^  gemm_bwd_weight " "$T/bench.out" &&
+        [ "$(grep -Ec '^  gemm_.* m +[0-9]+ n +[0-9]+ k +[0-9]+ .* GFLOP/s$' "$T/bench.out")" -eq 3 ] && ok "bench: samples/s, profile, 3 sgemm shapes" \
+        || bad "bench" "missing lines"
+fi
+run "--help" "$T/help.out" "$H" --help && grep -q "train" "$T/help.out" && ok "--help"
+run "train --help" "$T/thelp.out" "$H" train --help && grep -q -- "--print-hash" "$T/thelp.out" && ok "train --help lists flags"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

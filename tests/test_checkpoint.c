@@ -1,0 +1,210 @@
+/* Checkpoints: round trip, resume equals an uninterrupted run bit for bit,
+ * truncation and corruption detected, architecture mismatch refused, a
+ * failed save leaves the old file intact. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "hpctrain.h"
+#include "testutil.h"
+
+static ht_dataset *make_data(void)
+{
+    ht_dataset *ds = calloc(1, sizeof *ds);
+    ds->n = 300;
+    ds->d = 10;
+    ds->x = malloc(300 * 10 * sizeof(float));
+    ds->label = malloc(300 * sizeof(int32_t));
+    ds->n_classes = 4;
+    tu_fill(ds->x, 3000, 1, 0, 1);
+    for (size_t i = 0; i < 300; i++) {
+        int32_t best = 0;
+        for (int j = 1; j < 4; j++)
+            if (ds->x[i * 10 + j] > ds->x[i * 10 + best])
+                best = j;
+        ds->label[i] = best;
+    }
+    return ds;
+}
+
+static void free_data(ht_dataset *ds)
+{
+    free(ds->x);
+    free(ds->label);
+    free(ds);
+}
+
+static ht_config small_config(ht_optimizer_kind opt)
+{
+    ht_config c;
+    ht_config_default(&c);
+    c.schedule = HT_SCHED_CONSTANT;
+    c.l2 = 0.0f;
+    c.n_layers = 2;
+    c.sizes[0] = 10; c.sizes[1] = 24; c.sizes[2] = 4;
+    c.batch = 32;
+    c.dropout = 0.25f;
+    c.optimizer = opt;
+    c.lr = opt == HT_OPT_SGD ? 0.05f : 0.003f;
+    c.weight_decay = opt == HT_OPT_ADAMW ? 0.01f : 0.0f;
+    return c;
+}
+
+static void resume_matches(ht_optimizer_kind opt)
+{
+    char path[512];
+    tu_path(path, sizeof path, "ckpt_resume.bin");
+    ht_dataset *ds = make_data();
+    ht_config c = small_config(opt);
+    ht_model *full, *half, *resumed;
+    assert_int_equal(ht_model_create(&c, &full), HT_OK);
+    for (int e = 0; e < 3; e++)
+        assert_int_equal(ht_model_train_epoch(full, ds, NULL, NULL, NULL), HT_OK);
+
+    assert_int_equal(ht_model_create(&c, &half), HT_OK);
+    assert_int_equal(ht_model_train_epoch(half, ds, NULL, NULL, NULL), HT_OK);
+    assert_int_equal(ht_model_save(half, path), HT_OK);
+
+    /* load as a new model */
+    ht_model *loaded;
+    assert_int_equal(ht_model_load(path, &loaded), HT_OK);
+    assert_true(ht_model_hash(loaded) == ht_model_hash(half));
+    assert_int_equal(ht_model_epoch(loaded), 1);
+    assert_true(ht_model_step(loaded) == ht_model_step(half));
+    ht_model_free(loaded);
+
+    /* resume into a fresh model and finish: identical to the full run */
+    assert_int_equal(ht_model_create(&c, &resumed), HT_OK);
+    assert_int_equal(ht_model_load_into(resumed, path), HT_OK);
+    for (int e = 1; e < 3; e++)
+        assert_int_equal(ht_model_train_epoch(resumed, ds, NULL, NULL, NULL), HT_OK);
+    assert_true(ht_model_hash(resumed) == ht_model_hash(full));
+    ht_model_free(full);
+    ht_model_free(half);
+    ht_model_free(resumed);
+    free_data(ds);
+    remove(path);
+}
+
+static void test_resume_sgd(void **state) { (void)state; resume_matches(HT_OPT_SGD); }
+static void test_resume_adamw(void **state) { (void)state; resume_matches(HT_OPT_ADAMW); }
+
+static long file_size(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fclose(f);
+    return n;
+}
+
+static void test_truncated_and_corrupted(void **state)
+{
+    (void)state;
+    char path[512], bad[512];
+    tu_path(path, sizeof path, "ckpt_good.bin");
+    tu_path(bad, sizeof bad, "ckpt_bad.bin");
+    ht_config c = small_config(HT_OPT_ADAM);
+    ht_model *m, *out = NULL;
+    assert_int_equal(ht_model_create(&c, &m), HT_OK);
+    assert_int_equal(ht_model_save(m, path), HT_OK);
+    const long n = file_size(path);
+    unsigned char *buf = malloc((size_t)n);
+    FILE *f = fopen(path, "rb");
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+
+    /* truncations at several points, including inside the header */
+    const long cuts[] = {0, 5, 20, 60, n / 2, n - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        f = fopen(bad, "wb");
+        fwrite(buf, 1, (size_t)cuts[i], f);
+        fclose(f);
+        ht_status s = ht_model_load(bad, &out);
+        if (s != HT_ERR_FORMAT && s != HT_ERR_CHECKSUM)
+            fail_msg("truncated at %ld bytes: status %d", cuts[i], (int)s);
+        assert_null(out);
+        assert_non_null(strstr(ht_last_error(), "ckpt_bad.bin"));
+    }
+    /* one flipped bit anywhere in the payload */
+    const long flips[] = {100, n / 3, n - 10};
+    for (size_t i = 0; i < sizeof flips / sizeof flips[0]; i++) {
+        buf[flips[i]] ^= 0x10;
+        f = fopen(bad, "wb");
+        fwrite(buf, 1, (size_t)n, f);
+        fclose(f);
+        buf[flips[i]] ^= 0x10;
+        assert_int_equal(ht_model_load(bad, &out), HT_ERR_CHECKSUM);
+    }
+    /* not a checkpoint at all */
+    f = fopen(bad, "wb");
+    fputs("hello, world, this is not a checkpoint file at all", f);
+    fclose(f);
+    assert_int_equal(ht_model_load(bad, &out), HT_ERR_FORMAT);
+    tu_path(bad, sizeof bad, "does_not_exist.bin");
+    assert_int_equal(ht_model_load(bad, &out), HT_ERR_IO);
+    free(buf);
+    ht_model_free(m);
+    remove(path);
+    tu_path(bad, sizeof bad, "ckpt_bad.bin");
+    remove(bad);
+}
+
+static void test_architecture_mismatch(void **state)
+{
+    (void)state;
+    char path[512];
+    tu_path(path, sizeof path, "ckpt_arch.bin");
+    ht_config c = small_config(HT_OPT_SGD);
+    ht_model *a, *b;
+    assert_int_equal(ht_model_create(&c, &a), HT_OK);
+    assert_int_equal(ht_model_save(a, path), HT_OK);
+    c.sizes[1] = 25;
+    assert_int_equal(ht_model_create(&c, &b), HT_OK);
+    const uint64_t before = ht_model_hash(b);
+    assert_int_equal(ht_model_load_into(b, path), HT_ERR_SHAPE);
+    assert_non_null(strstr(ht_last_error(), "10-24-4"));
+    assert_true(ht_model_hash(b) == before);
+    ht_model_free(a);
+    ht_model_free(b);
+    remove(path);
+}
+
+static void test_failed_save_keeps_old(void **state)
+{
+    (void)state;
+    char path[512];
+    tu_path(path, sizeof path, "ckpt_keep.bin");
+    ht_config c = small_config(HT_OPT_SGD);
+    ht_model *m;
+    assert_int_equal(ht_model_create(&c, &m), HT_OK);
+    assert_int_equal(ht_model_save(m, path), HT_OK);
+    const uint64_t h = ht_model_hash(m);
+    assert_int_equal(ht_model_save(m, "/nonexistent-dir/x/ckpt.bin"), HT_ERR_IO);
+    assert_non_null(strstr(ht_last_error(), "/nonexistent-dir/x/ckpt.bin"));
+    ht_model *l;
+    assert_int_equal(ht_model_load(path, &l), HT_OK);
+    assert_true(ht_model_hash(l) == h);
+    ht_model_free(l);
+    ht_model_free(m);
+    remove(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_resume_sgd),
+        cmocka_unit_test(test_resume_adamw),
+        cmocka_unit_test(test_truncated_and_corrupted),
+        cmocka_unit_test(test_architecture_mismatch),
+        cmocka_unit_test(test_failed_save_keeps_old),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

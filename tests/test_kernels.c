@@ -1,0 +1,454 @@
+/* Every elementwise entry of every kernel table this build and CPU can run,
+ * against the scalar twin (simd/scalar/elementwise.c), over awkward sizes
+ * (0, 1, 7, 17, 255, 1003), unaligned pointers and special values, with
+ * guard words after each output that must stay untouched.
+ *
+ * Equality: bitwise for everything except softmax_xent_fwd, whose vector
+ * exp (about 1 ulp) and 8-lane row sum differ from expf and a sequential
+ * sum by rounding: probabilities within 2e-6 relative, losses within
+ * 2e-6*(1+|loss|) (the observed worst case is below 1e-6). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "hpctrain.h"
+#include "table.h"
+#include "testutil.h"
+
+static const char *isas[] = {"scalar", "avx2", "neon"};
+static const size_t sizes[] = {0, 1, 7, 17, 255, 1003};
+#define N_SIZES (sizeof sizes / sizeof sizes[0])
+#define GUARD 24       /* floats after every output that must not change */
+#define CANARY 0x7fa5a5a5u
+
+static ht_kernels scalar;
+
+/* The next available table after index *t, or NULL when none is left. */
+static const ht_kernels *next_table(size_t *t)
+{
+    for (; *t < sizeof isas / sizeof isas[0]; (*t)++) {
+        if (!ht_isa_available(isas[*t]))
+            continue;
+        assert_int_equal(ht_isa_select(isas[*t]), HT_OK);
+        (*t)++;
+        return ht_kernels_active();
+    }
+    return NULL;
+}
+
+/* A buffer of n floats at a chosen misalignment (in floats) from a 64-byte
+ * boundary, followed by GUARD canary words. */
+typedef struct buf {
+    float *base, *p;
+    size_t n;
+} buf;
+
+static buf buf_new(size_t n, size_t misalign)
+{
+    buf b;
+    b.base = aligned_alloc(64, ((n + misalign + GUARD) * 4 + 63) / 64 * 64);
+    assert_non_null(b.base);
+    b.p = b.base + misalign;
+    b.n = n;
+    uint32_t c = CANARY;
+    for (size_t i = 0; i < n + GUARD; i++)
+        memcpy(&b.p[i], &c, 4);
+    return b;
+}
+
+static void buf_check_guard(const buf *b)
+{
+    for (size_t i = b->n; i < b->n + GUARD; i++) {
+        uint32_t c;
+        memcpy(&c, &b->p[i], 4);
+        if (c != CANARY)
+            fail_msg("write past the end: element %zu of a %zu-float buffer",
+                     i, b->n);
+    }
+}
+
+/* Uniform values with special ones sprinkled in: +-0, tiny, subnormal,
+ * and (when allow_nan) NaN and +-inf. */
+static void fill_special(float *x, size_t n, uint64_t seed, int allow_nan)
+{
+    tu_fill(x, n, seed, -2.0f, 2.0f);
+    uint64_t s = seed * 7 + 1;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r = tu_rand(&s) % 16;
+        if (r == 0)
+            x[i] = 0.0f;
+        else if (r == 1)
+            x[i] = -0.0f;
+        else if (r == 2)
+            x[i] = 1e-40f;
+        else if (r == 3)
+            x[i] = -1e-30f;
+        else if (r == 4 && allow_nan)
+            x[i] = NAN;
+        else if (r == 5 && allow_nan)
+            x[i] = (i & 1) ? INFINITY : -INFINITY;
+    }
+}
+
+static void expect_same(const float *a, const float *b, size_t n,
+                        const char *what, const char *isa, size_t size)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&a[i], &b[i], 4) != 0)
+            fail_msg("%s [%s] n=%zu: element %zu is %a, scalar twin %a", what,
+                     isa, size, i, (double)a[i], (double)b[i]);
+}
+
+static void test_unary(void **state)
+{
+    (void)state;
+    size_t t = 0;
+    for (const ht_kernels *k; (k = next_table(&t)) != NULL;)
+        for (size_t si = 0; si < N_SIZES; si++)
+            for (size_t mis = 0; mis < 3; mis += 1) {
+                size_t n = sizes[si];
+                buf x = buf_new(n, mis), y = buf_new(n, (mis + 1) % 3);
+                buf g = buf_new(n, (mis + 2) % 3), r = buf_new(n, 0);
+                buf r2 = buf_new(n, 0);
+                fill_special(x.p, n, 10 + n, 1);
+                fill_special(y.p, n, 20 + n, 1);
+                /* relu_fwd, also in place */
+                k->relu_fwd(n, x.p, g.p);
+                scalar.relu_fwd(n, x.p, r.p);
+                expect_same(g.p, r.p, n, "relu_fwd", k->name, n);
+                memcpy(g.p, x.p, n * 4);
+                k->relu_fwd(n, g.p, g.p);
+                expect_same(g.p, r.p, n, "relu_fwd in place", k->name, n);
+                /* relu_bwd: y after relu/dropout has exact zeros */
+                scalar.relu_fwd(n, y.p, r2.p);
+                k->relu_bwd(n, r2.p, x.p, 1.25f, g.p);
+                scalar.relu_bwd(n, r2.p, x.p, 1.25f, r.p);
+                expect_same(g.p, r.p, n, "relu_bwd", k->name, n);
+                /* count_zeros */
+                assert_int_equal(k->count_zeros(n, x.p),
+                                 scalar.count_zeros(n, x.p));
+                assert_int_equal(k->count_zeros(n, r2.p),
+                                 scalar.count_zeros(n, r2.p));
+                /* l1_grad, l2_grad: g += coef * f(w) */
+                for (int which = 0; which < 2; which++) {
+                    fill_special(g.p, n, 30 + n, 0);
+                    memcpy(r.p, g.p, n * 4);
+                    if (which == 0) {
+                        k->l1_grad(n, 0.375f, x.p, g.p);
+                        scalar.l1_grad(n, 0.375f, x.p, r.p);
+                    } else {
+                        k->l2_grad(n, 0.1f, x.p, g.p);
+                        scalar.l2_grad(n, 0.1f, x.p, r.p);
+                    }
+                    expect_same(g.p, r.p, n, which ? "l2_grad" : "l1_grad",
+                                k->name, n);
+                }
+                buf_check_guard(&g);
+                buf_check_guard(&x);
+                free(x.base); free(y.base); free(g.base); free(r.base);
+                free(r2.base);
+            }
+}
+
+static void test_l1_sign_of_zero(void **state)
+{
+    (void)state;
+    const float w[4] = {0.0f, -0.0f, 3.0f, -1e-40f};
+    size_t t = 0;
+    for (const ht_kernels *k; (k = next_table(&t)) != NULL;) {
+        float g[4] = {1.0f, 1.0f, 1.0f, 1.0f};
+        k->l1_grad(4, 0.5f, w, g);
+        assert_true(g[0] == 1.0f && g[1] == 1.0f); /* sign(+-0) = 0 */
+        assert_true(g[2] == 1.5f && g[3] == 0.5f);
+    }
+}
+
+static void test_bias(void **state)
+{
+    (void)state;
+    static const size_t ms[] = {0, 1, 3, 9, 17};
+    size_t t = 0;
+    for (const ht_kernels *k; (k = next_table(&t)) != NULL;)
+        for (size_t mi = 0; mi < 5; mi++)
+            for (size_t si = 0; si < N_SIZES; si++) {
+                size_t m = ms[mi], n = sizes[si], ld = n + (m + n) % 5;
+                buf c = buf_new(m * ld, 1), r = buf_new(m * ld, 0);
+                buf b = buf_new(n, 3), db = buf_new(n, 2), rb = buf_new(n, 0);
+                fill_special(c.p, m * ld, 40 + n, 0);
+                fill_special(b.p, n, 41 + n, 0);
+                fill_special(db.p, n, 42 + n, 0);
+                memcpy(r.p, c.p, m * ld * 4);
+                memcpy(rb.p, db.p, n * 4);
+                k->bias_add(m, n, b.p, c.p, ld);
+                scalar.bias_add(m, n, b.p, r.p, ld);
+                expect_same(c.p, r.p, m * ld, "bias_add", k->name, n);
+                k->bias_grad(m, n, c.p, ld, db.p);
+                scalar.bias_grad(m, n, r.p, ld, rb.p);
+                expect_same(db.p, rb.p, n, "bias_grad", k->name, n);
+                buf_check_guard(&c);
+                buf_check_guard(&db);
+                free(c.base); free(r.base); free(b.base); free(db.base);
+                free(rb.base);
+            }
+}
+
+static void test_softmax(void **state)
+{
+    (void)state;
+    /* widths around the 16- and 8-rows-at-once paths (n <= 16) and beyond; 29
+     * rows = a block of 16, one of 8 and a remainder of five */
+    static const size_t ns[] = {1, 2, 7, 8, 9, 10, 16, 17, 255, 1003};
+    size_t t = 0;
+    for (const ht_kernels *k; (k = next_table(&t)) != NULL;)
+        for (size_t si = 0; si < sizeof ns / sizeof ns[0]; si++) {
+            const size_t m = 29, n = ns[si], ld = n + 3;
+            buf z = buf_new(m * ld, 1), p = buf_new(m * ld, 2);
+            buf rp = buf_new(m * ld, 0), d = buf_new(m * ld, 3);
+            buf rd = buf_new(m * ld, 0);
+            float loss[29], rloss[29];
+            int32_t label[29];
+            tu_fill(z.p, m * ld, 50 + n, -20.0f, 20.0f);
+            /* row 1: a huge spread, so most exps underflow */
+            for (size_t j = 0; j < n; j++)
+                z.p[ld + j] = -150.0f * (float)j / (float)n;
+            /* rows 2 and 12: all equal */
+            for (size_t j = 0; j < n; j++)
+                z.p[2 * ld + j] = z.p[12 * ld + j] = 3.0f;
+            /* rows 9 and 20: a huge spread in the 16- and 8-row paths */
+            for (size_t j = 0; j < n; j++)
+                z.p[9 * ld + j] = z.p[20 * ld + j] =
+                    100.0f * (float)(j % 3) - 120.0f;
+            for (size_t i = 0; i < m; i++)
+                label[i] = (int32_t)((i * 7919) % n);
+            memcpy(rp.p, p.p, m * ld * 4); /* padding copied too */
+            k->softmax_xent_fwd(m, n, z.p, ld, label, p.p, ld, loss);
+            scalar.softmax_xent_fwd(m, n, z.p, ld, label, rp.p, ld, rloss);
+            for (size_t i = 0; i < m; i++) {
+                double e = tu_max_rel_err(p.p + i * ld, rp.p + i * ld, n,
+                                          1e-37, 2e-6);
+                if (!(e <= 1.0))
+                    fail_msg("softmax probs [%s] n=%zu row %zu: err %g",
+                             k->name, n, i, e);
+                if (!(fabsf(loss[i] - rloss[i]) <=
+                      2e-6f * (1.0f + fabsf(rloss[i]))))
+                    fail_msg("softmax loss [%s] n=%zu row %zu: %g vs %g",
+                             k->name, n, i, (double)loss[i], (double)rloss[i]);
+                /* padding between rows untouched */
+                expect_same(p.p + i * ld + n, rp.p + i * ld + n, ld - n,
+                            "softmax padding", k->name, n);
+            }
+            /* backward on the scalar probabilities: bitwise */
+            fill_special(d.p, m * ld, 51, 0);
+            memcpy(rd.p, d.p, m * ld * 4);
+            k->softmax_xent_bwd(m, n, rp.p, ld, label, 0.125f, d.p, ld);
+            scalar.softmax_xent_bwd(m, n, rp.p, ld, label, 0.125f, rd.p, ld);
+            expect_same(d.p, rd.p, m * ld, "softmax_xent_bwd", k->name, n);
+            /* contiguous rows (ld == n), the layout with a flat fast path;
+             * 29 rows of the padded buffers reread as 29*ld/n rows */
+            {
+                const size_t mc = m * ld / n;
+                int32_t *lab = malloc(mc * sizeof *lab);
+                assert_non_null(lab);
+                for (size_t i = 0; i < mc; i++)
+                    lab[i] = (int32_t)((i * 31) % n);
+                fill_special(d.p, m * ld, 52, 0);
+                memcpy(rd.p, d.p, m * ld * 4);
+                k->softmax_xent_bwd(mc, n, rp.p, n, lab, 0.5f, d.p, n);
+                scalar.softmax_xent_bwd(mc, n, rp.p, n, lab, 0.5f, rd.p, n);
+                expect_same(d.p, rd.p, m * ld, "softmax_xent_bwd ld=n",
+                            k->name, n);
+                free(lab);
+            }
+            buf_check_guard(&p);
+            buf_check_guard(&d);
+            free(z.base); free(p.base); free(rp.base); free(d.base);
+            free(rd.base);
+        }
+}
+
+static void test_optim_step(void **state)
+{
+    (void)state;
+    ht_optim_hyper hs[12];
+    size_t nh = 0;
+    for (int prox = 0; prox < 2; prox++) {
+        ht_optim_hyper h = {0};
+        h.kind = HT_OPT_SGD;
+        h.lr = 0.05f;
+        h.l1 = 1e-3f;
+        h.l2 = 1e-2f;
+        h.prox_l1 = prox;
+        hs[nh++] = h;                       /* plain SGD */
+        h.momentum = 0.9f;
+        hs[nh++] = h;                       /* momentum */
+        h.nesterov = 1;
+        hs[nh++] = h;                       /* Nesterov */
+        h.nesterov = 0;
+        h.kind = HT_OPT_ADAM;
+        h.lr = 1e-3f;
+        h.l1 = 0.3f; /* big enough to make zeros with the proximal form */
+        h.beta1 = 0.9f;
+        h.beta2 = 0.999f;
+        h.eps = 1e-8f;
+        h.bc1 = 1.0f - 0.9f * 0.9f * 0.9f;
+        h.bc2 = 1.0f - 0.999f * 0.999f * 0.999f;
+        hs[nh++] = h;                       /* Adam */
+        h.kind = HT_OPT_ADAMW;
+        h.weight_decay = 0.01f;
+        hs[nh++] = h;                       /* AdamW */
+        h.l1 = 0.0f;
+        h.l2 = 0.0f;
+        hs[nh++] = h;                       /* AdamW, no regulariser */
+    }
+    size_t t = 0;
+    for (const ht_kernels *k; (k = next_table(&t)) != NULL;)
+        for (size_t hi = 0; hi < nh; hi++)
+            for (size_t si = 0; si < N_SIZES; si++) {
+                const ht_optim_hyper *h = &hs[hi];
+                size_t n = sizes[si], mis = (hi + si) % 4;
+                buf w = buf_new(n, mis), g = buf_new(n, (mis + 1) % 4);
+                buf m = buf_new(n, (mis + 2) % 4), v = buf_new(n, (mis + 3) % 4);
+                buf rw = buf_new(n, 0), rm = buf_new(n, 0), rv = buf_new(n, 0);
+                fill_special(w.p, n, 60 + n, 0);
+                tu_fill(g.p, n, 61 + n, -1.0f, 1.0f);
+                tu_fill(m.p, n, 62 + n, -0.1f, 0.1f);
+                tu_fill(v.p, n, 63 + n, 0.0f, 0.01f);
+                memcpy(rw.p, w.p, n * 4);
+                memcpy(rm.p, m.p, n * 4);
+                memcpy(rv.p, v.p, n * 4);
+                int has_m = h->kind != HT_OPT_SGD || h->momentum != 0.0f;
+                int has_v = h->kind != HT_OPT_SGD;
+                /* two steps, so state written by the kernel is read back */
+                for (int step = 0; step < 2; step++) {
+                    k->optim_step(n, w.p, g.p, has_m ? m.p : NULL,
+                                  has_v ? v.p : NULL, h);
+                    scalar.optim_step(n, rw.p, g.p, has_m ? rm.p : NULL,
+                                      has_v ? rv.p : NULL, h);
+                }
+                expect_same(w.p, rw.p, n, "optim_step w", k->name, n);
+                expect_same(m.p, rm.p, n, "optim_step m", k->name, n);
+                expect_same(v.p, rv.p, n, "optim_step v", k->name, n);
+                buf_check_guard(&w);
+                buf_check_guard(&m);
+                buf_check_guard(&v);
+                if (h->prox_l1 && h->l1 > 0.2f && n > 100)
+                    assert_true(scalar.count_zeros(n, w.p) > n / 10);
+                free(w.base); free(g.base); free(m.base); free(v.base);
+                free(rw.base); free(rm.base); free(rv.base);
+            }
+}
+
+static void test_dropout_tables(void **state)
+{
+    (void)state;
+    static const float ps[] = {0.0f, 0.1f, 0.5f, 0.9f, 0.999f};
+    static const size_t ns[] = {0, 1, 7, 8, 17, 31, 32, 33, 63, 64, 65, 255,
+                                1003};
+    size_t t = 0;
+    for (const ht_kernels *k; (k = next_table(&t)) != NULL;)
+        for (size_t pi = 0; pi < 5; pi++)
+            for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
+                const size_t n = ns[ni], nw = (n + 31) / 32;
+                const uint32_t thr = ht_dropout_threshold(ps[pi]);
+                const float scale = 1.0f / (1.0f - ps[pi]);
+                const uint64_t key = ht_dropout_key(7, (uint32_t)pi, ni, n);
+                buf x = buf_new(n, ni % 3), y = buf_new(n, (ni + 1) % 3);
+                buf ry = buf_new(n, 0), bits = buf_new(nw, 1);
+                buf rbits = buf_new(nw, 0);
+                uint32_t *b = (uint32_t *)bits.p, *rb = (uint32_t *)rbits.p;
+                fill_special(x.p, n, 70 + n, 1);
+                k->dropout_mask(key, n, thr, b);
+                scalar.dropout_mask(key, n, thr, rb);
+                assert_memory_equal(b, rb, nw * 4);
+                if (n % 32)
+                    assert_int_equal(rb[nw - 1] >> (n % 32), 0);
+                memset(b, 0, nw * 4);
+                k->dropout_fwd(key, n, thr, scale, x.p, y.p, b);
+                scalar.dropout_fwd(key, n, thr, scale, x.p, ry.p, rb);
+                assert_memory_equal(b, rb, nw * 4);
+                expect_same(y.p, ry.p, n, "dropout_fwd", k->name, n);
+                /* in place */
+                memcpy(y.p, x.p, n * 4);
+                k->dropout_fwd(key, n, thr, scale, y.p, y.p, b);
+                expect_same(y.p, ry.p, n, "dropout_fwd in place", k->name, n);
+                /* two rows at once: row 1 is x reversed, in place */
+                {
+                    buf x1 = buf_new(n, 2), b1 = buf_new(nw, 0);
+                    buf ry1 = buf_new(n, 0), rb1 = buf_new(nw, 0);
+                    uint32_t *bb1 = (uint32_t *)b1.p, *rbb1 = (uint32_t *)rb1.p;
+                    for (size_t j = 0; j < n; j++)
+                        x1.p[j] = x.p[n - 1 - j];
+                    scalar.dropout_fwd(key ^ 1, n, thr, scale, x1.p, ry1.p, rbb1);
+                    k->dropout_fwd2(key, key ^ 1, n, thr, scale, x.p, x1.p, y.p,
+                                    x1.p, b, bb1);
+                    assert_memory_equal(b, rb, nw * 4);
+                    assert_memory_equal(bb1, rbb1, nw * 4);
+                    expect_same(y.p, ry.p, n, "dropout_fwd2 row 0", k->name, n);
+                    expect_same(x1.p, ry1.p, n, "dropout_fwd2 row 1", k->name, n);
+                    buf_check_guard(&x1);
+                    buf_check_guard(&b1);
+                    free(x1.base); free(b1.base); free(ry1.base); free(rb1.base);
+                }
+                /* backward from the bits, out of place and in place */
+                k->dropout_bwd(n, x.p, rb, scale, y.p);
+                expect_same(y.p, ry.p, n, "dropout_bwd", k->name, n);
+                memcpy(y.p, x.p, n * 4);
+                k->dropout_bwd(n, y.p, rb, scale, y.p);
+                expect_same(y.p, ry.p, n, "dropout_bwd in place", k->name, n);
+                if (thr == 0)
+                    for (size_t j = 0; j < n; j++)
+                        assert_true((rb[j / 32] >> (j % 32)) & 1u);
+                buf_check_guard(&y);
+                buf_check_guard(&bits);
+                free(x.base); free(y.base); free(ry.base); free(bits.base);
+                free(rbits.base);
+            }
+}
+
+/* Many keys and lengths at one p: the bits of every table equal the
+ * scalar's, so a lane or tail bug cannot hide behind a lucky key. */
+static void test_dropout_many_keys(void **state)
+{
+    (void)state;
+    enum { N = 1000 };
+    uint32_t a[(N + 31) / 32], r[(N + 31) / 32];
+    size_t t = 0;
+    uint32_t a1[(N + 31) / 32 + 1], r1[(N + 31) / 32 + 1];
+    for (const ht_kernels *k; (k = next_table(&t)) != NULL;)
+        for (uint64_t row = 0; row < 500 / HT_TEST_SCALE; row++) {
+            size_t n = N - row % 97, nw = (n + 31) / 32;
+            uint64_t key = ht_dropout_key(123, 4, 5, row);
+            uint32_t thr = (uint32_t)(row * 0x9E3779B9u);
+            k->dropout_mask(key, n, thr, a);
+            scalar.dropout_mask(key, n, thr, r);
+            assert_memory_equal(a, r, nw * 4);
+            /* two rows at once; the word after row 1 must stay untouched */
+            a1[nw] = 0xdeadbeefu;
+            k->dropout_mask2(key ^ 7, key, n, thr, r1, a1);
+            assert_memory_equal(a1, r, nw * 4);
+            assert_int_equal(a1[nw], 0xdeadbeefu);
+            scalar.dropout_mask(key ^ 7, n, thr, a);
+            assert_memory_equal(a, r1, nw * 4);
+        }
+}
+
+int main(void)
+{
+    ht_kernels_init_scalar(&scalar);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_unary),
+        cmocka_unit_test(test_l1_sign_of_zero),
+        cmocka_unit_test(test_bias),
+        cmocka_unit_test(test_softmax),
+        cmocka_unit_test(test_optim_step),
+        cmocka_unit_test(test_dropout_tables),
+        cmocka_unit_test(test_dropout_many_keys),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
