@@ -121,8 +121,10 @@ static void grid_sizes(const gemm_plan *pl, int tm, int tn, size_t *asize,
 }
 
 /* Picks the grid tm x tn = t that minimises the slowest thread's padded
- * multiply-adds plus its packing (a packed element weighs ~8 flops). */
-static void choose_grid(gemm_plan *pl, int t)
+ * multiply-adds plus its packing (a packed element weighs ~8 flops), with
+ * every thread owning at least one row panel and one column panel.
+ * Returns 0 if t threads admit no such grid (t = 3 on 2 x 2 panels). */
+static int choose_grid(gemm_plan *pl, int t)
 {
     const size_t pm = ceil_div(pl->m, pl->mr), pn = ceil_div(pl->n, pl->nr);
     double best = -1.0;
@@ -131,7 +133,7 @@ static void choose_grid(gemm_plan *pl, int t)
     if (pl->m <= pl->mc && pn >= (size_t)t) {
         pl->tm = 1;
         pl->tn = t;
-        return;
+        return 1;
     }
     for (int tm = t; tm >= 1; tm--) {
         if (t % tm)
@@ -151,10 +153,7 @@ static void choose_grid(gemm_plan *pl, int t)
             pl->tn = tn;
         }
     }
-    if (best < 0.0) {
-        pl->tm = 1;
-        pl->tn = 1;
-    }
+    return best >= 0.0;
 }
 
 static void range(size_t units, size_t parts, size_t idx, size_t *lo,
@@ -272,9 +271,10 @@ static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
 static ht_status packed_gemm(gemm_plan *pl)
 {
     const size_t units = ceil_div(pl->m, pl->mr) * ceil_div(pl->n, pl->nr);
-    const int t = gemm_threads(2.0 * (double)pl->m * (double)pl->n *
-                               (double)pl->k, units);
-    choose_grid(pl, t);
+    int t = gemm_threads(2.0 * (double)pl->m * (double)pl->n * (double)pl->k,
+                         units);
+    while (!choose_grid(pl, t))
+        t--;                    /* t = 1 always has the grid 1 x 1 */
     /* room for the chosen grid and for the 1-thread fallback */
     size_t a_t, b_t, a_1, b_1, nj;
     grid_sizes(pl, pl->tm, pl->tn, &a_t, &b_t, &nj);
