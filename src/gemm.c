@@ -8,7 +8,16 @@
  * together, then meet at a barrier); each packs its own A. K is sliced the
  * same way (kc from K alone) for any thread count, so every element of C
  * sees the same operations in the same order: results are bitwise the same
- * for any number of threads. */
+ * for any number of threads. When all rows fit one MC block (the batch
+ * dimension of a training GEMM), threads split columns only and each packs
+ * every B panel right before using it (see packed_thread).
+ *
+ * Narrow outputs (n <= the table's small_n_max, the 10 classes of an output
+ * layer) go to the table's small-N kernels instead, rows split among
+ * threads; which path runs depends on the shape alone.
+ *
+ * Packing buffers come from a process-wide pool (gemm_workspace.c): a warm
+ * call allocates nothing. */
 #include <omp.h>
 #include <string.h>
 
