@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """hpctrain vs OpenBLAS from one bench_gemm JSON file (stdlib only).
 
-    build/bench/bench_gemm --benchmark_repetitions=5 --benchmark_format=json \
-        --benchmark_out=gemm.json && python3 tools/gemm_ratio.py gemm.json
+    OPENBLAS_CORETYPE=Haswell build/bench/bench_gemm --benchmark_repetitions=5 \
+        --benchmark_enable_random_interleaving=true --benchmark_out=gemm.json \
+        --benchmark_out_format=json && python3 tools/gemm_ratio.py gemm.json
 
 For every shape and thread count: the median GFLOP/s of each library over
 the repetitions and the ratio hpctrain/OpenBLAS (> 1: hpctrain faster), then
