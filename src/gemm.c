@@ -124,8 +124,9 @@ static void grid_sizes(const gemm_plan *pl, int tm, int tn, size_t *asize,
     const size_t rows = ceil_div(pm, (size_t)tm) * pl->mr;
     const size_t cols = ceil_div(pn, (size_t)tn) * pl->nr;
     const size_t mc = min_sz(pl->mc, rows), nc = min_sz(pl->nc, cols);
-    *asize = ceil_div(mc, pl->mr) * pl->mr * pl->kc + 64;
-    *bsize = ceil_div(nc, pl->nr) * pl->nr * pl->kc + 64;
+    /* multiples of 16 floats, so every buffer starts 64-byte aligned */
+    *asize = ceil_div(ceil_div(mc, pl->mr) * pl->mr * pl->kc, 16) * 16 + 64;
+    *bsize = ceil_div(ceil_div(nc, pl->nr) * pl->nr * pl->kc, 16) * 16 + 64;
     *n_jc = ceil_div(cols, pl->nc);
 }
 
