@@ -7,9 +7,12 @@
 // FMLA (vfmaq_f32) on aarch64.
 //
 //   OPENBLAS_CORETYPE=Haswell build/bench/bench_gemm
-//       --benchmark_repetitions=5 --benchmark_format=json
-//       --benchmark_out=gemm.json && python3 tools/gemm_ratio.py gemm.json
-// (one line)
+//       --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
+//       --benchmark_out=gemm.json --benchmark_out_format=json
+//       && python3 tools/gemm_ratio.py gemm.json
+// (one line; about 2.5 minutes on 2 cores). Random interleaving spreads
+// each benchmark's repetitions over the run, so a burst of other work on a
+// shared machine does not land on one shape's repetitions only.
 //
 // OpenBLAS 0.3.21 does not know recent Xeons and falls back to its SSE3
 // "Prescott" kernels; OPENBLAS_CORETYPE=Haswell makes it use its AVX2
@@ -392,6 +395,6 @@ int main(int argc, char **argv)
     register_all();
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
-    set_threads(0);
+    ht_set_num_threads(0);  // OpenBLAS keeps its own setting
     return 0;
 }

@@ -1,6 +1,8 @@
 /* Cache sizes from hwloc, read once, and the SGEMM block sizes derived from
  * them (BLIS's analytical rule of thumb: B's micro-panel in half of L1, A's
- * block in half of L2, B's block in a share of L3). */
+ * block in a quarter of L2 so the B panels and C tiles streaming past do not
+ * evict it, B's block in a share of L3). On a 2 MiB L2, MC = 336 ran 2048^3
+ * at 77 GFLOP/s against 70-74 for MC = 678 (half of L2). */
 #include <pthread.h>
 
 #include <hwloc.h>
@@ -54,7 +56,7 @@ void ht_gemm_tune_blocking(ht_kernels *k)
     ht_cache_sizes(&l1, &l2, &l3);
     const size_t mr = (size_t)k->mr, nr = (size_t)k->nr;
     size_t kc = clamp(l1 / 2 / (nr * sizeof(float)), 64, 1024) / 8 * 8;
-    size_t mc = clamp(l2 / 2 / (kc * sizeof(float)), mr, 4096) / mr * mr;
+    size_t mc = clamp(l2 / 4 / (kc * sizeof(float)), mr, 4096) / mr * mr;
     size_t nc = clamp(l3 / 4 / (kc * sizeof(float)), nr, 4080) / nr * nr;
     k->kc = kc;
     k->mc = mc;

@@ -8,7 +8,16 @@
  * together, then meet at a barrier); each packs its own A. K is sliced the
  * same way (kc from K alone) for any thread count, so every element of C
  * sees the same operations in the same order: results are bitwise the same
- * for any number of threads. */
+ * for any number of threads. When all rows fit one MC block (the batch
+ * dimension of a training GEMM), threads split columns only and each packs
+ * every B panel right before using it (see packed_thread).
+ *
+ * Narrow outputs (n <= the table's small_n_max, the 10 classes of an output
+ * layer) go to the table's small-N kernels instead, rows split among
+ * threads; which path runs depends on the shape alone.
+ *
+ * Packing buffers come from a process-wide pool (gemm_workspace.c): a warm
+ * call allocates nothing. */
 #include <omp.h>
 #include <string.h>
 
@@ -123,17 +132,27 @@ static void grid_sizes(const gemm_plan *pl, int tm, int tn, size_t *asize,
     const size_t rows = ceil_div(pm, (size_t)tm) * pl->mr;
     const size_t cols = ceil_div(pn, (size_t)tn) * pl->nr;
     const size_t mc = min_sz(pl->mc, rows), nc = min_sz(pl->nc, cols);
-    *asize = ceil_div(mc, pl->mr) * pl->mr * pl->kc + 64;
-    *bsize = ceil_div(nc, pl->nr) * pl->nr * pl->kc + 64;
+    /* multiples of 16 floats, so every buffer starts 64-byte aligned */
+    *asize = ceil_div(ceil_div(mc, pl->mr) * pl->mr * pl->kc, 16) * 16 + 64;
+    *bsize = ceil_div(ceil_div(nc, pl->nr) * pl->nr * pl->kc, 16) * 16 + 64;
     *n_jc = ceil_div(cols, pl->nc);
 }
 
 /* Picks the grid tm x tn = t that minimises the slowest thread's padded
- * multiply-adds plus its packing (a packed element weighs ~8 flops). */
-static void choose_grid(gemm_plan *pl, int t)
+ * multiply-adds plus its packing (a packed element weighs ~8 flops), with
+ * every thread owning at least one row panel and one column panel.
+ * Returns 0 if t threads admit no such grid (t = 3 on 2 x 2 panels). */
+static int choose_grid(gemm_plan *pl, int t)
 {
     const size_t pm = ceil_div(pl->m, pl->mr), pn = ceil_div(pl->n, pl->nr);
     double best = -1.0;
+    /* all rows in one MC block: split columns only, so every thread streams
+     * its own B panels (see packed_thread) */
+    if (pl->m <= pl->mc && pn >= (size_t)t) {
+        pl->tm = 1;
+        pl->tn = t;
+        return 1;
+    }
     for (int tm = t; tm >= 1; tm--) {
         if (t % tm)
             continue;
@@ -152,10 +171,7 @@ static void choose_grid(gemm_plan *pl, int t)
             pl->tn = tn;
         }
     }
-    if (best < 0.0) {
-        pl->tm = 1;
-        pl->tn = 1;
-    }
+    return best >= 0.0;
 }
 
 static void range(size_t units, size_t parts, size_t idx, size_t *lo,
@@ -185,6 +201,43 @@ static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
     const size_t nmb = rows ? ceil_div(rows, pl->mc) : 0;
     const size_t mcb = nmb ? ceil_div(ceil_div(rows, nmb), mr) * mr : 0;
     unsigned iter = 0;
+
+    /* A thread that owns whole columns (tm == 1) and whose rows fit one MC
+     * block uses each B panel exactly once: pack it right before use, so
+     * it goes from memory to L1 and straight into the micro-kernel instead
+     * of through a KC x NC block in L2. Same arithmetic either way. */
+    if (tm == 1 && nmb == 1) {
+        float *bp = pl->bbuf + (size_t)s * 2 * bsize;
+        for (size_t jc = 0; jc < n_jc; jc++) {
+            const size_t c_lo = min_sz(col0 + jc * pl->nc, col1);
+            const size_t nb = min_sz(pl->nc, col1 - c_lo);
+            for (size_t sl = 0; sl < pl->nslices; sl++) {
+                const size_t pc = sl * pl->kc;
+                const size_t kb = pl->k ? min_sz(pl->kc, pl->k - pc) : 0;
+                const int last = sl + 1 == pl->nslices;
+                const float beta = sl == 0 ? pl->beta : 1.0f;
+                if (kb)
+                    kt->pack_a(rows, kb, pl->a + row0 * pl->rsa + pc * pl->csa,
+                               pl->rsa, pl->csa, ap);
+                for (size_t j0 = 0; j0 < nb; j0 += nr) {
+                    const size_t nn = min_sz(nr, nb - j0), col = c_lo + j0;
+                    if (kb)
+                        kt->pack_b(kb, nn, pl->b + pc * pl->rsb + col * pl->csb,
+                                   pl->rsb, pl->csb, bp);
+                    for (size_t ir = 0; ir < rows; ir += mr) {
+                        const size_t mm = min_sz(mr, rows - ir), row = row0 + ir;
+                        ht_ukr_epi ue;
+                        const ht_ukr_epi *uep =
+                            last ? tile_epi(pl->epi, row, col, &ue) : NULL;
+                        kt->gemm_ukr(kb, pl->alpha, ap + ir * kb, bp, beta,
+                                     pl->c + row * pl->ldc + col, pl->ldc, mm,
+                                     nn, uep);
+                    }
+                }
+            }
+        }
+        return;
+    }
 
     for (size_t jc = 0; jc < n_jc; jc++) {
         const size_t c_lo = min_sz(col0 + jc * pl->nc, col1);
@@ -238,9 +291,10 @@ static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
 static ht_status packed_gemm(gemm_plan *pl)
 {
     const size_t units = ceil_div(pl->m, pl->mr) * ceil_div(pl->n, pl->nr);
-    const int t = gemm_threads(2.0 * (double)pl->m * (double)pl->n *
-                               (double)pl->k, units);
-    choose_grid(pl, t);
+    int t = gemm_threads(2.0 * (double)pl->m * (double)pl->n * (double)pl->k,
+                         units);
+    while (!choose_grid(pl, t))
+        t--;                    /* t = 1 always has the grid 1 x 1 */
     /* room for the chosen grid and for the 1-thread fallback */
     size_t a_t, b_t, a_1, b_1, nj;
     grid_sizes(pl, pl->tm, pl->tn, &a_t, &b_t, &nj);

@@ -14,7 +14,7 @@ void ht_cache_sizes(size_t *l1d, size_t *l2, size_t *l3);
 
 /* Sets k->kc, k->mc, k->nc from the cache sizes and k->mr, k->nr:
  *   kc: a KC x NR panel of B fills half of L1d;
- *   mc: an MC x KC block of A fills half of L2;
+ *   mc: an MC x KC block of A fills a quarter of L2;
  *   nc: a KC x NC block of B fills a quarter of L3 (at most 4080 columns).
  * Called by the dispatcher right after a table is filled. */
 void ht_gemm_tune_blocking(ht_kernels *k);

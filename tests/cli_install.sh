@@ -18,6 +18,10 @@ if [ -n "${HT_TARGET_ARCH:-}" ] && [ "$HT_TARGET_ARCH" != "$(uname -m)" ]; then
     exit 0
 fi
 rm -rf "$T" && mkdir -p "$T/src" || exit 1
+# A sanitizer build's library needs its runtime in the outside program too.
+SAN=""
+grep -q '^HT_SANITIZE:BOOL=ON' "$B/CMakeCache.txt" 2>/dev/null && SAN="-fsanitize=address,undefined"
+export CFLAGS="$SAN"
 P=$T/prefix
 cmake --install "$B" --prefix "$P" >"$T/install.log" 2>&1 && ok "cmake --install" || { bad "cmake --install"; cat "$T/install.log"; }
 
@@ -40,10 +44,10 @@ int main(void)
 }
 C
 export PKG_CONFIG_PATH=$P/lib/pkgconfig:$P/lib/$(gcc -print-multiarch 2>/dev/null)/pkgconfig
-if cc -std=c11 "$T/src/main.c" $(pkg-config --cflags --libs hpctrain) -Wl,-rpath,"$P/lib" -o "$T/shared" 2>"$T/cc.log" \
+if cc $SAN -std=c11 "$T/src/main.c" $(pkg-config --cflags --libs hpctrain) -Wl,-rpath,"$P/lib" -o "$T/shared" 2>"$T/cc.log" \
    && "$T/shared" | grep -q '^good'; then ok "pkg-config, shared library"; else bad "pkg-config, shared library"; cat "$T/cc.log"; fi
 # the static archive with the shared system libraries it needs
-if cc -std=c11 -I"$P/include" "$T/src/main.c" "$P/lib/libhpctrain.a" $(pkg-config --libs hwloc zlib) \
+if cc $SAN -std=c11 -I"$P/include" "$T/src/main.c" "$P/lib/libhpctrain.a" $(pkg-config --libs hwloc zlib) \
       -fopenmp -lm -o "$T/static" 2>"$T/cc2.log" \
    && "$T/static" | grep -q '^good'; then ok "static archive"; else bad "static archive"; cat "$T/cc2.log"; fi
 

@@ -306,6 +306,7 @@ static void test_threads_bitwise_paths(void **state)
         {0, 0, 64, 1024, 300}, {1, 1, 64, 700, 200}, {0, 1, 600, 1024, 10},
         {0, 0, 600, 10, 1024}, {1, 0, 1000, 10, 600}, {0, 1, 600, 10, 999},
         {1, 0, 300, 300, 300},
+        {0, 0, 7, 20, 20000},   /* 2 x 2 panels: no grid for 3 threads */
     };
     const size_t mld = 32;
     uint32_t *mask = malloc(1000 * mld * 4);

@@ -55,14 +55,19 @@ static void ukr_6x16(size_t k, float alpha, const float *ap, const float *bp,
         _mm_prefetch((const char *)(c + i * ldc + 15), _MM_HINT_T0);
     }
 
-    /* One step per iteration: unrolled by hand, GCC runs out of the 16
-     * registers and spills an accumulator (a store-forward in its chain);
-     * the hardware prefetcher keeps up with A's sequential panel. */
-    for (size_t p = 0; p < k; p++) {
+    /* Two steps per iteration halve the loop's integer uops (which compete
+     * with the FMAs for ports 0 and 1): 82 vs 72 GFLOP/s at 1024^3 here.
+     * Four steps make GCC spill an accumulator (a store-forward in its
+     * chain). The hardware prefetcher keeps up with A's sequential panel. */
+    size_t p = 0;
+    for (; p + 2 <= k; p += 2) {
         STEP(ap, bp);
-        ap += MR;
-        bp += NR;
+        STEP(ap + MR, bp + NR);
+        ap += 2 * MR;
+        bp += 2 * NR;
     }
+    if (p < k)
+        STEP(ap, bp);
 
     ht_avx2_finish_row(c00, c01, n, alpha, beta, c, epi, 0);
     if (m > 1)
