@@ -525,7 +525,8 @@ static int team_plan(int team, const ht_kernels *kt, int transa, int transb,
               ldc, epi);
     const size_t units = ceil_div(m, pl->mr) * ceil_div(n, pl->nr);
     *t = work_threads(gemm_flops(m, n, k), units, team);
-    choose_grid(pl, *t);
+    while (!choose_grid(pl, *t))
+        (*t)--;                 /* as packed_gemm: 1 x 1 always fits */
     *need = packed_need(pl, *t, bfloats);
     return 0;
 }

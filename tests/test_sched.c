@@ -148,6 +148,8 @@ static void test_team_gemm_bitwise(void **state)
         {1, 1, 67, 45, 300, 0},
         {0, 0, 33, 7, 129, 0},
         {0, 1, 19, 9, 64, 1},
+        {0, 0, 12, 32, 6000, 0},    /* 2 x 2 panels: no grid for 3 */
+        {1, 0, 12, 40, 6000, 1},
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         for (int team = 1; team <= 4; team++)
