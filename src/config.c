@@ -9,8 +9,9 @@ void ht_config_default(ht_config *c)
 {
     memset(c, 0, sizeof *c);
     /* 784-1024-512-10, dropout 0.2, L2 1e-4, SGD with momentum and a
-     * cosine schedule: 0.8927 test accuracy on Fashion-MNIST after 10
-     * epochs (784-512-256-10 with a constant rate ended at 0.873). */
+     * cosine schedule: 0.89 test accuracy on Fashion-MNIST after 10 epochs
+     * (0.8901 with the AVX2 table; 784-512-256-10 with a constant rate
+     * ended at 0.873). */
     c->n_layers = 3;
     c->sizes[0] = 784;
     c->sizes[1] = 1024;
