@@ -70,6 +70,8 @@ static ht_status time_sgemm(int ta, int tb, size_t m, size_t n, size_t k,
             s = ht_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
         sample[r] = (cli_now() - t0) / reps;
     }
+    if (s != HT_OK)
+        return s;
     qsort(sample, 5, sizeof sample[0], cmp_double);
     *secs = sample[2];
     return s;
