@@ -110,6 +110,7 @@ static void penalty_and_sparsity(const ht_model *m, double *penalty,
                                  double *sparsity)
 {
     const ht_config *c = &m->cfg;
+    const ht_kernels *k = ht_kernels_active();
     double l1s = 0.0, l2s = 0.0;
     size_t zeros = 0, total = 0;
     for (size_t l = 0; l < c->n_layers; l++) {
@@ -118,8 +119,8 @@ static void penalty_and_sparsity(const ht_model *m, double *penalty,
         for (size_t i = 0; i < n; i++) {
             l1s += fabs((double)w[i]);
             l2s += (double)w[i] * w[i];
-            zeros += w[i] == 0.0f;
         }
+        zeros += k->count_zeros(n, w);
         total += n;
         if (c->reg_bias) {
             const float *b = m->params + m->b_off[l];
