@@ -4,11 +4,21 @@
  * layer, step and row) seeds HT_RNG_LANES = 8 independent xoshiro128++
  * generators (32-bit output, 128-bit state each). Lane l's state is the
  * four 32-bit halves of the next two outputs of a splitmix64 sequence
- * started at key ^ (l+1)*HT_RNG_LANE_GAMMA. Element j of the row takes the
- * (j / 8)-th output of lane j % 8, so one 8-lane vector step yields 8
- * consecutive elements (AVX2: one ymm; NEON: two uint32x4_t).
- * Element j is dropped when its 32-bit draw r < thr (thr = round(p*2^32));
- * keep bit j = r >= thr. Integer compare, no float conversion.
+ * started at key ^ (l+1)*HT_RNG_LANE_GAMMA. Step t of the row's stream is
+ * the t-th output u[t][l] of every lane l (ht_rng8_step), 8 words.
+ *
+ * Each 32-bit output gives two 16-bit draws: element j of the row, with
+ * t = j / 16 and i = j % 16, draws r = the low half of u[t][i/2] for even i
+ * and its high half for odd i. In memory order (little-endian lanes) that
+ * is simply the 16 half-words of step t, so one 8-lane vector step yields
+ * elements 16t .. 16t+15 (AVX2: one ymm of 16-bit lanes; NEON: two
+ * uint16x8_t). Element j is dropped when r < thr, thr = round(p * 2^16)
+ * (ht_dropout_threshold, at most 65535); keep bit j = r >= thr. Integer
+ * compare, no float conversion; p is thereby quantised to 1/65536, which
+ * shifts no keep rate by more than 7.7e-6. Half-width draws halve the
+ * generator's work per element: it is most of a dropout pass's
+ * arithmetic.
+ */
  */
 #ifndef HT_SIMD_RNG_H
 #define HT_SIMD_RNG_H
@@ -76,6 +86,19 @@ static inline uint32_t ht_rng8_next_lane(ht_rng8 *r, int l)
     r->s[2][l] = s2;
     r->s[3][l] = s3;
     return out;
+}
+
+/* Step t of the stream: the next output of every lane, lane l in u[l]. */
+static inline void ht_rng8_step(ht_rng8 *r, uint32_t u[HT_RNG_LANES])
+{
+    for (int l = 0; l < HT_RNG_LANES; l++)
+        u[l] = ht_rng8_next_lane(r, l);
+}
+
+/* The 16-bit draw of element i (0 <= i < 16) of a step's outputs u. */
+static inline uint32_t ht_rng8_draw(const uint32_t u[HT_RNG_LANES], int i)
+{
+    return (u[i / 2] >> (16 * (i % 2))) & 0xFFFFu;
 }
 
 #endif /* HT_SIMD_RNG_H */

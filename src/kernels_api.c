@@ -77,8 +77,8 @@ uint32_t ht_dropout_threshold(float p)
 {
     if (!(p > 0.0f))
         return 0;
-    double t = (double)p * 4294967296.0 + 0.5;
-    return t >= 4294967295.0 ? 0xFFFFFFFFu : (uint32_t)t;
+    double t = (double)p * 65536.0 + 0.5;
+    return t >= 65535.0 ? 65535u : (uint32_t)t;
 }
 
 static ht_status check_p(const char *fn, float p)

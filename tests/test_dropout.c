@@ -5,7 +5,8 @@
  *   - bitwise equality of masks and outputs between every available table;
  *   - a statistical battery: keep rate within a binomial bound over 10^7
  *     draws for p in {0.05, 0.1, 0.5, 0.9}, overall and per lane; chi-square
- *     on pairs of bits of every two lanes, consecutive outputs of one lane,
+ *     on pairs of bits of every two draws of one step (both halves of a
+ *     lane's output among them), consecutive outputs of one lane,
  *     adjacent rows, layers and steps; a runs test along a row and down a
  *     column; rows r and r+1 (and layers, steps, seeds) are not shifted
  *     copies, and a row does not repeat itself at lags 1..64;
@@ -47,7 +48,7 @@ static void row_mask(uint64_t seed, uint32_t layer, uint64_t step,
 
 static double pq_of(float p)
 {
-    return (double)ht_dropout_threshold(p) / 4294967296.0;
+    return (double)ht_dropout_threshold(p) / 65536.0;
 }
 
 static void test_known_answer(void **state)
@@ -55,10 +56,11 @@ static void test_known_answer(void **state)
     (void)state;
     const uint64_t key = ht_dropout_key(1, 2, 3, 4);
     assert_true(key == 0xd55ccd4aeb3ccafbull);
-    assert_int_equal(ht_dropout_threshold(0.3f), 1288490240u);
+    assert_int_equal(ht_dropout_threshold(0.3f), 19661u);
     assert_int_equal(ht_dropout_threshold(0.0f), 0u);
-    assert_int_equal(ht_dropout_threshold(0.5f), 0x80000000u);
-    const uint32_t want[3] = {0xfe52af1fu, 0x3cfb5dffu, 0xf56cu};
+    assert_int_equal(ht_dropout_threshold(0.5f), 32768u);
+    assert_int_equal(ht_dropout_threshold(0.99999f), 65535u);
+    const uint32_t want[3] = {0xddff13ffu, 0xfffd724du, 0xeabfu};
     for (size_t t = 0; t < 3; t++) {
         if (!ht_isa_available(isas[t]))
             continue;
@@ -77,19 +79,19 @@ static void test_keep_rate(void **state)
     uint32_t *b = malloc(n / 8);
     assert_non_null(b);
     for (size_t pi = 0; pi < 4; pi++) {
-        uint64_t lane[8] = {0}, total = 0;
+        uint64_t lane[16] = {0}, total = 0;
         for (size_t r = 0; r < rows; r++) {
             row_mask(2024, 1, 7, r, n, ps[pi], b);
             for (size_t j = 0; j < n; j++)
-                lane[j % 8] += (uint64_t)bit(b, j);
+                lane[j % 16] += (uint64_t)bit(b, j);
         }
         const double q = 1.0 - pq_of(ps[pi]);
-        const double draws = (double)(rows * n), per = draws / 8;
-        for (int l = 0; l < 8; l++) {
+        const double draws = (double)(rows * n), per = draws / 16;
+        for (int l = 0; l < 16; l++) {
             total += lane[l];
             double z = ((double)lane[l] - per * q) / sqrt(per * q * (1 - q));
             if (!(fabs(z) < 5.0))
-                fail_msg("p=%g lane %d: %llu kept of %.0f, z=%.2f",
+                fail_msg("p=%g draw %d of a step: %llu kept of %.0f, z=%.2f",
                          (double)ps[pi], l, (unsigned long long)lane[l], per, z);
         }
         double z = ((double)total - draws * q) / sqrt(draws * q * (1 - q));
@@ -136,20 +138,20 @@ static void test_pair_independence(void **state)
     for (size_t pi = 0; pi < 2; pi++) {
         const float p = ps[pi];
         const double q = 1.0 - pq_of(p);
-        uint64_t lanes[8][8][4] = {{{0}}}, same[4] = {0}, rowc[4] = {0},
+        uint64_t lanes[16][16][4] = {{{0}}}, same[4] = {0}, rowc[4] = {0},
                  layc[4] = {0}, stepc[4] = {0};
         for (size_t r = 0; r < rows; r++) {
             row_mask(99, 3, 11, 2 * r, n, p, a);
-            /* every pair of lanes (la < lb) of one vector step */
-            for (size_t j = 0; j < n; j += 8)
-                for (int la = 0; la < 8; la++)
-                    for (int lb = la + 1; lb < 8; lb++)
-                        lanes[la][lb][bit(a, j + (size_t)la) * 2 +
-                                      bit(a, j + (size_t)lb)]++;
-            /* consecutive outputs of one lane: (j, j+8), j % 16 < 8 */
-            for (size_t j = 0; j + 8 < n; j++)
-                if (j % 16 < 8)
-                    same[bit(a, j) * 2 + bit(a, j + 8)]++;
+            /* every pair of the 16 draws of one vector step (ia < ib),
+             * including the two halves of one lane's output */
+            for (size_t j = 0; j < n; j += 16)
+                for (int ia = 0; ia < 16; ia++)
+                    for (int ib = ia + 1; ib < 16; ib++)
+                        lanes[ia][ib][bit(a, j + (size_t)ia) * 2 +
+                                      bit(a, j + (size_t)ib)]++;
+            /* the same half of consecutive outputs of one lane: (j, j+16) */
+            for (size_t j = 0; j + 16 < n; j++)
+                same[bit(a, j) * 2 + bit(a, j + 16)]++;
             row_mask(99, 3, 11, 2 * r + 1, n, p, b);
             for (size_t j = 0; j < n; j++)
                 rowc[bit(a, j) * 2 + bit(b, j)]++;
@@ -160,9 +162,9 @@ static void test_pair_independence(void **state)
             for (size_t j = 0; j < n; j++)
                 stepc[bit(a, j) * 2 + bit(b, j)]++;
         }
-        for (int la = 0; la < 8; la++)
-            for (int lb = la + 1; lb < 8; lb++)
-                check_chi2(lanes[la][lb], q, "a pair of lanes", p);
+        for (int ia = 0; ia < 16; ia++)
+            for (int ib = ia + 1; ib < 16; ib++)
+                check_chi2(lanes[ia][ib], q, "a pair of draws of one step", p);
         check_chi2(same, q, "consecutive outputs of a lane", p);
         check_chi2(rowc, q, "adjacent rows", p);
         check_chi2(layc, q, "adjacent layers", p);

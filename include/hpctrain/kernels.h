@@ -62,8 +62,9 @@ ht_status ht_optim_step(size_t n, float *w, const float *g, float *m,
 uint64_t ht_dropout_key(uint64_t seed, uint32_t layer, uint64_t step,
                         uint64_t row);
 
-/* Integer drop threshold for probability p: a 32-bit draw r drops the
- * element when r < threshold, i.e. threshold = round(p * 2^32). */
+/* Integer drop threshold for probability p in [0,1): a 16-bit draw r
+ * (simd/rng.h) drops the element when r < threshold, threshold =
+ * round(p * 2^16), at most 65535 (p is quantised to 1/65536). */
 uint32_t ht_dropout_threshold(float p);
 
 /* Writes the keep-bits of one row of n elements to bits[0..ceil(n/32)):

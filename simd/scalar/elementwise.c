@@ -123,10 +123,11 @@ static void dropout_mask_scalar(uint64_t key, size_t n, uint32_t thr,
 {
     ht_rng8 r;
     ht_rng8_seed(&r, key);
-    uint32_t word = 0;
+    uint32_t u[HT_RNG_LANES], word = 0;
     for (size_t j = 0; j < n; j++) {
-        uint32_t x = ht_rng8_next_lane(&r, (int)(j % HT_RNG_LANES));
-        word |= (uint32_t)(x >= thr) << (j % 32);
+        if (j % 16 == 0)
+            ht_rng8_step(&r, u);
+        word |= (uint32_t)(ht_rng8_draw(u, (int)(j % 16)) >= thr) << (j % 32);
         if (j % 32 == 31) {
             bits[j / 32] = word;
             word = 0;
