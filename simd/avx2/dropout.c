@@ -1,20 +1,21 @@
 /* AVX2 dropout: the generator of simd/rng.h with its 8 xoshiro128++ lanes
- * in one set of four ymm registers (s[k] of all lanes = one register), so
- * one vector step yields elements 8t .. 8t+7 of the row, exactly the
- * scalar's order. The masks are therefore bit for bit the scalar twin's.
+ * in one set of four ymm registers (s[k] of all lanes = one register). One
+ * vector step yields 8 outputs = 16 half-words, which in register order are
+ * the 16-bit draws of elements 16t .. 16t+15, exactly the scalar's order,
+ * so the masks are bit for bit the scalar twin's.
  *
- * Keep test r >= thr on unsigned 32-bit values: AVX2 only has a signed
- * compare, so both sides are offset by 2^31 (xor 0x80000000), which maps
- * unsigned order onto signed order; thr > r (signed, offset) is "drop".
- * No float conversion. movemask of four compare results gives one 32-bit
- * word of drop bits; keep bits are its complement.
+ * Drop test r < thr on unsigned 16-bit values: AVX2 only has a signed
+ * compare, so both sides are offset by 2^15 (xor 0x8000), which maps
+ * unsigned order onto signed order. No float conversion. The 16-bit compare
+ * results become float masks by sign extension (vpmovsxwd of each 128-bit
+ * half) and keep bits by one pack + lane fix-up + byte movemask per 32
+ * elements.
  *
- * One row is one dependent chain (element j needs lane j%8's previous
- * state). On paper its latency (about 3 cycles per step through s3's xor
- * and rotate) is below the step's cost in vector uops (14 for the
- * generator, about 20 with compare and apply, on 3 vector ports), but
- * measured on Sapphire Rapids two interleaved rows run about 20% faster
- * than one, so dropout_fwd2 and dropout_mask2 make two rows at once. */
+ * Cost per 32 elements: two generator steps (14 vector ops each), two
+ * compares, five ops of mask conversion, and the apply; the 32-bit draws
+ * this replaced needed four steps. One row is one dependent chain (element
+ * j needs lane (j%16)/2's previous state); two rows interleaved overlap two
+ * chains (dropout_fwd2, dropout_mask2). */
 #include "../rng.h"
 #include "avx2.h"
 #include "vec.h"
@@ -51,12 +52,37 @@ static inline __m256i rng_next(rng_v *r)
     return out;
 }
 
-/* Drop mask (all-ones lanes where r < thr) of the next 8 elements;
- * sthr = thr ^ 0x80000000 broadcast. */
-static inline ht_vf rng_drop8(rng_v *r, __m256i sthr)
+/* Drop flags (all-ones 16-bit lanes where r < thr) of the next 16
+ * elements; sthr = (thr ^ 0x8000) broadcast to 16-bit lanes. */
+static inline __m256i rng_drop16(rng_v *r, __m256i sthr)
 {
-    __m256i x = _mm256_xor_si256(rng_next(r), _mm256_set1_epi32(INT32_MIN));
-    return _mm256_castsi256_ps(_mm256_cmpgt_epi32(sthr, x));
+    __m256i x = _mm256_xor_si256(rng_next(r), _mm256_set1_epi16(INT16_MIN));
+    return _mm256_cmpgt_epi16(sthr, x);
+}
+
+static inline __m256i thr16(uint32_t thr)
+{
+    return _mm256_set1_epi16((int16_t)(uint16_t)(thr ^ 0x8000u));
+}
+
+/* Float drop masks of elements 0-7 (lo) and 8-15 (hi) of a step's flags. */
+static inline ht_vf drop_lo(__m256i c)
+{
+    return _mm256_castsi256_ps(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(c)));
+}
+static inline ht_vf drop_hi(__m256i c)
+{
+    return _mm256_castsi256_ps(
+        _mm256_cvtepi16_epi32(_mm256_extracti128_si256(c, 1)));
+}
+
+/* Drop bits of 32 elements from two steps' flags: packs interleaves the
+ * 128-bit halves (a0-7 b0-7 | a8-15 b8-15); the 64-bit permute restores
+ * element order before the byte movemask. */
+static inline uint32_t drop_bits32(__m256i a, __m256i b)
+{
+    __m256i pk = _mm256_permute4x64_epi64(_mm256_packs_epi16(a, b), 0xD8);
+    return (uint32_t)_mm256_movemask_epi8(pk);
 }
 
 /* Bits below n (0 < n < 32) of a word. */
@@ -65,36 +91,21 @@ static inline uint32_t low_bits(uint32_t w, size_t n)
     return w & ((1u << n) - 1u);
 }
 
-/* Keep bits of the next 32 elements. */
-static inline uint32_t mask_word(rng_v *r, __m256i sthr)
-{
-    uint32_t d = ht_vmovemask(rng_drop8(r, sthr));
-    d |= ht_vmovemask(rng_drop8(r, sthr)) << 8;
-    d |= ht_vmovemask(rng_drop8(r, sthr)) << 16;
-    d |= ht_vmovemask(rng_drop8(r, sthr)) << 24;
-    return ~d;
-}
-
-/* Keep bits of the last rem (0 < rem < 32) elements. */
-static inline uint32_t mask_tail(rng_v *r, __m256i sthr, size_t rem)
-{
-    uint32_t d = 0;
-    for (size_t k = 0; k * 8 < rem; k++)
-        d |= ht_vmovemask(rng_drop8(r, sthr)) << (8 * k);
-    return low_bits(~d, rem);
-}
-
 static void dropout_mask_avx2(uint64_t key, size_t n, uint32_t thr,
                               uint32_t *bits)
 {
     rng_v r;
     rng_seed(&r, key);
-    const __m256i sthr = _mm256_set1_epi32((int32_t)(thr ^ 0x80000000u));
+    const __m256i sthr = thr16(thr);
     const size_t nw = n / 32;
-    for (size_t w = 0; w < nw; w++)
-        bits[w] = mask_word(&r, sthr);
-    if (n % 32)
-        bits[nw] = mask_tail(&r, sthr, n % 32);
+    for (size_t w = 0; w < nw; w++) {
+        __m256i a = rng_drop16(&r, sthr), b = rng_drop16(&r, sthr);
+        bits[w] = ~drop_bits32(a, b);
+    }
+    if (n % 32) {
+        __m256i a = rng_drop16(&r, sthr), b = rng_drop16(&r, sthr);
+        bits[nw] = low_bits(~drop_bits32(a, b), n % 32);
+    }
 }
 
 /* Two rows in lockstep, as dropout_fwd2. */
@@ -104,15 +115,19 @@ static void dropout_mask2_avx2(uint64_t key0, uint64_t key1, size_t n,
     rng_v r0, r1;
     rng_seed(&r0, key0);
     rng_seed(&r1, key1);
-    const __m256i sthr = _mm256_set1_epi32((int32_t)(thr ^ 0x80000000u));
+    const __m256i sthr = thr16(thr);
     const size_t nw = n / 32;
     for (size_t w = 0; w < nw; w++) {
-        bits0[w] = mask_word(&r0, sthr);
-        bits1[w] = mask_word(&r1, sthr);
+        __m256i a0 = rng_drop16(&r0, sthr), a1 = rng_drop16(&r1, sthr);
+        __m256i b0 = rng_drop16(&r0, sthr), b1 = rng_drop16(&r1, sthr);
+        bits0[w] = ~drop_bits32(a0, b0);
+        bits1[w] = ~drop_bits32(a1, b1);
     }
     if (n % 32) {
-        bits0[nw] = mask_tail(&r0, sthr, n % 32);
-        bits1[nw] = mask_tail(&r1, sthr, n % 32);
+        __m256i a0 = rng_drop16(&r0, sthr), a1 = rng_drop16(&r1, sthr);
+        __m256i b0 = rng_drop16(&r0, sthr), b1 = rng_drop16(&r1, sthr);
+        bits0[nw] = low_bits(~drop_bits32(a0, b0), n % 32);
+        bits1[nw] = low_bits(~drop_bits32(a1, b1), n % 32);
     }
 }
 
@@ -121,36 +136,33 @@ static void dropout_mask2_avx2(uint64_t key0, uint64_t key1, size_t n,
 static inline uint32_t fwd_word(rng_v *r, __m256i sthr, ht_vf s,
                                 const float *xw, float *yw)
 {
-    ht_vf d0 = rng_drop8(r, sthr), d1 = rng_drop8(r, sthr);
-    ht_vf d2 = rng_drop8(r, sthr), d3 = rng_drop8(r, sthr);
+    const __m256i a = rng_drop16(r, sthr), b = rng_drop16(r, sthr);
     ht_vf x0 = ht_vload(xw), x1 = ht_vload(xw + 8);
     ht_vf x2 = ht_vload(xw + 16), x3 = ht_vload(xw + 24);
-    ht_vstore(yw, ht_vandnot(d0, ht_vmul(x0, s)));
-    ht_vstore(yw + 8, ht_vandnot(d1, ht_vmul(x1, s)));
-    ht_vstore(yw + 16, ht_vandnot(d2, ht_vmul(x2, s)));
-    ht_vstore(yw + 24, ht_vandnot(d3, ht_vmul(x3, s)));
-    return ~(ht_vmovemask(d0) | ht_vmovemask(d1) << 8 |
-             ht_vmovemask(d2) << 16 | ht_vmovemask(d3) << 24);
+    ht_vstore(yw, ht_vandnot(drop_lo(a), ht_vmul(x0, s)));
+    ht_vstore(yw + 8, ht_vandnot(drop_hi(a), ht_vmul(x1, s)));
+    ht_vstore(yw + 16, ht_vandnot(drop_lo(b), ht_vmul(x2, s)));
+    ht_vstore(yw + 24, ht_vandnot(drop_hi(b), ht_vmul(x3, s)));
+    return ~drop_bits32(a, b);
 }
 
 /* The last rem (0 < rem < 32) elements of a row; returns their bits. */
 static inline uint32_t fwd_tail(rng_v *r, __m256i sthr, ht_vf s, size_t rem,
                                 const float *xw, float *yw)
 {
-    uint32_t d = 0;
+    const __m256i a = rng_drop16(r, sthr), b = rng_drop16(r, sthr);
+    const ht_vf d[4] = {drop_lo(a), drop_hi(a), drop_lo(b), drop_hi(b)};
     for (size_t k = 0; k * 8 < rem; k++) {
-        ht_vf dk = rng_drop8(r, sthr);
-        size_t left = rem - 8 * k;
+        const size_t left = rem - 8 * k;
         if (left >= 8)
             ht_vstore(yw + 8 * k,
-                      ht_vandnot(dk, ht_vmul(ht_vload(xw + 8 * k), s)));
+                      ht_vandnot(d[k], ht_vmul(ht_vload(xw + 8 * k), s)));
         else
             ht_vstore_n(yw + 8 * k,
-                        ht_vandnot(dk, ht_vmul(ht_vload_n(xw + 8 * k, left), s)),
+                        ht_vandnot(d[k], ht_vmul(ht_vload_n(xw + 8 * k, left), s)),
                         left);
-        d |= ht_vmovemask(dk) << (8 * k);
     }
-    return low_bits(~d, rem);
+    return low_bits(~drop_bits32(a, b), rem);
 }
 
 static void dropout_fwd_avx2(uint64_t key, size_t n, uint32_t thr,
@@ -159,7 +171,7 @@ static void dropout_fwd_avx2(uint64_t key, size_t n, uint32_t thr,
 {
     rng_v r;
     rng_seed(&r, key);
-    const __m256i sthr = _mm256_set1_epi32((int32_t)(thr ^ 0x80000000u));
+    const __m256i sthr = thr16(thr);
     const ht_vf s = ht_vset1(scale);
     const size_t nw = n / 32;
     for (size_t w = 0; w < nw; w++)
@@ -169,9 +181,7 @@ static void dropout_fwd_avx2(uint64_t key, size_t n, uint32_t thr,
 }
 
 /* Two rows in lockstep: the two generators are independent chains, so
- * the out-of-order core overlaps them (one row alone leaves it waiting on
- * its own chain part of the time; bench_elementwise's xoshiro8 floor and
- * dropout_fwd show the difference). */
+ * the out-of-order core overlaps them. */
 static void dropout_fwd2_avx2(uint64_t key0, uint64_t key1, size_t n,
                               uint32_t thr, float scale, const float *x0,
                               const float *x1, float *y0, float *y1,
@@ -180,7 +190,7 @@ static void dropout_fwd2_avx2(uint64_t key0, uint64_t key1, size_t n,
     rng_v r0, r1;
     rng_seed(&r0, key0);
     rng_seed(&r1, key1);
-    const __m256i sthr = _mm256_set1_epi32((int32_t)(thr ^ 0x80000000u));
+    const __m256i sthr = thr16(thr);
     const ht_vf s = ht_vset1(scale);
     const size_t nw = n / 32;
     for (size_t w = 0; w < nw; w++) {
@@ -203,7 +213,7 @@ static inline ht_vf keep8(__m256i wv, int k)
 }
 
 /* Reads the bit mask rather than regenerating it: the mask is 1/32 of the
- * bytes of dy, while regenerating costs the generator's ~20 uops per 8
+ * bytes of dy, while regenerating costs the generator's ~10 vector ops per 8
  * elements (bench_elementwise compares the two: dropout_bwd vs
  * dropout_fwd, which is exactly regenerate + apply). */
 static void dropout_bwd_avx2(size_t n, const float *dy, const uint32_t *bits,
