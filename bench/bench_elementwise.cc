@@ -490,7 +490,8 @@ void BM_dropout_fwd_256x1024(benchmark::State &state)
 // The floor of any AVX2 implementation of simd/rng.h's generator: the 8
 // xoshiro128++ lanes stepped in one ymm set with nothing else (outputs
 // xor-folded into one register, no compare, no stores). 14 vector uops per
-// 8 draws, 5 of them shifts that only two ports execute.
+// step, 5 of them shifts that only two ports execute; a step is 16 of
+// dropout's 16-bit draws, so n elements take n / 16 steps.
 #define HT_ROTL(x, k) \
     _mm256_or_si256(_mm256_slli_epi32((x), (k)), _mm256_srli_epi32((x), 32 - (k)))
 __attribute__((target("avx2"))) uint32_t xoshiro8_fold(uint64_t key, size_t n)
@@ -502,7 +503,7 @@ __attribute__((target("avx2"))) uint32_t xoshiro8_fold(uint64_t key, size_t n)
     __m256i s2 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(r.s[2]));
     __m256i s3 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(r.s[3]));
     __m256i acc = _mm256_setzero_si256();
-    for (size_t i = 0; i < n; i += 8) {
+    for (size_t i = 0; i < n; i += 16) {
         __m256i out = _mm256_add_epi32(HT_ROTL(_mm256_add_epi32(s0, s3), 7), s0);
         __m256i t = _mm256_slli_epi32(s1, 9);
         s2 = _mm256_xor_si256(s2, s0);

@@ -139,7 +139,8 @@ typedef struct ht_kernels {
     void (*optim_step)(size_t n, float *w, const float *g, float *m, float *v,
                        const ht_optim_hyper *h);
 
-    /* Dropout. `key` from ht_dropout_key; `thr` from ht_dropout_threshold.
+    /* Dropout. `key` from ht_dropout_key; `thr` from ht_dropout_threshold
+     * (a 16-bit threshold, 0 .. 65535).
      * mask: writes ceil(n/32) words of keep-bits (see simd/rng.h for the
      * generator every ISA must reproduce bit for bit).
      * fwd: the same bits, and y[j] = keep ? x[j]*scale : 0 (y may equal x).
