@@ -19,7 +19,6 @@
  * generator's work per element: it is most of a dropout pass's
  * arithmetic.
  */
- */
 #ifndef HT_SIMD_RNG_H
 #define HT_SIMD_RNG_H
 
