@@ -211,8 +211,8 @@ static void test_dropout_bitwise(void **state)
 {
     (void)state;
     static const float ps[] = {0.0f, 0.1f, 0.5f, 0.9f};
-    static const size_t ns[] = {1, 7, 8, 9, 17, 31, 32, 33, 63, 64, 65, 255,
-                                256, 1000, 4099};
+    static const size_t ns[] = {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48,
+                                63, 64, 65, 255, 256, 1000, 4099};
     for (size_t ip = 0; ip < 4; ip++)
         for (size_t in = 0; in < sizeof ns / sizeof ns[0]; in++)
             for (uint64_t row = 0; row < 3; row++) {
@@ -326,6 +326,54 @@ static void test_dropout2_bitwise(void **state)
             for (int t = 0; t < 4; t++)
                 free(b[t]);
             free(r[0]); free(r[1]);
+        }
+}
+
+/* Thresholds at and past the ends of the 16-bit draw's range: 1 (only
+ * r = 0 drops), 65535 (only r = 65535 keeps), and values no
+ * ht_dropout_threshold returns (> 65535: the scalar's r >= thr drops
+ * everything), through all four generating entries. */
+static void test_dropout_thr_edges(void **state)
+{
+    (void)state;
+    static const uint32_t thrs[] = {1u, 65535u, 65536u, 0xFFFFFFFFu};
+    static const size_t ns[] = {16, 47, 100};
+    for (size_t it = 0; it < 4; it++)
+        for (size_t in = 0; in < 3; in++) {
+            const size_t n = ns[in], nw = (n + 31) / 32;
+            const uint32_t thr = thrs[it];
+            const uint64_t k0 = ht_dropout_key(3, 1, 2, in), k1 = k0 + 1;
+            uint32_t bn[2][5], bs[2][5]; /* nw <= 4 words, then a guard */
+            assert_true(nw < 5);
+            float *x0 = alloc_f(n), *x1 = alloc_f(n);
+            float *y[2] = {alloc_f(n), alloc_f(n)}, *s[2] = {alloc_f(n), alloc_f(n)};
+            tu_fill(x0, n, 71 + n, -3, 3);
+            tu_fill(x1, n, 73 + n, -3, 3);
+            memset(bn, 0xab, sizeof bn);
+            memset(bs, 0xab, sizeof bs);
+            kn.dropout_mask(k0, n, thr, bn[0]);
+            ks.dropout_mask(k0, n, thr, bs[0]);
+            assert_memory_equal(bn, bs, sizeof bn);
+            kn.dropout_mask2(k0, k1, n, thr, bn[0], bn[1]);
+            ks.dropout_mask(k1, n, thr, bs[1]);
+            assert_memory_equal(bn, bs, sizeof bn);
+            memset(bn, 0xab, sizeof bn);
+            kn.dropout_fwd(k0, n, thr, 2.0f, x0, y[0], bn[0]);
+            ks.dropout_fwd(k0, n, thr, 2.0f, x0, s[0], bs[0]);
+            same_bits(y[0], s[0], n, "dropout_fwd thr edge", n);
+            assert_memory_equal(bn[0], bs[0], sizeof bn[0]);
+            memset(bn, 0xab, sizeof bn);
+            kn.dropout_fwd2(k0, k1, n, thr, 2.0f, x0, x1, y[0], y[1], bn[0], bn[1]);
+            ks.dropout_fwd(k1, n, thr, 2.0f, x1, s[1], bs[1]);
+            assert_memory_equal(bn, bs, sizeof bn);
+            for (int r = 0; r < 2; r++) {
+                same_bits(y[r], s[r], n, "dropout_fwd2 thr edge", n);
+                check_guard(y[r], n);
+            }
+            free(x0); free(x1);
+            for (int r = 0; r < 2; r++) {
+                free(y[r]); free(s[r]);
+            }
         }
 }
 
@@ -758,6 +806,7 @@ int main(void)
         cmocka_unit_test(test_optim_step_bitwise),
         cmocka_unit_test(test_dropout_bitwise),
         cmocka_unit_test(test_dropout2_bitwise),
+        cmocka_unit_test(test_dropout_thr_edges),
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_exp_accuracy),
         cmocka_unit_test(test_packing),
