@@ -411,6 +411,49 @@ static void test_dropout_tables(void **state)
             }
 }
 
+/* Thresholds at and beyond the 16-bit range: 65535 keeps only draws of
+ * 65535; anything larger (outside ht_dropout_threshold's range) drops all,
+ * as the scalar's r >= thr says. Every entry of every table, bitwise. */
+static void test_dropout_thr_edges(void **state)
+{
+    (void)state;
+    static const uint32_t thrs[] = {1u, 32768u, 65535u, 65536u, 0xFFFFFFFFu};
+    static const size_t ns[] = {1, 16, 47, 100};
+    size_t t = 0;
+    for (const ht_kernels *k; (k = next_table(&t)) != NULL;)
+        for (size_t it = 0; it < 5; it++)
+            for (size_t in = 0; in < 4; in++) {
+                const size_t n = ns[in], nw = (n + 31) / 32;
+                const uint32_t thr = thrs[it];
+                const uint64_t k0 = ht_dropout_key(3, 1, 2, in), k1 = k0 + 1;
+                uint32_t b[2][5], r[2][5];
+                float x[2][100], y[2][101], ry[2][101];
+                for (size_t j = 0; j < n; j++) {
+                    x[0][j] = (float)j - 20.5f;
+                    x[1][j] = 3.25f - (float)j;
+                }
+                memset(b, 0xab, sizeof b);
+                memset(r, 0xab, sizeof r);
+                memset(y, 0xab, sizeof y);
+                memset(ry, 0xab, sizeof ry);
+                k->dropout_mask2(k0, k1, n, thr, b[0], b[1]);
+                scalar.dropout_mask(k0, n, thr, r[0]);
+                scalar.dropout_mask(k1, n, thr, r[1]);
+                assert_memory_equal(b, r, sizeof b);
+                k->dropout_fwd2(k0, k1, n, thr, 2.0f, x[0], x[1], y[0], y[1],
+                                b[0], b[1]);
+                scalar.dropout_fwd(k0, n, thr, 2.0f, x[0], ry[0], r[0]);
+                scalar.dropout_fwd(k1, n, thr, 2.0f, x[1], ry[1], r[1]);
+                assert_memory_equal(b, r, sizeof b);
+                assert_memory_equal(y, ry, sizeof y); /* guards included */
+                k->dropout_mask(k0, n, thr, b[0]);
+                assert_memory_equal(b[0], r[0], nw * 4);
+                if (thr > 0xFFFFu)
+                    for (size_t w = 0; w < nw; w++)
+                        assert_int_equal(b[0][w], 0);
+            }
+}
+
 /* Many keys and lengths at one p: the bits of every table equal the
  * scalar's, so a lane or tail bug cannot hide behind a lucky key. */
 static void test_dropout_many_keys(void **state)
@@ -449,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_optim_step),
         cmocka_unit_test(test_dropout_tables),
         cmocka_unit_test(test_dropout_many_keys),
+        cmocka_unit_test(test_dropout_thr_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
