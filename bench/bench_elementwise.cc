@@ -546,7 +546,7 @@ void BM_dropout_fwd_256x1024_rowwise(benchmark::State &state)
     measure(state, 256 * (8.0 * 1024 + 128), [&] {
         for (size_t i = 0; i < 256; i++)
             k->dropout_fwd(ht_dropout_key(42, 1, 7, i), 1024, thr, scale,
-                           B.b + i * 1024, B.e + i * 1024, B.bits + i * 32);
+                           B.b + i * 1024, B.e + i * 1024, B.bits + i * 32, 0);
     });
 }
 

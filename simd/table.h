@@ -144,13 +144,18 @@ typedef struct ht_kernels {
      * mask: writes ceil(n/32) words of keep-bits (see simd/rng.h for the
      * generator every ISA must reproduce bit for bit).
      * fwd: the same bits, and y[j] = keep ? x[j]*scale : 0 (y may equal x).
-     * bwd: dx[j] = keep ? dy[j]*scale : 0 (dx may equal dy). */
+     * bwd: dx[j] = keep ? dy[j]*scale : 0 (dx may equal dy).
+     * stream (fwd, fwd2, bwd): nonzero when the whole output is far larger
+     * than the caches (ht_stream_stores), so nothing will read it from
+     * cache: the kernel may write it with non-temporal stores, which skip
+     * the read-for-ownership of every line. Same results either way; a
+     * kernel that streams fences its stores before returning. */
     void (*dropout_mask)(uint64_t key, size_t n, uint32_t thr,
                          uint32_t *bits);
     void (*dropout_fwd)(uint64_t key, size_t n, uint32_t thr, float scale,
-                        const float *x, float *y, uint32_t *bits);
+                        const float *x, float *y, uint32_t *bits, int stream);
     void (*dropout_bwd)(size_t n, const float *dy, const uint32_t *bits,
-                        float scale, float *dx);
+                        float scale, float *dx, int stream);
     /* dropout_fwd on two rows of the same length at once (key0 for row 0,
      * key1 for row 1; same results as two dropout_fwd calls). One row's
      * generator is one dependency chain; two interleaved chains keep more
@@ -158,7 +163,7 @@ typedef struct ht_kernels {
     void (*dropout_fwd2)(uint64_t key0, uint64_t key1, size_t n, uint32_t thr,
                          float scale, const float *x0, const float *x1,
                          float *y0, float *y1, uint32_t *bits0,
-                         uint32_t *bits1);
+                         uint32_t *bits1, int stream);
     /* dropout_mask on two rows at once (same bits as two calls), for the
      * same reason. */
     void (*dropout_mask2)(uint64_t key0, uint64_t key1, size_t n,

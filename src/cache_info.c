@@ -8,6 +8,7 @@
 #include <hwloc.h>
 
 #include "gemm.h"
+#include "hpctrain/kernels.h"
 
 static size_t cache_l1 = 32u << 10, cache_l2 = 256u << 10, cache_l3 = 8u << 20;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
@@ -43,6 +44,13 @@ void ht_cache_sizes(size_t *l1d, size_t *l2, size_t *l3)
     *l1d = cache_l1;
     *l2 = cache_l2;
     *l3 = cache_l3;
+}
+
+int ht_stream_stores(size_t bytes)
+{
+    size_t l1, l2, l3;
+    ht_cache_sizes(&l1, &l2, &l3);
+    return bytes >= l3 / 4 && bytes >= l2 * 4;
 }
 
 static size_t clamp(size_t v, size_t lo, size_t hi)

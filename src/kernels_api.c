@@ -119,16 +119,18 @@ ht_status ht_dropout_forward(size_t rows, size_t cols, const float *x,
     const ht_kernels *k = ht_kernels_active();
     const uint32_t thr = ht_dropout_threshold(p);
     const float scale = 1.0f / (1.0f - p);
+    const int stream = ht_stream_stores(rows * cols * sizeof(float));
     size_t i = 0;
     for (; i + 2 <= rows; i += 2)   /* two rows at once: see dropout_fwd2 */
         k->dropout_fwd2(ht_dropout_key(seed, layer, step, row0 + i),
                         ht_dropout_key(seed, layer, step, row0 + i + 1), cols,
                         thr, scale, x + i * ldx, x + (i + 1) * ldx,
                         y + i * ldy, y + (i + 1) * ldy, mask + i * mask_ld,
-                        mask + (i + 1) * mask_ld);
+                        mask + (i + 1) * mask_ld, stream);
     for (; i < rows; i++)
         k->dropout_fwd(ht_dropout_key(seed, layer, step, row0 + i), cols, thr,
-                       scale, x + i * ldx, y + i * ldy, mask + i * mask_ld);
+                       scale, x + i * ldx, y + i * ldy, mask + i * mask_ld,
+                       stream);
     return HT_OK;
 }
 
@@ -147,8 +149,9 @@ ht_status ht_dropout_backward(size_t rows, size_t cols, const float *dy,
                         "too small");
     const ht_kernels *k = ht_kernels_active();
     const float scale = 1.0f / (1.0f - p);
+    const int stream = ht_stream_stores(rows * cols * sizeof(float));
     for (size_t i = 0; i < rows; i++)
         k->dropout_bwd(cols, dy + i * lddy, mask + i * mask_ld, scale,
-                       dx + i * lddx);
+                       dx + i * lddx, stream);
     return HT_OK;
 }

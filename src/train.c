@@ -300,15 +300,17 @@ static void dropout_rows(const run_ctx *r, const team_pos *p, size_t B,
         const float scale = 1.0f / (1.0f - c->input_dropout);
         const size_t ld = m->mask_ld[0];
         size_t i = lo;
+        /* in place (stream 0): the rows were just read, their lines are
+         * already in cache */
         for (; i + 2 <= hi; i += 2)     /* two rows' generators at once */
             k->dropout_fwd2(ht_dropout_key(c->seed, 0, step, i),
                             ht_dropout_key(c->seed, 0, step, i + 1), d, thr,
                             scale, x + i * d, x + (i + 1) * d, x + i * d,
                             x + (i + 1) * d, m->mask[0] + i * ld,
-                            m->mask[0] + (i + 1) * ld);
+                            m->mask[0] + (i + 1) * ld, 0);
         for (; i < hi; i++)
             k->dropout_fwd(ht_dropout_key(c->seed, 0, step, i), d, thr, scale,
-                           x + i * d, x + i * d, m->mask[0] + i * ld);
+                           x + i * d, x + i * d, m->mask[0] + i * ld, 0);
     }
     if (c->dropout > 0.0f) {
         const uint32_t thr = ht_dropout_threshold(c->dropout);

@@ -351,7 +351,10 @@ static void test_dropout_tables(void **state)
     static const size_t ns[] = {0, 1, 7, 8, 17, 31, 32, 33, 63, 64, 65, 255,
                                 1003};
     size_t t = 0;
+    /* st = 1: the streaming-store hint, taken only where y is 32-byte
+     * aligned (y's misalignment cycles through 0, 1, 2 floats) */
     for (const ht_kernels *k; (k = next_table(&t)) != NULL;)
+      for (int st = 0; st < 2; st++)
         for (size_t pi = 0; pi < 5; pi++)
             for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
                 const size_t n = ns[ni], nw = (n + 31) / 32;
@@ -369,24 +372,24 @@ static void test_dropout_tables(void **state)
                 if (n % 32)
                     assert_int_equal(rb[nw - 1] >> (n % 32), 0);
                 memset(b, 0, nw * 4);
-                k->dropout_fwd(key, n, thr, scale, x.p, y.p, b);
-                scalar.dropout_fwd(key, n, thr, scale, x.p, ry.p, rb);
+                k->dropout_fwd(key, n, thr, scale, x.p, y.p, b, st);
+                scalar.dropout_fwd(key, n, thr, scale, x.p, ry.p, rb, 0);
                 assert_memory_equal(b, rb, nw * 4);
                 expect_same(y.p, ry.p, n, "dropout_fwd", k->name, n);
                 /* in place */
                 memcpy(y.p, x.p, n * 4);
-                k->dropout_fwd(key, n, thr, scale, y.p, y.p, b);
+                k->dropout_fwd(key, n, thr, scale, y.p, y.p, b, st);
                 expect_same(y.p, ry.p, n, "dropout_fwd in place", k->name, n);
                 /* two rows at once: row 1 is x reversed, in place */
                 {
-                    buf x1 = buf_new(n, 2), b1 = buf_new(nw, 0);
+                    buf x1 = buf_new(n, st ? 0 : 2), b1 = buf_new(nw, 0);
                     buf ry1 = buf_new(n, 0), rb1 = buf_new(nw, 0);
                     uint32_t *bb1 = (uint32_t *)b1.p, *rbb1 = (uint32_t *)rb1.p;
                     for (size_t j = 0; j < n; j++)
                         x1.p[j] = x.p[n - 1 - j];
-                    scalar.dropout_fwd(key ^ 1, n, thr, scale, x1.p, ry1.p, rbb1);
+                    scalar.dropout_fwd(key ^ 1, n, thr, scale, x1.p, ry1.p, rbb1, 0);
                     k->dropout_fwd2(key, key ^ 1, n, thr, scale, x.p, x1.p, y.p,
-                                    x1.p, b, bb1);
+                                    x1.p, b, bb1, st);
                     assert_memory_equal(b, rb, nw * 4);
                     assert_memory_equal(bb1, rbb1, nw * 4);
                     expect_same(y.p, ry.p, n, "dropout_fwd2 row 0", k->name, n);
@@ -396,10 +399,10 @@ static void test_dropout_tables(void **state)
                     free(x1.base); free(b1.base); free(ry1.base); free(rb1.base);
                 }
                 /* backward from the bits, out of place and in place */
-                k->dropout_bwd(n, x.p, rb, scale, y.p);
+                k->dropout_bwd(n, x.p, rb, scale, y.p, st);
                 expect_same(y.p, ry.p, n, "dropout_bwd", k->name, n);
                 memcpy(y.p, x.p, n * 4);
-                k->dropout_bwd(n, y.p, rb, scale, y.p);
+                k->dropout_bwd(n, y.p, rb, scale, y.p, st);
                 expect_same(y.p, ry.p, n, "dropout_bwd in place", k->name, n);
                 if (thr == 0)
                     for (size_t j = 0; j < n; j++)
@@ -441,9 +444,9 @@ static void test_dropout_thr_edges(void **state)
                 scalar.dropout_mask(k1, n, thr, r[1]);
                 assert_memory_equal(b, r, sizeof b);
                 k->dropout_fwd2(k0, k1, n, thr, 2.0f, x[0], x[1], y[0], y[1],
-                                b[0], b[1]);
-                scalar.dropout_fwd(k0, n, thr, 2.0f, x[0], ry[0], r[0]);
-                scalar.dropout_fwd(k1, n, thr, 2.0f, x[1], ry[1], r[1]);
+                                b[0], b[1], 0);
+                scalar.dropout_fwd(k0, n, thr, 2.0f, x[0], ry[0], r[0], 0);
+                scalar.dropout_fwd(k1, n, thr, 2.0f, x[1], ry[1], r[1], 0);
                 assert_memory_equal(b, r, sizeof b);
                 assert_memory_equal(y, ry, sizeof y); /* guards included */
                 k->dropout_mask(k0, n, thr, b[0]);

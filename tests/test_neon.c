@@ -232,20 +232,20 @@ static void test_dropout_bitwise(void **state)
                 tu_fill(x, n, 9 + n, -3, 3);
                 specials(x, n);
                 memset(bn, 0, nw * 4);
-                kn.dropout_fwd(key, n, thr, scale, x, yn, bn);
-                ks.dropout_fwd(key, n, thr, scale, x, ys, bs);
+                kn.dropout_fwd(key, n, thr, scale, x, yn, bn, 0);
+                ks.dropout_fwd(key, n, thr, scale, x, ys, bs, 0);
                 same_bits(yn, ys, n, "dropout_fwd", n);
                 assert_memory_equal(bn, bs, (nw + 1) * 4);
                 check_guard(yn, n);
                 memcpy(yn, x, n * 4);
-                kn.dropout_fwd(key, n, thr, scale, yn, yn, bn); /* in place */
+                kn.dropout_fwd(key, n, thr, scale, yn, yn, bn, 0); /* in place */
                 same_bits(yn, ys, n, "dropout_fwd in place", n);
-                kn.dropout_bwd(n, x, bs, scale, yn);
-                ks.dropout_bwd(n, x, bs, scale, ys);
+                kn.dropout_bwd(n, x, bs, scale, yn, 0);
+                ks.dropout_bwd(n, x, bs, scale, ys, 0);
                 same_bits(yn, ys, n, "dropout_bwd", n);
                 check_guard(yn, n);
                 memcpy(yn, x, n * 4);
-                kn.dropout_bwd(n, yn, bs, scale, yn);
+                kn.dropout_bwd(n, yn, bs, scale, yn, 0);
                 same_bits(yn, ys, n, "dropout_bwd in place", n);
                 free(x); free(yn); free(ys); free(bn); free(bs);
             }
@@ -296,9 +296,9 @@ static void test_dropout2_bitwise(void **state)
             tu_fill(x1, n, 37 + n, -3, 3);
             specials(x0, n);
             specials(x1 + (n > 2 ? 2 : 0), n > 2 ? n - 2 : n);
-            ks.dropout_fwd(k0, n, thr, scale, x0, s0, r[0]);
-            ks.dropout_fwd(k1, n, thr, scale, x1, s1, r[1]);
-            kn.dropout_fwd2(k0, k1, n, thr, scale, x0, x1, y0, y1, b[0], b[1]);
+            ks.dropout_fwd(k0, n, thr, scale, x0, s0, r[0], 0);
+            ks.dropout_fwd(k1, n, thr, scale, x1, s1, r[1], 0);
+            kn.dropout_fwd2(k0, k1, n, thr, scale, x0, x1, y0, y1, b[0], b[1], 0);
             same_bits(y0, s0, n, "dropout_fwd2 row 0", n);
             same_bits(y1, s1, n, "dropout_fwd2 row 1", n);
             check_guard(y0, n);
@@ -309,7 +309,7 @@ static void test_dropout2_bitwise(void **state)
             /* in place, both rows */
             memcpy(y0, x0, n * 4);
             memcpy(y1, x1, n * 4);
-            kn.dropout_fwd2(k0, k1, n, thr, scale, y0, y1, y0, y1, b[2], b[3]);
+            kn.dropout_fwd2(k0, k1, n, thr, scale, y0, y1, y0, y1, b[2], b[3], 0);
             same_bits(y0, s0, n, "dropout_fwd2 in place row 0", n);
             same_bits(y1, s1, n, "dropout_fwd2 in place row 1", n);
             check_guard(y0, n);
@@ -318,7 +318,7 @@ static void test_dropout2_bitwise(void **state)
             assert_memory_equal(b[3], r[1], (nw + 1) * 4);
 
             /* the scalar twin of the two-row entry agrees too */
-            ks.dropout_fwd2(k0, k1, n, thr, scale, x0, x1, y0, y1, b[2], b[3]);
+            ks.dropout_fwd2(k0, k1, n, thr, scale, x0, x1, y0, y1, b[2], b[3], 0);
             same_bits(y0, s0, n, "scalar dropout_fwd2 row 0", n);
             same_bits(y1, s1, n, "scalar dropout_fwd2 row 1", n);
 
@@ -358,13 +358,13 @@ static void test_dropout_thr_edges(void **state)
             ks.dropout_mask(k1, n, thr, bs[1]);
             assert_memory_equal(bn, bs, sizeof bn);
             memset(bn, 0xab, sizeof bn);
-            kn.dropout_fwd(k0, n, thr, 2.0f, x0, y[0], bn[0]);
-            ks.dropout_fwd(k0, n, thr, 2.0f, x0, s[0], bs[0]);
+            kn.dropout_fwd(k0, n, thr, 2.0f, x0, y[0], bn[0], 0);
+            ks.dropout_fwd(k0, n, thr, 2.0f, x0, s[0], bs[0], 0);
             same_bits(y[0], s[0], n, "dropout_fwd thr edge", n);
             assert_memory_equal(bn[0], bs[0], sizeof bn[0]);
             memset(bn, 0xab, sizeof bn);
-            kn.dropout_fwd2(k0, k1, n, thr, 2.0f, x0, x1, y[0], y[1], bn[0], bn[1]);
-            ks.dropout_fwd(k1, n, thr, 2.0f, x1, s[1], bs[1]);
+            kn.dropout_fwd2(k0, k1, n, thr, 2.0f, x0, x1, y[0], y[1], bn[0], bn[1], 0);
+            ks.dropout_fwd(k1, n, thr, 2.0f, x1, s[1], bs[1], 0);
             assert_memory_equal(bn, bs, sizeof bn);
             for (int r = 0; r < 2; r++) {
                 same_bits(y[r], s[r], n, "dropout_fwd2 thr edge", n);

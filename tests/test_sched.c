@@ -186,7 +186,7 @@ static void ref_epoch(ht_model *m, const ht_dataset *ds)
             for (size_t i = 0; i < B; i++)
                 k->dropout_fwd(ht_dropout_key(c->seed, 0, m->step, i), d, thr,
                                scale, x + i * d, x + i * d,
-                               m->mask[0] + i * m->mask_ld[0]);
+                               m->mask[0] + i * m->mask_ld[0], 0);
         }
         for (size_t l = 0; l < L; l++) {
             const size_t in = c->sizes[l], out = c->sizes[l + 1];

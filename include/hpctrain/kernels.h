@@ -62,6 +62,18 @@ ht_status ht_optim_step(size_t n, float *w, const float *g, float *m,
 uint64_t ht_dropout_key(uint64_t seed, uint32_t layer, uint64_t step,
                         uint64_t row);
 
+/* Whether an output of `bytes` bytes should be written around the caches
+ * (non-temporal stores): true when it would fill at least a quarter of the
+ * shared last-level cache hwloc reports (8 MiB assumed when it reports
+ * none) and four times L2. Such an output is evicted, by itself or by the
+ * other threads' data, before a later pass could read it back, so the
+ * read-for-ownership of each line that a cached store costs (a third of a
+ * copy's traffic) buys nothing. A training step's activations (batch x
+ * layer width) stay far below it. The dropout API and the benchmarks pass
+ * it to the kernels; results are the same either way. Loads the topology
+ * once per process; thread-safe. */
+int ht_stream_stores(size_t bytes);
+
 /* Integer drop threshold for probability p in [0,1): a 16-bit draw r
  * (simd/rng.h) drops the element when r < threshold, threshold =
  * round(p * 2^16), at most 65535 (p is quantised to 1/65536). */

@@ -149,18 +149,35 @@ static void dropout_mask2_avx2(uint64_t key0, uint64_t key1, size_t n,
     }
 }
 
+/* Streaming is used only on 32-byte aligned outputs (a non-temporal
+ * vector store needs the alignment); partial tails always go through
+ * plain masked stores. */
+static inline int nt_ok(int stream, const float *y)
+{
+    return stream && ((uintptr_t)y & 31u) == 0;
+}
+
+static inline void st8(float *p, ht_vf v, int nt)
+{
+    if (nt)
+        _mm256_stream_ps(p, v);
+    else
+        ht_vstore(p, v);
+}
+
 /* One 32-element word of a row: y = keep ? x*s : 0 for 32 elements,
- * returns the keep bits. x is loaded before y is stored (y may equal x). */
+ * returns the keep bits. x is loaded before y is stored (y may equal x).
+ * nt: y is 32-byte aligned and may be written with streaming stores. */
 static inline uint32_t fwd_word(rng_v *r, __m256i sthr, ht_vf s,
-                                const float *xw, float *yw)
+                                const float *xw, float *yw, int nt)
 {
     const __m256i a = rng_drop16(r, sthr), b = rng_drop16(r, sthr);
     ht_vf x0 = ht_vload(xw), x1 = ht_vload(xw + 8);
     ht_vf x2 = ht_vload(xw + 16), x3 = ht_vload(xw + 24);
-    ht_vstore(yw, ht_vandnot(drop_lo(a), ht_vmul(x0, s)));
-    ht_vstore(yw + 8, ht_vandnot(drop_hi(a), ht_vmul(x1, s)));
-    ht_vstore(yw + 16, ht_vandnot(drop_lo(b), ht_vmul(x2, s)));
-    ht_vstore(yw + 24, ht_vandnot(drop_hi(b), ht_vmul(x3, s)));
+    st8(yw, ht_vandnot(drop_lo(a), ht_vmul(x0, s)), nt);
+    st8(yw + 8, ht_vandnot(drop_hi(a), ht_vmul(x1, s)), nt);
+    st8(yw + 16, ht_vandnot(drop_lo(b), ht_vmul(x2, s)), nt);
+    st8(yw + 24, ht_vandnot(drop_hi(b), ht_vmul(x3, s)), nt);
     return ~drop_bits32(a, b);
 }
 
@@ -185,7 +202,7 @@ static inline uint32_t fwd_tail(rng_v *r, __m256i sthr, ht_vf s, size_t rem,
 
 static void dropout_fwd_avx2(uint64_t key, size_t n, uint32_t thr,
                              float scale, const float *x, float *y,
-                             uint32_t *bits)
+                             uint32_t *bits, int stream)
 {
     if (drop_all(thr, n, bits, y))
         return;
@@ -194,10 +211,17 @@ static void dropout_fwd_avx2(uint64_t key, size_t n, uint32_t thr,
     const __m256i sthr = thr16(thr);
     const ht_vf s = ht_vset1(scale);
     const size_t nw = n / 32;
-    for (size_t w = 0; w < nw; w++)
-        bits[w] = fwd_word(&r, sthr, s, x + 32 * w, y + 32 * w);
+    const int nt = nt_ok(stream, y);
+    if (nt)
+        for (size_t w = 0; w < nw; w++)
+            bits[w] = fwd_word(&r, sthr, s, x + 32 * w, y + 32 * w, 1);
+    else
+        for (size_t w = 0; w < nw; w++)
+            bits[w] = fwd_word(&r, sthr, s, x + 32 * w, y + 32 * w, 0);
     if (n % 32)
         bits[nw] = fwd_tail(&r, sthr, s, n % 32, x + 32 * nw, y + 32 * nw);
+    if (nt)
+        _mm_sfence();
 }
 
 /* Two rows in lockstep: the two generators are independent chains, so
@@ -205,7 +229,7 @@ static void dropout_fwd_avx2(uint64_t key, size_t n, uint32_t thr,
 static void dropout_fwd2_avx2(uint64_t key0, uint64_t key1, size_t n,
                               uint32_t thr, float scale, const float *x0,
                               const float *x1, float *y0, float *y1,
-                              uint32_t *bits0, uint32_t *bits1)
+                              uint32_t *bits0, uint32_t *bits1, int stream)
 {
     if (drop_all(thr, n, bits0, y0) + drop_all(thr, n, bits1, y1))
         return;
@@ -215,14 +239,23 @@ static void dropout_fwd2_avx2(uint64_t key0, uint64_t key1, size_t n,
     const __m256i sthr = thr16(thr);
     const ht_vf s = ht_vset1(scale);
     const size_t nw = n / 32;
-    for (size_t w = 0; w < nw; w++) {
-        bits0[w] = fwd_word(&r0, sthr, s, x0 + 32 * w, y0 + 32 * w);
-        bits1[w] = fwd_word(&r1, sthr, s, x1 + 32 * w, y1 + 32 * w);
-    }
+    const int nt = nt_ok(stream, y0) && nt_ok(stream, y1);
+    if (nt)
+        for (size_t w = 0; w < nw; w++) {
+            bits0[w] = fwd_word(&r0, sthr, s, x0 + 32 * w, y0 + 32 * w, 1);
+            bits1[w] = fwd_word(&r1, sthr, s, x1 + 32 * w, y1 + 32 * w, 1);
+        }
+    else
+        for (size_t w = 0; w < nw; w++) {
+            bits0[w] = fwd_word(&r0, sthr, s, x0 + 32 * w, y0 + 32 * w, 0);
+            bits1[w] = fwd_word(&r1, sthr, s, x1 + 32 * w, y1 + 32 * w, 0);
+        }
     if (n % 32) {
         bits0[nw] = fwd_tail(&r0, sthr, s, n % 32, x0 + 32 * nw, y0 + 32 * nw);
         bits1[nw] = fwd_tail(&r1, sthr, s, n % 32, x1 + 32 * nw, y1 + 32 * nw);
     }
+    if (nt)
+        _mm_sfence();
 }
 
 /* Keep mask of elements 8k .. 8k+7 of a 32-bit word broadcast in wv. */
@@ -239,20 +272,21 @@ static inline ht_vf keep8(__m256i wv, int k)
  * elements (bench_elementwise compares the two: dropout_bwd vs
  * dropout_fwd, which is exactly regenerate + apply). */
 static void dropout_bwd_avx2(size_t n, const float *dy, const uint32_t *bits,
-                             float scale, float *dx)
+                             float scale, float *dx, int stream)
 {
     const ht_vf s = ht_vset1(scale);
     const size_t nw = n / 32;
+    const int nt = nt_ok(stream, dx);
     for (size_t w = 0; w < nw; w++) {
         const __m256i wv = _mm256_set1_epi32((int32_t)bits[w]);
         const float *a = dy + 32 * w;
         float *b = dx + 32 * w;
         ht_vf y0 = ht_vload(a), y1 = ht_vload(a + 8);
         ht_vf y2 = ht_vload(a + 16), y3 = ht_vload(a + 24);
-        ht_vstore(b, ht_vand(keep8(wv, 0), ht_vmul(y0, s)));
-        ht_vstore(b + 8, ht_vand(keep8(wv, 1), ht_vmul(y1, s)));
-        ht_vstore(b + 16, ht_vand(keep8(wv, 2), ht_vmul(y2, s)));
-        ht_vstore(b + 24, ht_vand(keep8(wv, 3), ht_vmul(y3, s)));
+        st8(b, ht_vand(keep8(wv, 0), ht_vmul(y0, s)), nt);
+        st8(b + 8, ht_vand(keep8(wv, 1), ht_vmul(y1, s)), nt);
+        st8(b + 16, ht_vand(keep8(wv, 2), ht_vmul(y2, s)), nt);
+        st8(b + 24, ht_vand(keep8(wv, 3), ht_vmul(y3, s)), nt);
     }
     const size_t rem = n % 32;
     if (rem) {
@@ -269,6 +303,8 @@ static void dropout_bwd_avx2(size_t n, const float *dy, const uint32_t *bits,
                         left);
         }
     }
+    if (nt)
+        _mm_sfence();
 }
 
 void ht_avx2_init_dropout(ht_kernels *k)

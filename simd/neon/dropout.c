@@ -207,9 +207,14 @@ static void dropout_mask_neon(uint64_t key, size_t n, uint32_t thr,
     mask_apply(key, n, thr, 0.0f, NULL, NULL, bits);
 }
 
+/* `stream` (simd/table.h) is ignored: AArch64 has no store that skips the
+ * read-for-ownership the way x86's non-temporal stores do (STNP is only a
+ * hint), so plain stores are used for every size. */
 static void dropout_fwd_neon(uint64_t key, size_t n, uint32_t thr, float scale,
-                             const float *x, float *y, uint32_t *bits)
+                             const float *x, float *y, uint32_t *bits,
+                             int stream)
 {
+    (void)stream;
     mask_apply(key, n, thr, scale, x, y, bits);
 }
 
@@ -222,14 +227,16 @@ static void dropout_mask2_neon(uint64_t key0, uint64_t key1, size_t n,
 static void dropout_fwd2_neon(uint64_t key0, uint64_t key1, size_t n,
                               uint32_t thr, float scale, const float *x0,
                               const float *x1, float *y0, float *y1,
-                              uint32_t *bits0, uint32_t *bits1)
+                              uint32_t *bits0, uint32_t *bits1, int stream)
 {
+    (void)stream;
     mask_apply2(key0, key1, n, thr, scale, x0, x1, y0, y1, bits0, bits1);
 }
 
 static void dropout_bwd_neon(size_t n, const float *dy, const uint32_t *bits,
-                             float scale, float *dx)
+                             float scale, float *dx, int stream)
 {
+    (void)stream;
     const uint32x4_t w0 = {1u, 2u, 4u, 8u}, w1 = {16u, 32u, 64u, 128u};
     size_t j = 0;
     for (; j + 8 <= n; j += 8) {

@@ -137,28 +137,30 @@ static void dropout_mask_scalar(uint64_t key, size_t n, uint32_t thr,
         bits[n / 32] = word;
 }
 
+/* `stream` is a store hint (simd/table.h): plain C stores ignore it. */
 static void dropout_bwd_scalar(size_t n, const float *dy, const uint32_t *bits,
-                               float scale, float *dx)
+                               float scale, float *dx, int stream)
 {
+    (void)stream;
     for (size_t j = 0; j < n; j++)
         dx[j] = (bits[j / 32] >> (j % 32)) & 1u ? dy[j] * scale : 0.0f;
 }
 
 static void dropout_fwd_scalar(uint64_t key, size_t n, uint32_t thr,
                                float scale, const float *x, float *y,
-                               uint32_t *bits)
+                               uint32_t *bits, int stream)
 {
     dropout_mask_scalar(key, n, thr, bits);
-    dropout_bwd_scalar(n, x, bits, scale, y);
+    dropout_bwd_scalar(n, x, bits, scale, y, stream);
 }
 
 static void dropout_fwd2_scalar(uint64_t key0, uint64_t key1, size_t n,
                                 uint32_t thr, float scale, const float *x0,
                                 const float *x1, float *y0, float *y1,
-                                uint32_t *bits0, uint32_t *bits1)
+                                uint32_t *bits0, uint32_t *bits1, int stream)
 {
-    dropout_fwd_scalar(key0, n, thr, scale, x0, y0, bits0);
-    dropout_fwd_scalar(key1, n, thr, scale, x1, y1, bits1);
+    dropout_fwd_scalar(key0, n, thr, scale, x0, y0, bits0, stream);
+    dropout_fwd_scalar(key1, n, thr, scale, x1, y1, bits1, stream);
 }
 
 static void dropout_mask2_scalar(uint64_t key0, uint64_t key1, size_t n,
