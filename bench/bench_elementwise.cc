@@ -16,7 +16,8 @@
 //   sgd (no momentum): read w, g, write w = 12;
 //   sgd_mom_l2, nesterov_l1: read w, g, m, write w, m = 20;
 //   adam_l2, adamw_prox: read w, g, m, v, write w, m, v = 28;
-//   relu_fwd y=relu(x) 8; relu_bwd dx from y, dy 12;
+//   relu_fwd y=relu(x) 8 (streaming stores when ht_stream_stores says so
+//   for the whole n, as for dropout_fwd and dropout_bwd); relu_bwd dx from y, dy 12;
 //   bias_add (1024 columns) c += b 8; bias_grad db += colsum(dy) 4;
 //   softmax_fwd (10 classes) logits -> probs 8 + 8 per row (label, loss);
 //   softmax_bwd probs -> dlogits 8 + 4 per row (label);
@@ -320,8 +321,10 @@ void BM_optim(benchmark::State &state)
 void BM_relu_fwd(benchmark::State &state)
 {
     Buffers &B = buffers();
+    // the output of the whole call (all threads' parts): as a trainer would
+    const int stream = ht_stream_stores(size_t(state.range(0)) * sizeof(float));
     flat(state, 8, [&](const ht_kernels *k, size_t lo, size_t hi) {
-        k->relu_fwd(hi - lo, B.b + lo, B.e + lo);
+        k->relu_fwd(hi - lo, B.b + lo, B.e + lo, stream);
     });
 }
 

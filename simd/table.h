@@ -116,8 +116,8 @@ typedef struct ht_kernels {
     /* db[j] += sum_i dy[i][j], summed in increasing i (fixed order) */
     void (*bias_grad)(size_t m, size_t n, const float *dy, size_t lddy,
                       float *db);
-    /* y = max(x, 0); y may equal x */
-    void (*relu_fwd)(size_t n, const float *x, float *y);
+    /* y = max(x, 0); y may equal x. stream: as for dropout below. */
+    void (*relu_fwd)(size_t n, const float *x, float *y, int stream);
     /* dx = y > 0 ? dy*scale : 0, where y is the layer output after ReLU
      * (and after dropout, whose kept elements were scaled by `scale`;
      * scale = 1 without dropout). dx may equal dy. */

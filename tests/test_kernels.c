@@ -119,14 +119,16 @@ static void test_unary(void **state)
                 fill_special(x.p, n, 10 + n, 1);
                 fill_special(y.p, n, 20 + n, 1);
                 /* relu_fwd, also in place */
-                k->relu_fwd(n, x.p, g.p);
-                scalar.relu_fwd(n, x.p, r.p);
+                k->relu_fwd(n, x.p, g.p, 0);
+                scalar.relu_fwd(n, x.p, r.p, 0);
                 expect_same(g.p, r.p, n, "relu_fwd", k->name, n);
+                k->relu_fwd(n, x.p, g.p, 1); /* streaming stores */
+                expect_same(g.p, r.p, n, "relu_fwd streamed", k->name, n);
                 memcpy(g.p, x.p, n * 4);
-                k->relu_fwd(n, g.p, g.p);
+                k->relu_fwd(n, g.p, g.p, 1);
                 expect_same(g.p, r.p, n, "relu_fwd in place", k->name, n);
                 /* relu_bwd: y after relu/dropout has exact zeros */
-                scalar.relu_fwd(n, y.p, r2.p);
+                scalar.relu_fwd(n, y.p, r2.p, 0);
                 k->relu_bwd(n, r2.p, x.p, 1.25f, g.p);
                 scalar.relu_bwd(n, r2.p, x.p, 1.25f, r.p);
                 expect_same(g.p, r.p, n, "relu_bwd", k->name, n);

@@ -105,8 +105,8 @@ static void test_bias_relu_l1_l2_bitwise(void **state)
         same_bits(a, b, n, "bias_grad", n);
         assert_true(a[n] == guard_val);
 
-        kn.relu_fwd(n, x, a);
-        ks.relu_fwd(n, x, b);
+        kn.relu_fwd(n, x, a, 0);
+        ks.relu_fwd(n, x, b, 1);
         same_bits(a, b, n, "relu_fwd", n);
         check_guard(a, rows * ld);
         memcpy(a, x, n * 4);

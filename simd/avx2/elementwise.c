@@ -63,8 +63,20 @@ static inline ht_vf relu_v(ht_vf x)
     return ht_vand(ht_vgt(x, ht_vzero()), x);
 }
 
-static void relu_fwd_avx2(size_t n, const float *x, float *y)
+static void relu_fwd_avx2(size_t n, const float *x, float *y, int stream)
 {
+    if (stream && n >= 2 * HT_VW) {
+        /* peel to a 32-byte aligned y, then non-temporal stores */
+        size_t i = 0;
+        for (; ((uintptr_t)(y + i) & 31u) != 0; i++)
+            y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        for (; i + HT_VW <= n; i += HT_VW)
+            _mm256_stream_ps(y + i, relu_v(ht_vload(x + i)));
+        if (i < n)
+            ht_vstore_n(y + i, relu_v(ht_vload_n(x + i, n - i)), n - i);
+        _mm_sfence();
+        return;
+    }
     const size_t nv = n - n % HT_VW, r = n % HT_VW;
     for (size_t i = 0; i < nv; i += HT_VW)
         ht_vstore(y + i, relu_v(ht_vload(x + i)));

@@ -67,8 +67,10 @@ static void bias_grad_neon(size_t m, size_t n, const float *dy, size_t lddy,
     }
 }
 
-static void relu_fwd_neon(size_t n, const float *x, float *y)
+/* `stream` is ignored, as in dropout.c. */
+static void relu_fwd_neon(size_t n, const float *x, float *y, int stream)
 {
+    (void)stream;
     const float32x4_t zero = vdupq_n_f32(0.0f);
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {

@@ -20,8 +20,9 @@ static void bias_grad_scalar(size_t m, size_t n, const float *dy, size_t lddy,
             db[j] += dy[i * lddy + j];
 }
 
-static void relu_fwd_scalar(size_t n, const float *x, float *y)
+static void relu_fwd_scalar(size_t n, const float *x, float *y, int stream)
 {
+    (void)stream;
     for (size_t i = 0; i < n; i++)
         y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
