@@ -397,11 +397,12 @@ void BM_softmax_fwd(benchmark::State &state)
 void BM_softmax_bwd(benchmark::State &state)
 {
     Buffers &B = buffers();
+    const int stream = ht_stream_stores(size_t(state.range(0)) * sizeof(float));
     rows(state, kClasses, 8.0 * kClasses + 4,
          [&](const ht_kernels *k, size_t lo, size_t hi) {
              k->softmax_xent_bwd(hi - lo, kClasses, B.d + lo * kClasses,
                                  kClasses, B.label + lo, 0.01f,
-                                 B.e + lo * kClasses, kClasses);
+                                 B.e + lo * kClasses, kClasses, stream);
          });
 }
 

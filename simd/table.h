@@ -128,10 +128,11 @@ typedef struct ht_kernels {
     void (*softmax_xent_fwd)(size_t m, size_t n, const float *logits,
                              size_t ldl, const int32_t *label, float *probs,
                              size_t ldp, float *loss_row);
-    /* dlogits[i][j] = (probs[i][j] - [j == label[i]]) * scale */
+    /* dlogits[i][j] = (probs[i][j] - [j == label[i]]) * scale.
+     * stream: as for dropout below. */
     void (*softmax_xent_bwd)(size_t m, size_t n, const float *probs,
                              size_t ldp, const int32_t *label, float scale,
-                             float *dlogits, size_t ldd);
+                             float *dlogits, size_t ldd, int stream);
 
     /* Regularisers and the fused optimiser step (see kernels.h). */
     void (*l1_grad)(size_t n, float l1, const float *w, float *g);

@@ -248,8 +248,8 @@ static void test_softmax(void **state)
             /* backward on the scalar probabilities: bitwise */
             fill_special(d.p, m * ld, 51, 0);
             memcpy(rd.p, d.p, m * ld * 4);
-            k->softmax_xent_bwd(m, n, rp.p, ld, label, 0.125f, d.p, ld);
-            scalar.softmax_xent_bwd(m, n, rp.p, ld, label, 0.125f, rd.p, ld);
+            k->softmax_xent_bwd(m, n, rp.p, ld, label, 0.125f, d.p, ld, 0);
+            scalar.softmax_xent_bwd(m, n, rp.p, ld, label, 0.125f, rd.p, ld, 0);
             expect_same(d.p, rd.p, m * ld, "softmax_xent_bwd", k->name, n);
             /* contiguous rows (ld == n), the layout with a flat fast path;
              * 29 rows of the padded buffers reread as 29*ld/n rows */
@@ -261,8 +261,12 @@ static void test_softmax(void **state)
                     lab[i] = (int32_t)((i * 31) % n);
                 fill_special(d.p, m * ld, 52, 0);
                 memcpy(rd.p, d.p, m * ld * 4);
-                k->softmax_xent_bwd(mc, n, rp.p, n, lab, 0.5f, d.p, n);
-                scalar.softmax_xent_bwd(mc, n, rp.p, n, lab, 0.5f, rd.p, n);
+                scalar.softmax_xent_bwd(mc, n, rp.p, n, lab, 0.5f, rd.p, n, 0);
+                for (int st = 0; st < 2; st++) { /* st: streaming stores */
+                    k->softmax_xent_bwd(mc, n, rp.p, n, lab, 0.5f, d.p, n, st);
+                    expect_same(d.p, rd.p, mc * n, "softmax_xent_bwd streamed",
+                                k->name, n);
+                }
                 expect_same(d.p, rd.p, m * ld, "softmax_xent_bwd ld=n",
                             k->name, n);
                 free(lab);

@@ -416,8 +416,8 @@ static void test_softmax(void **state)
 
             float *dn = alloc_f(m * ld), *ds = alloc_f(m * ld);
             memcpy(dn, ps, m * ld * 4); memcpy(ds, ps, m * ld * 4);
-            kn.softmax_xent_bwd(m, n, ps, ld, lab, 1.0f / 9, dn, ld);
-            ks.softmax_xent_bwd(m, n, ps, ld, lab, 1.0f / 9, ds, ld);
+            kn.softmax_xent_bwd(m, n, ps, ld, lab, 1.0f / 9, dn, ld, 1);
+            ks.softmax_xent_bwd(m, n, ps, ld, lab, 1.0f / 9, ds, ld, 0);
             same_bits(dn, ds, m * ld, "softmax_xent_bwd", n);
             check_guard(dn, m * ld);
             free(z); free(pn); free(ps); free(dn); free(ds);

@@ -211,7 +211,7 @@ static void ref_epoch(ht_model *m, const ht_dataset *ds)
         }
         k->softmax_xent_fwd(B, C, m->act[L], C, lab, m->probs, C, m->loss_row);
         float *dz = m->dbuf[0], *dx = m->dbuf[1];
-        k->softmax_xent_bwd(B, C, m->probs, C, lab, 1.0f / (float)B, dz, C);
+        k->softmax_xent_bwd(B, C, m->probs, C, lab, 1.0f / (float)B, dz, C, 0);
         for (size_t l = L; l-- > 0;) {
             const size_t in = c->sizes[l], out = c->sizes[l + 1];
             const float *a = l ? m->act[l] : x;

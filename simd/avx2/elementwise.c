@@ -180,15 +180,53 @@ static size_t count_zeros_avx2(size_t n, const float *x)
     return total;
 }
 
+/* The flat path with streaming stores: each 64-row block is computed into
+ * a stack buffer, label fix-ups included, then written out once with
+ * non-temporal stores (a streamed line must not be read back by the
+ * fix-ups). Blocks are 64*n floats, a multiple of 8, so every block shares
+ * d's alignment: a few plain stores reach a 32-byte boundary first. */
+static void softmax_bwd_stream(size_t m, size_t n, const float *probs,
+                               const int32_t *label, float scale,
+                               float *dlogits)
+{
+    _Alignas(32) float t[64 * 64];
+    const ht_vf s = ht_vset1(scale);
+    for (size_t i0 = 0; i0 < m; i0 += 64) {
+        const size_t rows = m - i0 < 64 ? m - i0 : 64, len = rows * n;
+        const float *p = probs + i0 * n;
+        float *d = dlogits + i0 * n;
+        const size_t lv = len - len % HT_VW, lr = len % HT_VW;
+        for (size_t j = 0; j < lv; j += HT_VW)
+            ht_vstore(t + j, ht_vmul(ht_vload(p + j), s));
+        if (lr)
+            ht_vstore_n(t + lv, ht_vmul(ht_vload_n(p + lv, lr), s), lr);
+        for (size_t i = 0; i < rows; i++)
+            t[i * n + (size_t)label[i0 + i]] -= scale;
+        size_t j = 0;
+        for (; j < len && ((uintptr_t)(d + j) & 31u) != 0; j++)
+            d[j] = t[j];
+        for (; j + HT_VW <= len; j += HT_VW)
+            _mm256_stream_ps(d + j, ht_vload(t + j));
+        for (; j < len; j++)
+            d[j] = t[j];
+    }
+    _mm_sfence();
+}
+
 /* dlogits = probs*scale, then -scale at the label, as the twin. Rows of
  * one contiguous block (ld == n on both sides, the usual layout) are done
  * as one flat pass per 64 rows, so a 10-class row does not pay a masked
  * tail each; the label fix-ups follow while the block is in L1. */
 static void softmax_xent_bwd_avx2(size_t m, size_t n, const float *probs,
                                   size_t ldp, const int32_t *label,
-                                  float scale, float *dlogits, size_t ldd)
+                                  float scale, float *dlogits, size_t ldd,
+                                  int stream)
 {
     const ht_vf s = ht_vset1(scale);
+    if (stream && ldp == n && ldd == n && n <= 64) {
+        softmax_bwd_stream(m, n, probs, label, scale, dlogits);
+        return;
+    }
     if (ldp == n && ldd == n) {
         for (size_t i0 = 0; i0 < m; i0 += 64) {
             const size_t rows = m - i0 < 64 ? m - i0 : 64, len = rows * n;

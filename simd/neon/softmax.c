@@ -99,8 +99,10 @@ static void softmax_xent_fwd_neon(size_t m, size_t n, const float *logits,
 
 static void softmax_xent_bwd_neon(size_t m, size_t n, const float *probs,
                                   size_t ldp, const int32_t *label,
-                                  float scale, float *dlogits, size_t ldd)
+                                  float scale, float *dlogits, size_t ldd,
+                                  int stream)
 {
+    (void)stream; /* see dropout.c */
     for (size_t i = 0; i < m; i++) {
         const float *p = probs + i * ldp;
         float *d = dlogits + i * ldd;

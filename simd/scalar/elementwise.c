@@ -59,8 +59,10 @@ static void softmax_xent_fwd_scalar(size_t m, size_t n, const float *logits,
 
 static void softmax_xent_bwd_scalar(size_t m, size_t n, const float *probs,
                                     size_t ldp, const int32_t *label,
-                                    float scale, float *dlogits, size_t ldd)
+                                    float scale, float *dlogits, size_t ldd,
+                                    int stream)
 {
+    (void)stream;
     for (size_t i = 0; i < m; i++) {
         for (size_t j = 0; j < n; j++)
             dlogits[i * ldd + j] = probs[i * ldp + j] * scale;
