@@ -149,12 +149,14 @@ static void dropout_mask2_avx2(uint64_t key0, uint64_t key1, size_t n,
     }
 }
 
-/* Streaming is used only on 32-byte aligned outputs (a non-temporal
- * vector store needs the alignment); partial tails always go through
- * plain masked stores. */
+/* Streaming is used only on 64-byte aligned outputs: then every 32-element
+ * word is two whole cache lines, and the tail's lines are written by plain
+ * stores alone (a line written partly by non-temporal and partly by plain
+ * stores, or flushed half-written by the fence, costs a partial-line write
+ * to memory, far more than the read-for-ownership saved). */
 static inline int nt_ok(int stream, const float *y)
 {
-    return stream && ((uintptr_t)y & 31u) == 0;
+    return stream && ((uintptr_t)y & 63u) == 0;
 }
 
 static inline void st8(float *p, ht_vf v, int nt)
@@ -167,7 +169,7 @@ static inline void st8(float *p, ht_vf v, int nt)
 
 /* One 32-element word of a row: y = keep ? x*s : 0 for 32 elements,
  * returns the keep bits. x is loaded before y is stored (y may equal x).
- * nt: y is 32-byte aligned and may be written with streaming stores. */
+ * nt: y is 64-byte aligned and may be written with streaming stores. */
 static inline uint32_t fwd_word(rng_v *r, __m256i sthr, ht_vf s,
                                 const float *xw, float *yw, int nt)
 {

@@ -65,15 +65,19 @@ static inline ht_vf relu_v(ht_vf x)
 
 static void relu_fwd_avx2(size_t n, const float *x, float *y, int stream)
 {
-    if (stream && n >= 2 * HT_VW) {
-        /* peel to a 32-byte aligned y, then non-temporal stores */
+    if (stream && n >= 32) {
+        /* plain stores up to a 64-byte boundary, then whole lines with
+         * non-temporal stores (see softmax_bwd_stream), the last partial
+         * line plain */
         size_t i = 0;
-        for (; ((uintptr_t)(y + i) & 31u) != 0; i++)
+        for (; ((uintptr_t)(y + i) & 63u) != 0; i++)
             y[i] = x[i] > 0.0f ? x[i] : 0.0f;
-        for (; i + HT_VW <= n; i += HT_VW)
+        for (; i + 16 <= n; i += 16) {
             _mm256_stream_ps(y + i, relu_v(ht_vload(x + i)));
-        if (i < n)
-            ht_vstore_n(y + i, relu_v(ht_vload_n(x + i, n - i)), n - i);
+            _mm256_stream_ps(y + i + 8, relu_v(ht_vload(x + i + 8)));
+        }
+        for (; i < n; i++)
+            y[i] = x[i] > 0.0f ? x[i] : 0.0f;
         _mm_sfence();
         return;
     }
@@ -180,50 +184,63 @@ static size_t count_zeros_avx2(size_t n, const float *x)
     return total;
 }
 
-/* The flat path with streaming stores: each 64-row block is computed into
- * a stack buffer, label fix-ups included, then written out once with
- * non-temporal stores (a streamed line must not be read back by the
- * fix-ups). Blocks are 64*n floats, a multiple of 8, so every block shares
- * d's alignment: a few plain stores reach a 32-byte boundary first. */
+/* The flat path (ldp == ldd == n) with streaming stores. The output is cut
+ * into chunks of whole 64-byte lines of dlogits: a line written partly by
+ * non-temporal stores and partly by plain ones (or partly by two threads)
+ * costs a partial-line write to memory, far more than the RFO saved. Each
+ * chunk is computed into a stack buffer, the label fix-ups of the rows
+ * whose label element falls in it applied there (a streamed line must not
+ * be read back), then streamed out. Same arithmetic as the plain path. */
 static void softmax_bwd_stream(size_t m, size_t n, const float *probs,
                                const int32_t *label, float scale,
                                float *dlogits)
 {
-    _Alignas(32) float t[64 * 64];
+    enum { CHUNK = 2048 };                  /* floats, a multiple of 16 */
+    _Alignas(32) float t[CHUNK];
     const ht_vf s = ht_vset1(scale);
-    for (size_t i0 = 0; i0 < m; i0 += 64) {
-        const size_t rows = m - i0 < 64 ? m - i0 : 64, len = rows * n;
-        const float *p = probs + i0 * n;
-        float *d = dlogits + i0 * n;
-        const size_t lv = len - len % HT_VW, lr = len % HT_VW;
+    const size_t len = m * n;
+    /* head: plain stores up to the first 64-byte boundary */
+    size_t a = 0;
+    while (a < len && ((uintptr_t)(dlogits + a) & 63u) != 0)
+        a++;
+    for (size_t c0 = a; c0 < len; c0 += CHUNK) {
+        const size_t cl = len - c0 < CHUNK ? len - c0 : CHUNK;
+        const size_t lv = cl - cl % HT_VW, lr = cl % HT_VW;
         for (size_t j = 0; j < lv; j += HT_VW)
-            ht_vstore(t + j, ht_vmul(ht_vload(p + j), s));
+            ht_vstore(t + j, ht_vmul(ht_vload(probs + c0 + j), s));
         if (lr)
-            ht_vstore_n(t + lv, ht_vmul(ht_vload_n(p + lv, lr), s), lr);
-        for (size_t i = 0; i < rows; i++)
-            t[i * n + (size_t)label[i0 + i]] -= scale;
-        size_t j = 0;
-        for (; j < len && ((uintptr_t)(d + j) & 31u) != 0; j++)
-            d[j] = t[j];
-        for (; j + HT_VW <= len; j += HT_VW)
-            _mm256_stream_ps(d + j, ht_vload(t + j));
-        for (; j < len; j++)
-            d[j] = t[j];
+            ht_vstore_n(t + lv, ht_vmul(ht_vload_n(probs + c0 + lv, lr), s), lr);
+        for (size_t i = c0 / n; i * n < c0 + cl; i++) {
+            const size_t e = i * n + (size_t)label[i];
+            if (e >= c0 && e < c0 + cl)
+                t[e - c0] -= scale;
+        }
+        /* whole lines streamed; a last partial line (only at the end of
+         * the output) with plain stores */
+        const size_t full = cl - cl % 16;
+        for (size_t j = 0; j < full; j += HT_VW)
+            _mm256_stream_ps(dlogits + c0 + j, ht_vload(t + j));
+        for (size_t j = full; j < cl; j++)
+            dlogits[c0 + j] = t[j];
+    }
+    /* the head, row by row as the plain path computes it */
+    for (size_t e = 0; e < a; e++)
+        dlogits[e] = probs[e] * scale;
+    for (size_t i = 0; i * n < a; i++) {
+        const size_t e = i * n + (size_t)label[i];
+        if (e < a)
+            dlogits[e] -= scale;
     }
     _mm_sfence();
 }
 
-/* dlogits = probs*scale, then -scale at the label, as the twin. Rows of
- * one contiguous block (ld == n on both sides, the usual layout) are done
- * as one flat pass per 64 rows, so a 10-class row does not pay a masked
- * tail each; the label fix-ups follow while the block is in L1. */
 static void softmax_xent_bwd_avx2(size_t m, size_t n, const float *probs,
                                   size_t ldp, const int32_t *label,
                                   float scale, float *dlogits, size_t ldd,
                                   int stream)
 {
     const ht_vf s = ht_vset1(scale);
-    if (stream && ldp == n && ldd == n && n <= 64) {
+    if (stream && ldp == n && ldd == n) {
         softmax_bwd_stream(m, n, probs, label, scale, dlogits);
         return;
     }
