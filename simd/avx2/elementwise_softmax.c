@@ -136,12 +136,14 @@ static inline __m256 load_halves(const float *zb, size_t ld, size_t k,
         _mm_loadu_ps(zb + (k + 4) * ld + c), 1);
 }
 
-/* Floats p[0], p[1] in every 64-bit lane (an integer load: the may-alias
- * type, no double read through a float's storage). */
+/* Floats p[0], p[1] in every 64-bit lane: one broadcast load, no shuffle
+ * (a 64-bit integer load and a register broadcast would cost a shuffle).
+ * The float pair is read through a double pointer only inside the
+ * intrinsic; nothing here writes logits. */
 static inline __m256 bcast2(const float *p)
 {
-    return _mm256_castpd_ps(_mm256_broadcastsd_pd(
-        _mm_castsi128_pd(_mm_loadl_epi64((const __m128i *)(const void *)p))));
+    return _mm256_castpd_ps(
+        _mm256_broadcast_sd((const double *)(const void *)p));
 }
 
 /* Four columns c .. c+3 of the block into col[c .. c+3]. */
