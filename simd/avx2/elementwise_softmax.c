@@ -12,7 +12,8 @@
  *
  * Two layouts. Rows of up to 16 classes (the usual classifier head: 10)
  * go 16 (or 8) at a time, one row per lane after an in-register transpose, so
- * the row sum runs in the twin's order and the loss uses a vector log.
+ * the row sum runs in the twin's order and the loss uses a vector log;
+ * the last m % 8 rows take the long-row path below.
  * Longer rows go one at a time along the row; their sum is accumulated in
  * 8 lanes and reduced in a fixed order, so it differs from the twin's
  * sequential sum by rounding (a few ulp), and the loss (libm logf) with
@@ -102,15 +103,14 @@ static inline __m256 log_avx2(__m256 x)
                            _mm256_add_ps(mt, y));
 }
 
-
 /* Moving a block of eight rows between memory and one vector per column
- * (lane k = row k). Shuffles are what limits this on Intel (one port for
- * most of them), so the 8-wide pieces load each row's four-float halves
- * straight into the two 128-bit lanes (an insert from memory is a load, not
- * a shuffle): lane half 0 holds rows 0-3, half 1 rows 4-7, and a 4x4
- * transpose inside the lanes finishes the job, 8 shuffles per 4 columns.
- * Narrow pieces (2 or 1 columns) are gathered with broadcast loads and
- * blends, which run on any vector port. Every access stays inside the
+ * (lane k = row k) with few shuffles (on Intel most run on one port): the
+ * 4-wide pieces load each row's four floats straight into a 128-bit lane
+ * (an insert from memory is a load, not a shuffle): lane half 0 holds
+ * rows 0-3, half 1 rows 4-7, and a 4x4 transpose inside the lanes finishes
+ * the job, 8 shuffles per 4 columns where a full 8x8 transpose costs 24
+ * per 8. Narrow pieces (2 or 1 columns) are gathered with broadcast loads
+ * and blends, which run on any vector port. Every access stays inside the
  * rows' first n floats: the padding of ld > n is neither read nor
  * written, and no masked moves are needed. */
 
@@ -277,7 +277,11 @@ static HT_ALWAYS_INLINE void store_block(float *pb, size_t ld, size_t n,
  * are vertical (no horizontal reductions, one vector log per block). The
  * sum runs over j in increasing order per row, the twin's order. A block
  * is a chain of dependent steps (max, then exp, then the sum, the divide,
- * the log); two blocks in lockstep give the core two chains to overlap. */
+ * the log); two blocks in lockstep give the core two chains to overlap.
+ * All exps are issued before the sums (measured a little faster than an
+ * exp-then-add per column), the sums still in j order. The loss is
+ * log(sum) - (z[label] - max) per lane, the scalar formula, with the
+ * z[label] of the eight rows gathered by broadcast loads and blends. */
 static HT_ALWAYS_INLINE void softmax_blocks(int nb, size_t n, const float *z,
                                             size_t ldl, const int32_t *label,
                                             float *p, size_t ldp, float *loss)
