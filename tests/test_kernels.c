@@ -200,82 +200,117 @@ static void test_bias(void **state)
             }
 }
 
+/* One softmax_xent_fwd + bwd check: m rows of n classes, row stride ld
+ * (the padding between rows must stay untouched; in the logits it holds
+ * NaN, so a kernel that let it into a max or a sum would fail). */
+static void check_softmax(const ht_kernels *k, size_t m, size_t n, size_t ld)
+{
+    const size_t len = m ? (m - 1) * ld + n : 0;
+    /* logits exactly as long as the block, so ASan sees any read past it */
+    float *z = malloc((len ? len : 1) * sizeof *z);
+    buf p = buf_new(m * ld, 2), rp = buf_new(m * ld, 0);
+    buf p2 = buf_new(m * ld, 1), d = buf_new(m * ld, 3);
+    buf rd = buf_new(m * ld, 0);
+    float *loss = malloc((m + 1) * sizeof *loss);
+    float *rloss = malloc((m + 1) * sizeof *rloss);
+    int32_t *label = malloc((m + 1) * sizeof *label);
+    assert_true(z && loss && rloss && label);
+    for (size_t i = 0; i < m; i++) {
+        tu_fill(z + i * ld, n, 50 + n + 1000 * i, -20.0f, 20.0f);
+        for (size_t j = n; j < ld && i + 1 < m; j++)
+            z[i * ld + j] = NAN;
+    }
+    /* row 1: a huge spread, so most exps underflow */
+    if (m > 1)
+        for (size_t j = 0; j < n; j++)
+            z[ld + j] = -150.0f * (float)j / (float)n;
+    /* rows 2 and 12: all equal */
+    for (size_t j = 0; j < n; j++) {
+        if (m > 2)
+            z[2 * ld + j] = 3.0f;
+        if (m > 12)
+            z[12 * ld + j] = 3.0f;
+    }
+    /* rows 9 and 20: a huge spread in the 16- and 8-row paths */
+    for (size_t j = 0; j < n; j++) {
+        if (m > 9)
+            z[9 * ld + j] = 100.0f * (float)(j % 3) - 120.0f;
+        if (m > 20)
+            z[20 * ld + j] = 100.0f * (float)(j % 3) - 120.0f;
+    }
+    for (size_t i = 0; i < m; i++)
+        label[i] = (int32_t)((i * 7919) % n);
+    loss[m] = rloss[m] = 12345.0f; /* one past the last row: untouched */
+    memcpy(rp.p, p.p, m * ld * 4); /* padding copied too */
+    memcpy(p2.p, p.p, m * ld * 4);
+    k->softmax_xent_fwd(m, n, z, ld, label, p.p, ld, loss);
+    scalar.softmax_xent_fwd(m, n, z, ld, label, rp.p, ld, rloss);
+    for (size_t i = 0; i < m; i++) {
+        double e = tu_max_rel_err(p.p + i * ld, rp.p + i * ld, n, 1e-37, 2e-6);
+        if (!(e <= 1.0))
+            fail_msg("softmax probs [%s] m=%zu n=%zu ld=%zu row %zu: err %g",
+                     k->name, m, n, ld, i, e);
+        if (!(fabsf(loss[i] - rloss[i]) <= 2e-6f * (1.0f + fabsf(rloss[i]))))
+            fail_msg("softmax loss [%s] m=%zu n=%zu ld=%zu row %zu: %g vs %g",
+                     k->name, m, n, ld, i, (double)loss[i], (double)rloss[i]);
+        /* padding between rows untouched */
+        expect_same(p.p + i * ld + n, rp.p + i * ld + n, ld - n,
+                    "softmax padding", k->name, n);
+    }
+    if (loss[m] != 12345.0f)
+        fail_msg("softmax [%s] m=%zu n=%zu: loss written past row m-1",
+                 k->name, m, n);
+    /* without labels: the same probabilities, bitwise */
+    k->softmax_xent_fwd(m, n, z, ld, NULL, p2.p, ld, NULL);
+    expect_same(p2.p, p.p, m * ld, "softmax without labels", k->name, n);
+    /* backward on the scalar probabilities: bitwise */
+    fill_special(d.p, m * ld, 51, 0);
+    memcpy(rd.p, d.p, m * ld * 4);
+    k->softmax_xent_bwd(m, n, rp.p, ld, label, 0.125f, d.p, ld, 0);
+    scalar.softmax_xent_bwd(m, n, rp.p, ld, label, 0.125f, rd.p, ld, 0);
+    expect_same(d.p, rd.p, m * ld, "softmax_xent_bwd", k->name, n);
+    if (ld > n) {
+        /* the padded rows reread as m*ld/n contiguous rows (ld == n), the
+         * layout with a flat fast path */
+        const size_t mc = m * ld / n;
+        int32_t *lab = malloc((mc + 1) * sizeof *lab);
+        assert_non_null(lab);
+        for (size_t i = 0; i < mc; i++)
+            lab[i] = (int32_t)((i * 31) % n);
+        fill_special(d.p, m * ld, 52, 0);
+        memcpy(rd.p, d.p, m * ld * 4);
+        scalar.softmax_xent_bwd(mc, n, rp.p, n, lab, 0.5f, rd.p, n, 0);
+        for (int st = 0; st < 2; st++) { /* st: streaming stores */
+            k->softmax_xent_bwd(mc, n, rp.p, n, lab, 0.5f, d.p, n, st);
+            expect_same(d.p, rd.p, m * ld, "softmax_xent_bwd ld=n", k->name,
+                        n);
+        }
+        free(lab);
+    }
+    buf_check_guard(&p);
+    buf_check_guard(&p2);
+    buf_check_guard(&d);
+    free(z); free(p.base); free(rp.base); free(p2.base); free(d.base);
+    free(rd.base); free(loss); free(rloss); free(label);
+}
+
 static void test_softmax(void **state)
 {
     (void)state;
-    /* widths around the 16- and 8-rows-at-once paths (n <= 16) and beyond; 29
-     * rows = a block of 16, one of 8 and a remainder of five */
-    static const size_t ns[] = {1, 2, 7, 8, 9, 10, 16, 17, 255, 1003};
+    /* widths around the 16- and 8-rows-at-once paths (n <= 16: 4-, 2- and
+     * 1-column pieces) and beyond */
+    static const size_t ns[] = {1,  2,  3,  4,  5,  6,   7,   8,  9,
+                                10, 11, 13, 15, 16, 17, 255, 1003};
+    /* rows: 29 = a block of 16, one of 8 and five more, padded (ld = n+3);
+     * 93 contiguous rows reach the prefetching loop (more than 16 + 64
+     * rows) and end in 8 + 5; 13 = 8 + 5; 16 exactly; 5 (no block) */
+    static const size_t shapes[][2] = {{29, 3}, {93, 0}, {13, 1},
+                                       {16, 0}, {5, 2},  {0, 0}};
     size_t t = 0;
     for (const ht_kernels *k; (k = next_table(&t)) != NULL;)
-        for (size_t si = 0; si < sizeof ns / sizeof ns[0]; si++) {
-            const size_t m = 29, n = ns[si], ld = n + 3;
-            buf z = buf_new(m * ld, 1), p = buf_new(m * ld, 2);
-            buf rp = buf_new(m * ld, 0), d = buf_new(m * ld, 3);
-            buf rd = buf_new(m * ld, 0);
-            float loss[29], rloss[29];
-            int32_t label[29];
-            tu_fill(z.p, m * ld, 50 + n, -20.0f, 20.0f);
-            /* row 1: a huge spread, so most exps underflow */
-            for (size_t j = 0; j < n; j++)
-                z.p[ld + j] = -150.0f * (float)j / (float)n;
-            /* rows 2 and 12: all equal */
-            for (size_t j = 0; j < n; j++)
-                z.p[2 * ld + j] = z.p[12 * ld + j] = 3.0f;
-            /* rows 9 and 20: a huge spread in the 16- and 8-row paths */
-            for (size_t j = 0; j < n; j++)
-                z.p[9 * ld + j] = z.p[20 * ld + j] =
-                    100.0f * (float)(j % 3) - 120.0f;
-            for (size_t i = 0; i < m; i++)
-                label[i] = (int32_t)((i * 7919) % n);
-            memcpy(rp.p, p.p, m * ld * 4); /* padding copied too */
-            k->softmax_xent_fwd(m, n, z.p, ld, label, p.p, ld, loss);
-            scalar.softmax_xent_fwd(m, n, z.p, ld, label, rp.p, ld, rloss);
-            for (size_t i = 0; i < m; i++) {
-                double e = tu_max_rel_err(p.p + i * ld, rp.p + i * ld, n,
-                                          1e-37, 2e-6);
-                if (!(e <= 1.0))
-                    fail_msg("softmax probs [%s] n=%zu row %zu: err %g",
-                             k->name, n, i, e);
-                if (!(fabsf(loss[i] - rloss[i]) <=
-                      2e-6f * (1.0f + fabsf(rloss[i]))))
-                    fail_msg("softmax loss [%s] n=%zu row %zu: %g vs %g",
-                             k->name, n, i, (double)loss[i], (double)rloss[i]);
-                /* padding between rows untouched */
-                expect_same(p.p + i * ld + n, rp.p + i * ld + n, ld - n,
-                            "softmax padding", k->name, n);
-            }
-            /* backward on the scalar probabilities: bitwise */
-            fill_special(d.p, m * ld, 51, 0);
-            memcpy(rd.p, d.p, m * ld * 4);
-            k->softmax_xent_bwd(m, n, rp.p, ld, label, 0.125f, d.p, ld, 0);
-            scalar.softmax_xent_bwd(m, n, rp.p, ld, label, 0.125f, rd.p, ld, 0);
-            expect_same(d.p, rd.p, m * ld, "softmax_xent_bwd", k->name, n);
-            /* contiguous rows (ld == n), the layout with a flat fast path;
-             * 29 rows of the padded buffers reread as 29*ld/n rows */
-            {
-                const size_t mc = m * ld / n;
-                int32_t *lab = malloc(mc * sizeof *lab);
-                assert_non_null(lab);
-                for (size_t i = 0; i < mc; i++)
-                    lab[i] = (int32_t)((i * 31) % n);
-                fill_special(d.p, m * ld, 52, 0);
-                memcpy(rd.p, d.p, m * ld * 4);
-                scalar.softmax_xent_bwd(mc, n, rp.p, n, lab, 0.5f, rd.p, n, 0);
-                for (int st = 0; st < 2; st++) { /* st: streaming stores */
-                    k->softmax_xent_bwd(mc, n, rp.p, n, lab, 0.5f, d.p, n, st);
-                    expect_same(d.p, rd.p, mc * n, "softmax_xent_bwd streamed",
-                                k->name, n);
-                }
-                expect_same(d.p, rd.p, m * ld, "softmax_xent_bwd ld=n",
-                            k->name, n);
-                free(lab);
-            }
-            buf_check_guard(&p);
-            buf_check_guard(&d);
-            free(z.base); free(p.base); free(rp.base); free(d.base);
-            free(rd.base);
-        }
+        for (size_t si = 0; si < sizeof ns / sizeof ns[0]; si++)
+            for (size_t hi = 0; hi < sizeof shapes / sizeof shapes[0]; hi++)
+                check_softmax(k, shapes[hi][0], ns[si], ns[si] + shapes[hi][1]);
 }
 
 static void test_optim_step(void **state)
