@@ -391,6 +391,7 @@ static void loss_phase(run_ctx *r, size_t step, size_t B, int buf)
     const float inv_b = 1.0f / (float)B;
     float *dz = m->dbuf[0];
     if (m->cfg.loss == HT_LOSS_XENT) {
+        /* stream 0: the next GEMM reads dz at once, from cache */
         k->softmax_xent_bwd(B, C, m->probs, C, lab, inv_b, dz, C, 0);
     } else {
         const float *h = m->act[L];
