@@ -220,7 +220,7 @@ static void check_softmax(const ht_kernels *k, size_t m, size_t n, size_t ld)
         for (size_t j = n; j < ld && i + 1 < m; j++)
             z[i * ld + j] = NAN;
     }
-    /* row 1: a huge spread, so most exps underflow */
+    /* row 1: a huge spread, so most exps underflow (flush to 0) */
     if (m > 1)
         for (size_t j = 0; j < n; j++)
             z[ld + j] = -150.0f * (float)j / (float)n;
@@ -231,7 +231,7 @@ static void check_softmax(const ht_kernels *k, size_t m, size_t n, size_t ld)
         if (m > 12)
             z[12 * ld + j] = 3.0f;
     }
-    /* rows 9 and 20: a huge spread in the 16- and 8-row paths */
+    /* rows 9 and 20: a huge spread in the second and third 8-row blocks */
     for (size_t j = 0; j < n; j++) {
         if (m > 9)
             z[9 * ld + j] = 100.0f * (float)(j % 3) - 120.0f;
@@ -297,12 +297,12 @@ static void check_softmax(const ht_kernels *k, size_t m, size_t n, size_t ld)
 static void test_softmax(void **state)
 {
     (void)state;
-    /* widths around the 16- and 8-rows-at-once paths (n <= 16: 4-, 2- and
+    /* widths around the 8-rows-at-once path (n <= 16: 4-, 2- and
      * 1-column pieces) and beyond */
     static const size_t ns[] = {1,  2,  3,  4,  5,  6,   7,   8,  9,
                                 10, 11, 13, 15, 16, 17, 255, 1003};
-    /* rows: 29 = a block of 16, one of 8 and five more, padded (ld = n+3);
-     * 93 contiguous rows reach the prefetching loop (more than 16 + 64
+    /* rows: 29 = three blocks of 8 and five more, padded (ld = n+3);
+     * 93 contiguous rows reach the prefetching loop (more than 8 + 64
      * rows) and end in 8 + 5; 13 = 8 + 5; 16 exactly; 5 (no block) */
     static const size_t shapes[][2] = {{29, 3}, {93, 0}, {13, 1},
                                        {16, 0}, {5, 2},  {0, 0}};

@@ -1,17 +1,17 @@
 /* Row-wise softmax + cross-entropy forward in AVX2 with a vectorised exp.
  *
  * exp: Cody-Waite reduction x = n*ln2 + r (|r| <= ln2/2, ln2 split in two
- * so n*ln2_hi is exact), the Cephes degree-6 polynomial for e^r, then the
+ * so n*ln2_hi is exact), a degree-6 minimax polynomial for e^r, then the
  * product with 2^n built in the exponent field. Domain x <= 0 (the
- * inputs are z - max). Error: 0.991 ulp at most (|result - e^x| over the
+ * inputs are z - max). Error: 0.998 ulp at most (|result - e^x| over the
  * ulp of the float nearest e^x) for x in [-87.3, 0], measured against
  * double exp on every 97th float of that range (1.15e7 points) when this
  * was written; tests/test_kernels.c checks the softmax built on it against
- * the scalar twin's expf with a relative tolerance. Below -87.3 (where
- * e^x is subnormal, < 1.2e-38) it returns 0.
+ * the scalar twin's expf with a relative tolerance. Below about -87.68
+ * (where e^x is subnormal, < 8.1e-39) it returns 0.
  *
  * Two layouts. Rows of up to 16 classes (the usual classifier head: 10)
- * go 16 (or 8) at a time, one row per lane after an in-register transpose, so
+ * go 8 at a time, one row per lane after an in-register transpose, so
  * the row sum runs in the twin's order and the loss uses a vector log;
  * the last m % 8 rows take the long-row path below.
  * Longer rows go one at a time along the row; their sum is accumulated in
@@ -40,30 +40,34 @@
 /* e^x for x <= 0 (softmax feeds it z - max): no overflow path, and 2^n
  * comes straight from the rounding constant: t = x*log2(e) + (1.5*2^23 +
  * 127) rounds x*log2(e) to the integer n in t's low mantissa bits, already
- * offset by the exponent bias, so (bits of t) << 23 is the float 2^n. */
+ * offset by the exponent bias, so (bits of t) << 23 is the float 2^n.
+ * Underflow costs no compare: x is clamped at -88, where n = -127 and
+ * those bits are +0.0, so e^x flushes to 0 below about -87.68 (where it
+ * is subnormal), and n never drops below -127 (whose bits would wrap into
+ * the sign). The polynomial is a degree-6 minimax fit of e^r with
+ * constant term 1 on |r| <= ln2/2 (relative error 1.8e-8 with its float
+ * coefficients), in plain Horner form: 13 vector operations, where the
+ * Cephes form with a compare and mask took 17, and the exp is most of
+ * this kernel's arithmetic. */
 static inline __m256 exp_avx2(__m256 x)
 {
-    const __m256 lo = _mm256_set1_ps(-87.3f);
     const __m256 magic = _mm256_set1_ps(12583039.0f); /* 1.5*2^23 + 127 */
-    const __m256 log2e = _mm256_set1_ps(1.44269504088896341f);
-    const __m256 ln2_hi = _mm256_set1_ps(0.693359375f);
-    const __m256 ln2_lo = _mm256_set1_ps(-2.12194440e-4f);
-    __m256 keep = _mm256_cmp_ps(x, lo, _CMP_GE_OQ);
-    x = _mm256_max_ps(x, lo);
-    __m256 t = _mm256_fmadd_ps(x, log2e, magic);
-    __m256 n = _mm256_sub_ps(t, magic); /* exact: an integer in [-126, 0] */
-    __m256 r = _mm256_fnmadd_ps(n, ln2_hi, x);
-    r = _mm256_fnmadd_ps(n, ln2_lo, r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
-    p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
-    __m256 s2n = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23));
-    return _mm256_and_ps(keep, _mm256_mul_ps(p, s2n));
+    x = _mm256_max_ps(x, _mm256_set1_ps(-88.0f));
+    const __m256 t =
+        _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), magic);
+    const __m256 n = _mm256_sub_ps(t, magic); /* exact: in [-127, 0] */
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.3843607157468796e-3f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.374195545911789e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.166800528764725e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666430234909058e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.999999403953552e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256 s2n =
+        _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23));
+    return _mm256_mul_ps(p, s2n);
 }
 
 /* Natural log of positive normal x (Cephes logf: x = 2^e * m with m in
@@ -272,110 +276,89 @@ static HT_ALWAYS_INLINE void store_block(float *pb, size_t ld, size_t n,
         store_cols1(pb, ld, c, col);
 }
 
-/* nb (1 or 2) blocks of eight rows of n <= SMALL_N classes, one row per
- * lane: each block is transposed in registers so max, exp, sum and scale
- * are vertical (no horizontal reductions, one vector log per block). The
- * sum runs over j in increasing order per row, the twin's order. A block
- * is a chain of dependent steps (max, then exp, then the sum, the divide,
- * the log); two blocks in lockstep give the core two chains to overlap.
- * All exps are issued before the sums (measured a little faster than an
- * exp-then-add per column), the sums still in j order. The loss is
- * log(sum) - (z[label] - max) per lane, the scalar formula, with the
- * z[label] of the eight rows gathered by broadcast loads and blends. */
-static HT_ALWAYS_INLINE void softmax_blocks(int nb, size_t n, const float *z,
-                                            size_t ldl, const int32_t *label,
-                                            float *p, size_t ldp, float *loss)
+/* A block of eight rows of n <= SMALL_N classes, one row per lane: the
+ * block is transposed in registers so max, exp, sum and scale are vertical
+ * (no horizontal reductions, one vector log per block). The sum runs over
+ * j in increasing order per row, the twin's order. All exps are issued
+ * before the sums (measured a little faster than an exp-then-add per
+ * column), the sums still in j order. The loss is log(sum) - (z[label] -
+ * max) per lane, the scalar formula, with the z[label] of the eight rows
+ * gathered by broadcast loads and blends. */
+static HT_ALWAYS_INLINE void softmax_block(size_t n, const float *z,
+                                           size_t ldl, const int32_t *label,
+                                           float *p, size_t ldp, float *loss)
 {
-    /* block b's columns are v[b*n .. b*n + n-1] */
-    __m256 v[2 * SMALL_N], mx[2], sum[2];
+    __m256 col[SMALL_N];
+    load_block(z, ldl, n, col);
+    /* max is exact in any order: two chains, half the latency */
+    __m256 ma = col[0], mb = col[n > 1 ? 1 : 0];
+    size_t j = 2;
     HT_UNROLL
-    for (int b = 0; b < nb; b++) {
-        __m256 *col = v + (size_t)b * n;
-        load_block(z + (size_t)b * 8 * ldl, ldl, n, col);
-        /* max is exact in any order: two chains, half the latency */
-        __m256 ma = col[0], mb = col[n > 1 ? 1 : 0];
-        size_t j = 2;
-        HT_UNROLL
-        for (; j + 1 < n; j += 2) {
-            ma = _mm256_max_ps(ma, col[j]);
-            mb = _mm256_max_ps(mb, col[j + 1]);
-        }
-        if (j < n)
-            ma = _mm256_max_ps(ma, col[j]);
-        mx[b] = _mm256_max_ps(ma, mb);
-        HT_UNROLL
-        for (j = 0; j < n; j++)
-            col[j] = ht_vsub(col[j], mx[b]);
-        sum[b] = ht_vzero();
+    for (; j + 1 < n; j += 2) {
+        ma = _mm256_max_ps(ma, col[j]);
+        mb = _mm256_max_ps(mb, col[j + 1]);
     }
+    if (j < n)
+        ma = _mm256_max_ps(ma, col[j]);
+    const __m256 mx = _mm256_max_ps(ma, mb);
     HT_UNROLL
-    for (size_t j = 0; j < (size_t)nb * n; j++)
-        v[j] = exp_avx2(v[j]);
+    for (j = 0; j < n; j++)
+        col[j] = exp_avx2(ht_vsub(col[j], mx));
+    __m256 sum = ht_vzero();
     HT_UNROLL
-    for (size_t j = 0; j < n; j++)
+    for (j = 0; j < n; j++)
+        sum = ht_vadd(sum, col[j]);
+    const __m256 inv = ht_vdiv(ht_vset1(1.0f), sum);
+    HT_UNROLL
+    for (j = 0; j < n; j++)
+        col[j] = ht_vmul(col[j], inv);
+    store_block(p, ldp, n, col);
+    if (label) {
+        __m256 g[8];
         HT_UNROLL
-        for (int b = 0; b < nb; b++)
-            sum[b] = ht_vadd(sum[b], v[(size_t)b * n + j]);
-    HT_UNROLL
-    for (int b = 0; b < nb; b++) {
-        __m256 *col = v + (size_t)b * n;
-        const __m256 inv = ht_vdiv(ht_vset1(1.0f), sum[b]);
-        HT_UNROLL
-        for (size_t j = 0; j < n; j++)
-            col[j] = ht_vmul(col[j], inv);
-        store_block(p + (size_t)b * 8 * ldp, ldp, n, col);
+        for (size_t k = 0; k < 8; k++)
+            g[k] = _mm256_broadcast_ss(z + k * ldl + (size_t)label[k]);
+        const __m256 zl = _mm256_blend_ps(
+            _mm256_blend_ps(_mm256_blend_ps(g[0], g[1], 0xAA),
+                            _mm256_blend_ps(g[2], g[3], 0xAA), 0xCC),
+            _mm256_blend_ps(_mm256_blend_ps(g[4], g[5], 0xAA),
+                            _mm256_blend_ps(g[6], g[7], 0xAA), 0xCC),
+            0xF0);
+        ht_vstore(loss, ht_vsub(log_avx2(sum), ht_vsub(zl, mx)));
     }
-    if (label)
-        HT_UNROLL
-        for (int b = 0; b < nb; b++) {
-            const float *zb = z + (size_t)b * 8 * ldl;
-            const int32_t *lb = label + 8 * b;
-            __m256 g[8];
-            HT_UNROLL
-            for (size_t k = 0; k < 8; k++)
-                g[k] = _mm256_broadcast_ss(zb + k * ldl + (size_t)lb[k]);
-            const __m256 zl = _mm256_blend_ps(
-                _mm256_blend_ps(_mm256_blend_ps(g[0], g[1], 0xAA),
-                                _mm256_blend_ps(g[2], g[3], 0xAA), 0xCC),
-                _mm256_blend_ps(_mm256_blend_ps(g[4], g[5], 0xAA),
-                                _mm256_blend_ps(g[6], g[7], 0xAA), 0xCC),
-                0xF0);
-            ht_vstore(loss + 8 * b,
-                      ht_vsub(log_avx2(sum[b]), ht_vsub(zl, mx[b])));
-        }
 }
 
-/* The first m - m%8 rows, 16 and then 8 at a time. Instantiated once per
- * width (below): with n a constant every loop over columns unrolls and the
+/* The first m - m%8 rows, 8 at a time. Instantiated once per width
+ * (below): with n a constant every loop over columns unrolls and the
  * columns stay in registers, which makes this path about a fifth faster
- * than one body for all widths (measured for n = 10). */
+ * than one body for all widths (measured for n = 10). One block at a time,
+ * not two in lockstep: with the 13-operation exp two blocks' 2n columns
+ * no longer fit the 16 registers, and the spills cost more than the second
+ * chain gained (0.73 -> 0.66 ns per element at n = 10 from L2, one thread,
+ * medians of 1000 interleaved calls). */
 static HT_ALWAYS_INLINE void softmax_small(size_t m, size_t n, const float *z,
                                            size_t ldl, const int32_t *label,
                                            float *p, size_t ldp, float *loss)
 {
-    size_t i = 0;
-    for (; i + 16 <= m; i += 16) {
+    for (size_t i = 0; i + 8 <= m; i += 8) {
         /* Rows in one contiguous run (the usual layout): prefetch both
          * streams PF_ROWS rows ahead. Without it, at this much arithmetic
-         * per line the hardware prefetchers leave DRAM latency exposed:
-         * 0.97 -> 0.82 ns per element from DRAM at n = 10 (1 thread); the
-         * lines of probs are fetched for reading, as prefetchw needs
+         * per line the hardware prefetchers leave DRAM latency exposed
+         * (0.83 -> 1.00 ns per element from DRAM at n = 10, one thread);
+         * the lines of probs are fetched for reading, as prefetchw needs
          * -mprfchw and measured no better. */
-        if (ldl == n && ldp == n && i + 16 + PF_ROWS <= m) {
+        if (ldl == n && ldp == n && i + 8 + PF_ROWS <= m) {
             const char *zf = (const char *)(z + (i + PF_ROWS) * n);
             const char *pf = (const char *)(p + (i + PF_ROWS) * n);
             HT_UNROLL
-            for (size_t o = 0; o < 16 * n * sizeof(float); o += 64) {
+            for (size_t o = 0; o < 8 * n * sizeof(float); o += 64) {
                 _mm_prefetch(zf + o, _MM_HINT_T0);
                 _mm_prefetch(pf + o, _MM_HINT_T0);
             }
         }
-        softmax_blocks(2, n, z + i * ldl, ldl, label ? label + i : NULL,
-                       p + i * ldp, ldp, label ? loss + i : NULL);
+        softmax_block(n, z + i * ldl, ldl, label ? label + i : NULL,
+                      p + i * ldp, ldp, label ? loss + i : NULL);
     }
-    if (i + 8 <= m)
-        softmax_blocks(1, n, z + i * ldl, ldl, label ? label + i : NULL,
-                       p + i * ldp, ldp, label ? loss + i : NULL);
 }
 
 typedef void softmax_small_fn(size_t m, const float *z, size_t ldl,
