@@ -32,7 +32,9 @@
 //   any AVX2 dropout on this generator) 0.
 // Counters: GBps (by the byte model), triad_ratio (GBps over the triad's
 // GBps at the same n and threads, measured earlier in this run: run the
-// whole binary, not a filter that drops the triad), ns_per_elem.
+// whole binary, not a filter that drops the triad), ns_per_elem, and at
+// 64 Mi floats triad_ratio_il: the same ratio from medians of calls
+// alternated one by one with a triad (see measure()).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -165,7 +167,21 @@ const ht_kernels *select_table(benchmark::State &state, int isa)
     return ht_kernels_active();
 }
 
-// Runs body(n, threads) in the timing loop and sets the counters.
+void run_triad(size_t n, int threads);
+
+double median(std::vector<double> v)
+{
+    std::sort(v.begin(), v.end());
+    const size_t h = v.size() / 2;
+    return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+}
+
+// Runs body(n, threads) in the timing loop and sets the counters. Out of
+// cache (n = kMaxN) each timed call is followed by an untimed triad of the
+// same n and threads (timing paused), and triad_ratio_il compares the two
+// medians: this machine's memory bandwidth drifts by 10-20 % over minutes,
+// so a ratio against a triad measured minutes earlier (triad_ratio) can
+// be off by that much; alternating call by call cancels the drift.
 template <class Body>
 void measure(benchmark::State &state, double bytes_per_iter, const Body &body,
              bool is_triad = false)
@@ -179,13 +195,26 @@ void measure(benchmark::State &state, double bytes_per_iter, const Body &body,
     }
 #endif
     body(); // warm: page-in, caches, OpenMP pool
-    auto t0 = std::chrono::steady_clock::now();
+    using clk = std::chrono::steady_clock;
+    const bool interleave = !is_triad && n >= kMaxN;
+    std::vector<double> tk, tt;
+    double secs = 0.0;
     for (auto _ : state) {
+        const auto t0 = clk::now();
         body();
         benchmark::ClobberMemory();
+        const double dt = std::chrono::duration<double>(clk::now() - t0).count();
+        secs += dt;
+        if (interleave) {
+            state.PauseTiming();
+            tk.push_back(dt);
+            const auto t2 = clk::now();
+            run_triad(n, threads);
+            benchmark::ClobberMemory();
+            tt.push_back(std::chrono::duration<double>(clk::now() - t2).count());
+            state.ResumeTiming();
+        }
     }
-    auto t1 = std::chrono::steady_clock::now();
-    const double secs = std::chrono::duration<double>(t1 - t0).count();
     const double iters = double(state.iterations());
     state.SetBytesProcessed(int64_t(bytes_per_iter * iters));
     const double gbps = bytes_per_iter * iters / secs / 1e9;
@@ -197,6 +226,9 @@ void measure(benchmark::State &state, double bytes_per_iter, const Body &body,
     auto it = tg.find({n, threads});
     if (it != tg.end())
         state.counters["triad_ratio"] = gbps / it->second;
+    if (interleave && !tk.empty())
+        state.counters["triad_ratio_il"] =
+            (bytes_per_iter / median(tk)) / (12.0 * double(n) / median(tt));
 }
 
 // ---------------------------------------------------------------- baselines
@@ -220,6 +252,14 @@ HT_BENCH_CLONES void copy_loop(
 {
     for (size_t i = lo; i < hi; i++)
         a[i] = b[i];
+}
+
+void run_triad(size_t n, int threads)
+{
+    Buffers &B = buffers();
+    split(threads, n, 32, [&](size_t lo, size_t hi) {
+        triad_loop(lo, hi, B.e, B.b, B.c, 0.5f);
+    });
 }
 
 void BM_triad(benchmark::State &state)
