@@ -181,49 +181,6 @@ static void range(size_t units, size_t parts, size_t idx, size_t *lo,
     *hi = units * (idx + 1) / parts;
 }
 
-/* Software prefetch of a B panel's source (kb x nn elements of op(B) at
- * row pc, column col) spread over `calls` steps. In the streaming path
- * below each panel is packed straight from B right before use; when B is
- * a weight matrix stored row-major (the forward GEMM) a panel is one line
- * in each of kb rows, 4 KB apart, too many pages at once for the hardware
- * prefetchers, so without this every pack waits on memory. */
-typedef struct b_prefetch {
-    const char *base;
-    size_t stride;      /* bytes between the lines of one run */
-    size_t runs, run_bytes, per_call, done, total;
-} b_prefetch;
-
-static void b_prefetch_init(b_prefetch *bp, const gemm_plan *pl, size_t pc,
-                            size_t kb, size_t col, size_t nn, size_t calls)
-{
-    memset(bp, 0, sizeof *bp);
-    if (kb == 0 || nn == 0 || calls == 0)
-        return;
-    bp->base = (const char *)(pl->b + pc * pl->rsb + col * pl->csb);
-    if (pl->csb == 1) {         /* kb runs of nn floats, rsb apart */
-        bp->runs = kb;
-        bp->run_bytes = nn * sizeof(float);
-        bp->stride = pl->rsb * sizeof(float);
-    } else {                    /* nn runs of kb floats, csb apart */
-        bp->runs = nn;
-        bp->run_bytes = kb * sizeof(float);
-        bp->stride = pl->csb * sizeof(float);
-    }
-    bp->total = bp->runs;
-    bp->per_call = ceil_div(bp->runs, calls);
-}
-
-static void b_prefetch_some(b_prefetch *bp)
-{
-    const size_t end = min_sz(bp->done + bp->per_call, bp->total);
-    for (; bp->done < end; bp->done++) {
-        const char *r = bp->base + bp->done * bp->stride;
-        for (size_t o = 0; o < bp->run_bytes; o += 64)
-            __builtin_prefetch(r + o, 0, 3);
-        __builtin_prefetch(r + bp->run_bytes - 1, 0, 3);
-    }
-}
-
 /* One thread's share: grid cell (r, s) of a tm x tn grid. All threads run
  * the same number of (jc, pc) steps so the barriers match. */
 static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
@@ -267,15 +224,8 @@ static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
                     if (kb)
                         kt->pack_b(kb, nn, pl->b + pc * pl->rsb + col * pl->csb,
                                    pl->rsb, pl->csb, bp);
-                    /* the next panel's source, fetched while this one is
-                     * in use (below, a few lines per micro-kernel call) */
-                    b_prefetch nx;
-                    b_prefetch_init(&nx, pl, pc, kb, j0 + nr < nb ? col + nr : 0,
-                                    j0 + nr < nb ? min_sz(nr, nb - j0 - nr) : 0,
-                                    ceil_div(rows, mr));
                     for (size_t ir = 0; ir < rows; ir += mr) {
                         const size_t mm = min_sz(mr, rows - ir), row = row0 + ir;
-                        b_prefetch_some(&nx);
                         ht_ukr_epi ue;
                         const ht_ukr_epi *uep =
                             last ? tile_epi(pl->epi, row, col, &ue) : NULL;
