@@ -240,6 +240,9 @@ static void check_softmax(const ht_kernels *k, size_t m, size_t n, size_t ld)
     }
     for (size_t i = 0; i < m; i++)
         label[i] = (int32_t)((i * 7919) % n);
+    /* row 3: a masked logit (-inf, not the label) has probability 0 */
+    if (m > 3 && n > 1)
+        z[3 * ld + ((size_t)label[3] + 1) % n] = -INFINITY;
     loss[m] = rloss[m] = 12345.0f; /* one past the last row: untouched */
     memcpy(rp.p, p.p, m * ld * 4); /* padding copied too */
     memcpy(p2.p, p.p, m * ld * 4);
