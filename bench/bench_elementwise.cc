@@ -168,6 +168,7 @@ const ht_kernels *select_table(benchmark::State &state, int isa)
 }
 
 void run_triad(size_t n, int threads);
+constexpr double kTriadBytes = 12.0; // per element: read b, c, write a
 
 double median(std::vector<double> v)
 {
@@ -228,7 +229,7 @@ void measure(benchmark::State &state, double bytes_per_iter, const Body &body,
         state.counters["triad_ratio"] = gbps / it->second;
     if (interleave && !tk.empty())
         state.counters["triad_ratio_il"] =
-            (bytes_per_iter / median(tk)) / (12.0 * double(n) / median(tt));
+            (bytes_per_iter / median(tk)) / (kTriadBytes * double(n) / median(tt));
 }
 
 // ---------------------------------------------------------------- baselines
@@ -264,13 +265,10 @@ void run_triad(size_t n, int threads)
 
 void BM_triad(benchmark::State &state)
 {
-    Buffers &B = buffers();
     const size_t n = size_t(state.range(0));
-    measure(state, 12.0 * double(n), [&] {
-        split(int(state.range(1)), n, 32, [&](size_t lo, size_t hi) {
-            triad_loop(lo, hi, B.e, B.b, B.c, 0.5f);
-        });
-    }, true);
+    const int threads = int(state.range(1));
+    measure(state, kTriadBytes * double(n), [&] { run_triad(n, threads); },
+            true);
 }
 
 void BM_copy(benchmark::State &state)
