@@ -55,13 +55,13 @@ const char *ht_last_error(void);
 
 /* Selects the kernel table once per process: the best ISA the CPU supports,
  * or the one named by the environment variable HPCTRAIN_ISA
- * (scalar|avx2|neon). Returns HT_ERR_ISA if HPCTRAIN_ISA names an unknown ISA
- * or one this CPU or build lacks. Every other function calls it implicitly
+ * (scalar|avx2|avx512|neon). Returns HT_ERR_ISA if HPCTRAIN_ISA names an
+ * unknown ISA or one this CPU or build lacks. Every other function calls it implicitly
  * and returns its error. Thread-safe (pthread_once). */
 ht_status ht_runtime_init(void);
 
-/* Name of the active kernel table ("scalar", "avx2", "neon"), or NULL if
- * ht_runtime_init() failed. Thread-safe. */
+/* Name of the active kernel table ("scalar", "avx2", "avx512", "neon"), or
+ * NULL if ht_runtime_init() failed. Thread-safe. */
 const char *ht_isa_name(void);
 
 /* Forces a kernel table by name, overriding HPCTRAIN_ISA. For tests and
@@ -71,6 +71,11 @@ ht_status ht_isa_select(const char *name);
 
 /* 1 if this build and CPU can run the named ISA, else 0. Thread-safe. */
 int ht_isa_available(const char *name);
+
+/* The i-th name of every ISA hpctrain has kernels for on any architecture
+ * (whether or not this build or CPU can run it), NULL for i past the last:
+ * for loops over ht_isa_available(). The string is static. Thread-safe. */
+const char *ht_isa_known(size_t i);
 
 /* Number of threads hpctrain's parallel regions use. Default: the physical
  * cores of the process's usable cpuset, or OMP_NUM_THREADS clamped to the

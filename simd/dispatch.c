@@ -32,6 +32,15 @@ static int have_avx2(void)
 }
 #endif
 
+#if defined(HT_HAVE_AVX512)
+/* libgcc's check also requires the OS to save the zmm state (XCR0). */
+static int have_avx512(void)
+{
+    __builtin_cpu_init();
+    return have_avx2() && __builtin_cpu_supports("avx512f");
+}
+#endif
+
 #if defined(HT_HAVE_NEON)
 static int have_neon(void)
 {
@@ -41,6 +50,9 @@ static int have_neon(void)
 
 /* Best first. A new ISA is one entry here. */
 static const isa_entry isas[] = {
+#if defined(HT_HAVE_AVX512)
+    {"avx512", ht_kernels_init_avx512, have_avx512},
+#endif
 #if defined(HT_HAVE_AVX2)
     {"avx2", ht_kernels_init_avx2, have_avx2},
 #endif
@@ -51,7 +63,9 @@ static const isa_entry isas[] = {
 };
 #define N_ISAS (sizeof isas / sizeof isas[0])
 
-static const char *const known_names[] = {"scalar", "avx2", "neon"};
+/* Every ISA hpctrain has kernels for, on any architecture. */
+static const char *const known_names[] = {"scalar", "avx2", "avx512", "neon"};
+#define N_KNOWN (sizeof known_names / sizeof known_names[0])
 
 static ht_kernels active;
 static int active_ok;
@@ -76,11 +90,11 @@ static ht_status select_isa(const char *name, char *msg, size_t msglen)
                 e = &isas[i];
     } else {
         int known = 0;
-        for (size_t i = 0; i < sizeof known_names / sizeof known_names[0]; i++)
+        for (size_t i = 0; i < N_KNOWN; i++)
             known |= strcmp(known_names[i], name) == 0;
         if (!known) {
             ht_snprintf(msg, msglen, "HPCTRAIN_ISA=%s: unknown ISA "
-                        "(expected scalar, avx2 or neon)", name);
+                        "(expected scalar, avx2, avx512 or neon)", name);
             return HT_ERR_ISA;
         }
         e = find(name);
@@ -137,6 +151,11 @@ ht_status ht_isa_select(const char *name)
         return ht_error(s, "%s", msg);
     init_status = HT_OK;
     return HT_OK;
+}
+
+const char *ht_isa_known(size_t i)
+{
+    return i < N_KNOWN ? known_names[i] : NULL;
 }
 
 int ht_isa_available(const char *name)

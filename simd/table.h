@@ -2,8 +2,9 @@
  * struct of function pointers plus block sizes. src/ calls only through it.
  *
  * Adding an ISA = one folder simd/<isa>/ with an init function
- * ht_kernels_init_<isa>() that starts from the scalar table and overrides
- * entries, plus one line in simd/dispatch.c.
+ * ht_kernels_init_<isa>() that starts from the scalar table (or from a
+ * table it extends) and overrides entries, plus one entry in
+ * simd/dispatch.c.
  *
  * All kernels: plain functions, explicit sizes and strides, no allocation,
  * no OS calls, no threads; safe to call concurrently on disjoint outputs
@@ -178,10 +179,14 @@ typedef struct ht_kernels {
 /* The active table (after ht_runtime_init() succeeded), never NULL then. */
 const ht_kernels *ht_kernels_active(void);
 
-/* Fill a table. Each ISA's init starts with ht_kernels_init_scalar(k). */
+/* Fill a table. Each ISA's init starts from the scalar table, or from the
+ * table it extends (AVX-512 from AVX2), and overrides entries. */
 void ht_kernels_init_scalar(ht_kernels *k);
 #if defined(HT_HAVE_AVX2)
 void ht_kernels_init_avx2(ht_kernels *k);
+#endif
+#if defined(HT_HAVE_AVX512)
+void ht_kernels_init_avx512(ht_kernels *k);
 #endif
 #if defined(HT_HAVE_NEON)
 void ht_kernels_init_neon(ht_kernels *k);

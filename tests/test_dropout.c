@@ -31,7 +31,7 @@
 #include "hpctrain/kernels.h"
 #include "testutil.h"
 
-static const char *isas[] = {"scalar", "avx2", "neon"};
+static const char *isas[] = {"scalar", "avx2", "avx512", "neon"};
 
 static int bit(const uint32_t *b, size_t j)
 {

@@ -21,7 +21,7 @@
 #include "table.h"
 #include "testutil.h"
 
-static const char *isas[] = {"scalar", "avx2", "neon"};
+static const char *isas[] = {"scalar", "avx2", "avx512", "neon"};
 static const size_t sizes[] = {0, 1, 7, 17, 255, 1003};
 #define N_SIZES (sizeof sizes / sizeof sizes[0])
 #define GUARD 24       /* floats after every output that must not change */

@@ -19,7 +19,7 @@
 #include "table.h"
 #include "testutil.h"
 
-static const char *isas[] = {"scalar", "avx2", "neon"};
+static const char *isas[] = {"scalar", "avx2", "avx512", "neon"};
 
 /* Runs body once per available table. The arrays are 19 long (a full
  * vector, a tail) by repeating a 4-element pattern, so the SIMD main loop

@@ -17,7 +17,7 @@
 #include "hpctrain/kernels.h"
 #include "testutil.h"
 
-static const char *isas[] = {"scalar", "avx2", "neon"};
+static const char *isas[] = {"scalar", "avx2", "avx512", "neon"};
 
 static void check_one(int ta, int tb, size_t m, size_t n, size_t k,
                       float alpha, float beta, size_t pad)

@@ -91,7 +91,7 @@ static void grad_check(ht_model *m, const ht_dataset *ds, size_t B)
     free(g);
 }
 
-static const char *isas[] = {"scalar", "avx2", "neon"};
+static const char *isas[] = {"scalar", "avx2", "avx512", "neon"};
 
 /* A small model: constant rate, no L2, the given layer sizes. */
 static ht_config grad_config(size_t n_layers, const size_t *sizes, size_t batch)

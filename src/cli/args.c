@@ -112,7 +112,7 @@ void cli_usage(FILE *f, enum cli_cmd cmd)
         fprintf(f, "\n'hpctrain COMMAND --help' lists the flags of a command.\n"
                    "'hpctrain train' with no flags trains the default MLP on\n"
                    "Fashion-MNIST from " CLI_DEFAULT_DATA_DIR ".\n"
-                   "Environment: HPCTRAIN_ISA=scalar|avx2|neon forces a kernel table.\n");
+                   "Environment: HPCTRAIN_ISA=scalar|avx2|avx512|neon forces a kernel table.\n");
         return;
     }
     fprintf(f, "usage: hpctrain %s [FLAGS]\n\nflags:\n", cli_cmd_name(cmd));

@@ -164,10 +164,9 @@ int cli_info(const cli_opts *o)
            HT_VERSION_PATCH);
     printf("cpu:      %s\n", model);
     printf("isa:      %s (available:", isa.name);
-    static const char *const all[] = {"scalar", "avx2", "neon"};
-    for (size_t i = 0; i < 3; i++)
-        if (ht_isa_available(all[i]))
-            printf(" %s", all[i]);
+    for (size_t i = 0; ht_isa_known(i); i++)
+        if (ht_isa_available(ht_isa_known(i)))
+            printf(" %s", ht_isa_known(i));
     printf("; override with HPCTRAIN_ISA)\n");
     printf("kernel:   MR %d  NR %d  MC %zu  KC %zu  NC %zu\n", isa.mr, isa.nr,
            isa.mc, isa.kc, isa.nc);
