@@ -3,8 +3,9 @@
 // batch 256 and 64), at 1 and 2 threads; plus the fused dense forward
 // against GEMM + separate bias and ReLU passes, and the nine GEMMs of one
 // training step. Counters: GFLOP/s, and %peak against an FMA throughput
-// loop measured at start-up (per thread used): AVX2 FMA on x86-64, NEON
-// FMLA (vfmaq_f32) on aarch64.
+// loop measured at start-up (per thread used) at the width of the active
+// kernel table: AVX2 FMA on x86-64 (AVX-512 FMA when the avx512 table is
+// active), NEON FMLA (vfmaq_f32) on aarch64.
 //
 //   OPENBLAS_CORETYPE=Haswell build/bench/bench_gemm
 //       --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
@@ -16,7 +17,9 @@
 //
 // OpenBLAS 0.3.21 does not know recent Xeons and falls back to its SSE3
 // "Prescott" kernels; OPENBLAS_CORETYPE=Haswell makes it use its AVX2
-// kernels, the fair peer for an AVX2 library (context: openblas_core).
+// kernels, the fair peer for hpctrain's avx2 table (HPCTRAIN_ISA=avx2), and
+// OPENBLAS_CORETYPE=SkylakeX its AVX-512 ones, the peer for the avx512
+// table (context: openblas_core, hpctrain_isa).
 #if defined(__x86_64__)
 #include <immintrin.h>
 #elif defined(__aarch64__)
@@ -80,6 +83,39 @@ __attribute__((target("avx2,fma"))) float fma_loop(long iters)
     return out[0];
 }
 
+// The same 12 chains on zmm: the peak of the avx512 table.
+constexpr double kPeakFlopPerIter512 = 12 * 16 * 2;  // 384
+__attribute__((target("avx512f"))) float fma_loop512(long iters)
+{
+    __m512 a0 = _mm512_set1_ps(0.50f), a1 = _mm512_set1_ps(0.51f);
+    __m512 a2 = _mm512_set1_ps(0.52f), a3 = _mm512_set1_ps(0.53f);
+    __m512 a4 = _mm512_set1_ps(0.54f), a5 = _mm512_set1_ps(0.55f);
+    __m512 a6 = _mm512_set1_ps(0.56f), a7 = _mm512_set1_ps(0.57f);
+    __m512 a8 = _mm512_set1_ps(0.58f), a9 = _mm512_set1_ps(0.59f);
+    __m512 a10 = _mm512_set1_ps(0.60f), a11 = _mm512_set1_ps(0.61f);
+    const __m512 b = _mm512_set1_ps(0.9999999f), c = _mm512_set1_ps(1e-7f);
+    for (long i = 0; i < iters; i++) {
+        a0 = _mm512_fmadd_ps(a0, b, c);
+        a1 = _mm512_fmadd_ps(a1, b, c);
+        a2 = _mm512_fmadd_ps(a2, b, c);
+        a3 = _mm512_fmadd_ps(a3, b, c);
+        a4 = _mm512_fmadd_ps(a4, b, c);
+        a5 = _mm512_fmadd_ps(a5, b, c);
+        a6 = _mm512_fmadd_ps(a6, b, c);
+        a7 = _mm512_fmadd_ps(a7, b, c);
+        a8 = _mm512_fmadd_ps(a8, b, c);
+        a9 = _mm512_fmadd_ps(a9, b, c);
+        a10 = _mm512_fmadd_ps(a10, b, c);
+        a11 = _mm512_fmadd_ps(a11, b, c);
+    }
+    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
+                             _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
+    s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
+    float out[16];
+    _mm512_storeu_ps(out, s);
+    return out[0];
+}
+
 #elif defined(__aarch64__)
 // 16 independent FMLA chains on 128-bit vectors (latency 4 x up to 4 pipes
 // on Neoverse V1/V2 needs 16; N1's 2 pipes need 8), in named variables so
@@ -127,9 +163,18 @@ float fma_loop(long iters)
 #error "bench_gemm: the FMA peak loop has versions for x86-64 and aarch64 only"
 #endif
 
-// Best of 5 runs of `threads` concurrent FMA loops, GFLOP/s in total.
+// Best of 5 runs of `threads` concurrent FMA loops, GFLOP/s in total, at
+// the active table's width.
 double measure_peak(int threads)
 {
+    float (*loop)(long) = fma_loop;
+    double flop_per_iter = kPeakFlopPerIter;
+#if defined(__x86_64__)
+    if (std::strcmp(ht_isa_name(), "avx512") == 0) {
+        loop = fma_loop512;
+        flop_per_iter = kPeakFlopPerIter512;
+    }
+#endif
     const long iters = 20000000;  // 3.84 GFLOP per thread on x86, 2.56 on Arm
     double best = 0.0;
     volatile float sink = 0.0f;
@@ -138,12 +183,12 @@ double measure_peak(int threads)
         std::vector<float> res((size_t)threads);
         auto t0 = std::chrono::steady_clock::now();
         for (int t = 0; t < threads; t++)
-            ts.emplace_back([&res, t, iters] { res[(size_t)t] = fma_loop(iters); });
+            ts.emplace_back([&res, t, iters, loop] { res[(size_t)t] = loop(iters); });
         for (auto &t : ts)
             t.join();
         double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         sink = sink + res[0];
-        double g = kPeakFlopPerIter * (double)iters * threads / s * 1e-9;
+        double g = flop_per_iter * (double)iters * threads / s * 1e-9;
         if (g > best)
             best = g;
     }

@@ -46,10 +46,15 @@ trap 'rm -rf "$WORK"' EXIT
 
 median() { sort -g | awk '{v[NR]=$1} END {if (NR) print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 
-# Measured FMA peak per thread count (tools/fma_peak.c), if it builds.
+# Measured FMA peak per thread count (tools/fma_peak.c), if it builds, for
+# the vector width of the kernel table hpctrain runs (HPCTRAIN_ISA honoured).
 CC=${CC:-cc}
+ISA=$("$H" info 2>/dev/null | sed -n 's/^isa: *\([a-z0-9]*\).*/\1/p')
+PEAK_FLAGS="-mavx2 -mfma"
+[ "$ISA" = avx512 ] && PEAK_FLAGS="-mavx512f -mfma"
 declare -A PEAK
-if "$CC" -O2 -mavx2 -mfma -fopenmp tools/fma_peak.c -o "$WORK/fma_peak" 2>/dev/null; then
+# shellcheck disable=SC2086
+if "$CC" -O2 $PEAK_FLAGS -fopenmp tools/fma_peak.c -o "$WORK/fma_peak" 2>/dev/null; then
     maxt=$(printf '%s\n' $THREADS | sort -n | tail -1)
     "${LOCK[@]}" "$WORK/fma_peak" "$maxt" >"$WORK/peak" || true
     while read -r _ t g _; do PEAK[$t]=$g; done <"$WORK/peak"
@@ -88,7 +93,7 @@ for t in $THREADS; do
     TO_SPS[$t]=$(awk -v s="${TO_S[$t]}" 'BEGIN {printf "%.0f", 60000 / s}')
 done
 
-echo "hpctrain vs PyTorch, $CFG, median of $REPS epochs (one per process, interleaved)"
+echo "hpctrain ($ISA kernels) vs PyTorch, $CFG, median of $REPS epochs (one per process, interleaved)"
 grep -h '^blas:' "$WORK"/to.* | sort -u | sed 's/^/PyTorch /'
 printf '%-8s %12s %12s %12s %12s %8s %8s %10s\n' threads "hpctrain s" "hpctrain/s" \
        "torch s" "torch/s" ratio "% peak" "hash"

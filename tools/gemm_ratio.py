@@ -73,7 +73,13 @@ def main(argv):
             print(f"{k}: {ctx[k]}")
     if ctx.get("openblas_core", "").lower() == "prescott":
         print("note: OpenBLAS runs its SSE3 Prescott kernels on this CPU; "
-              "set OPENBLAS_CORETYPE=Haswell for its AVX2 kernels")
+              "set OPENBLAS_CORETYPE=Haswell for its AVX2 kernels "
+              "(SkylakeX for AVX-512)")
+    isa, core = ctx.get("hpctrain_isa", ""), ctx.get("openblas_core", "").lower()
+    if (isa == "avx512") != (core == "skylakex"):
+        print(f"note: hpctrain runs its {isa} table and OpenBLAS its {core} "
+              "kernels: not the same vector width (OPENBLAS_CORETYPE=Haswell "
+              "pairs with HPCTRAIN_ISA=avx2, SkylakeX with avx512)")
 
     table = defaultdict(dict)  # (key, threads) -> impl -> median tuple
     for name, m in med.items():
