@@ -5,22 +5,12 @@
 #include <immintrin.h>
 
 #include "avx2.h"
+#include "gemm_pack.h"
 #include "gemm_store.h"
 
 #define MR 6
 #define NR 16
 
-static void pack_a_generic(size_t m, size_t k, const float *a, size_t rsa,
-                           size_t csa, float *ap)
-{
-    for (size_t r = 0; r < m; r += MR) {
-        const size_t mm = m - r < MR ? m - r : MR;
-        for (size_t p = 0; p < k; p++)
-            for (size_t i = 0; i < MR; i++)
-                ap[p * MR + i] = i < mm ? a[(r + i) * rsa + p * csa] : 0.0f;
-        ap += MR * k;
-    }
-}
 
 /* A row-major (csa == 1): rows are contiguous along K. */
 static void pack_a_rows(size_t m, size_t k, const float *a, size_t rsa,
@@ -81,7 +71,7 @@ static void pack_a_avx2(size_t m, size_t k, const float *a, size_t rsa,
     else if (rsa == 1)
         pack_a_cols(m, k, a, csa, ap);
     else
-        pack_a_generic(m, k, a, rsa, csa, ap);
+        ht_avx2_pack_a_generic(MR, m, k, a, rsa, csa, ap);
 }
 
 /* B row-major (csb == 1): each K row of a panel is 16 contiguous floats. */
@@ -114,43 +104,7 @@ static void pack_b_rows(size_t k, size_t n, const float *b, size_t rsb,
     }
 }
 
-/* B stored transposed (rsb == 1): column j of op(B) is contiguous in K. */
-static void pack_b_cols(size_t k, size_t n, const float *b, size_t csb,
-                        float *bp)
-{
-    for (size_t s = 0; s < n; s += NR) {
-        const size_t nn = n - s < NR ? n - s : NR;
-        for (size_t h = 0; h < NR; h += 8) {
-            const float *bh = b + (s + h) * csb;
-            size_t p = 0;
-            for (; p + 8 <= k; p += 8) {
-                __m256 v[8];
-                for (size_t j = 0; j < 8; j++)
-                    v[j] = h + j < nn ? _mm256_loadu_ps(bh + j * csb + p)
-                                      : _mm256_setzero_ps();
-                ht_avx2_transpose8(v);
-                for (size_t q = 0; q < 8; q++)
-                    _mm256_storeu_ps(bp + (p + q) * NR + h, v[q]);
-            }
-            for (; p < k; p++)
-                for (size_t j = 0; j < 8; j++)
-                    bp[p * NR + h + j] = h + j < nn ? bh[j * csb + p] : 0.0f;
-        }
-        bp += NR * k;
-    }
-}
 
-static void pack_b_generic(size_t k, size_t n, const float *b, size_t rsb,
-                           size_t csb, float *bp)
-{
-    for (size_t s = 0; s < n; s += NR) {
-        const size_t nn = n - s < NR ? n - s : NR;
-        for (size_t p = 0; p < k; p++)
-            for (size_t j = 0; j < NR; j++)
-                bp[p * NR + j] = j < nn ? b[p * rsb + (s + j) * csb] : 0.0f;
-        bp += NR * k;
-    }
-}
 
 static void pack_b_avx2(size_t k, size_t n, const float *b, size_t rsb,
                         size_t csb, float *bp)
@@ -158,9 +112,9 @@ static void pack_b_avx2(size_t k, size_t n, const float *b, size_t rsb,
     if (csb == 1)
         pack_b_rows(k, n, b, rsb, bp);
     else if (rsb == 1)
-        pack_b_cols(k, n, b, csb, bp);
+        ht_avx2_pack_b_cols(NR, k, n, b, csb, bp);
     else
-        pack_b_generic(k, n, b, rsb, csb, bp);
+        ht_avx2_pack_b_generic(NR, k, n, b, rsb, csb, bp);
 }
 
 void ht_avx2_gemm_pack_init(ht_kernels *k)
