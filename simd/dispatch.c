@@ -36,7 +36,6 @@ static int have_avx2(void)
 /* libgcc's check also requires the OS to save the zmm state (XCR0). */
 static int have_avx512(void)
 {
-    __builtin_cpu_init();
     return have_avx2() && __builtin_cpu_supports("avx512f");
 }
 #endif
