@@ -348,6 +348,57 @@ static void test_threads_bitwise_paths(void **state)
     free(mask); free(bias);
 }
 
+/* The avx512 table's gemm_bcast (X^T * dY with n <= 12) applies the AVX2
+ * table's operations in the same order, 16 rows per register instead of
+ * 8, so the two give the same bits (its own header says so); checked over
+ * row counts around 8 and 16, every n up to 12, K with odd tails, alpha,
+ * beta and the full epilogue. Skipped where either table is missing. */
+static void test_bcast_avx512_is_avx2(void **state)
+{
+    (void)state;
+    if (!ht_isa_available("avx2") || !ht_isa_available("avx512"))
+        skip();
+    static const size_t ms[] = {1, 7, 8, 9, 15, 16, 17, 40, 255};
+    static const size_t ks[] = {1, 5, 64, 129};
+    const size_t mld = 2, ldc = 15;
+    float *a = malloc(255 * 129 * 4), *b = malloc(129 * 12 * 4);
+    float *c[2] = {malloc(255 * ldc * 4), malloc(255 * ldc * 4)};
+    float *bias = malloc(12 * 4);
+    uint32_t *mask = malloc(255 * mld * 4);
+    assert_non_null(a); assert_non_null(b); assert_non_null(c[0]);
+    assert_non_null(c[1]); assert_non_null(bias); assert_non_null(mask);
+    tu_fill(a, 255 * 129, 71, -1, 1);
+    tu_fill(b, 129 * 12, 72, -1, 1);
+    tu_fill(bias, 12, 73, -1, 1);
+    uint64_t st = 74;
+    for (size_t i = 0; i < 255 * mld; i++)
+        mask[i] = (uint32_t)tu_rand(&st);
+    const ht_epilogue e = {bias, 1, mask, mld, 2.0f};
+    static const char *const isa[2] = {"avx2", "avx512"};
+    for (size_t im = 0; im < sizeof ms / sizeof ms[0]; im++)
+        for (size_t ik = 0; ik < sizeof ks / sizeof ks[0]; ik++)
+            for (size_t n = 1; n <= 12; n++)
+                for (int v = 0; v < 3; v++) {
+                    const size_t m = ms[im], k = ks[ik];
+                    const float alpha = v == 1 ? -0.5f : 1.0f;
+                    const float beta = v == 1 ? 0.75f : 0.0f;
+                    for (int t = 0; t < 2; t++) {
+                        assert_int_equal(ht_isa_select(isa[t]), HT_OK);
+                        tu_fill(c[t], 255 * ldc, 75 + m, -1, 1);
+                        /* A is k x m (op(A) = A^T), B is k x n */
+                        assert_int_equal(ht_sgemm_ex(HT_TRANS, HT_NO_TRANS, m, n,
+                                                     k, alpha, a, m, b, n, beta,
+                                                     c[t], ldc,
+                                                     v == 2 ? &e : NULL),
+                                         HT_OK);
+                    }
+                    if (memcmp(c[0], c[1], 255 * ldc * 4) != 0)
+                        fail_msg("gemm_bcast m=%zu n=%zu k=%zu case %d: avx512 "
+                                 "differs from avx2", m, n, k, v);
+                }
+    free(a); free(b); free(c[0]); free(c[1]); free(bias); free(mask);
+}
+
 /* Block sizes are reported and usable; the workspace pool can be emptied
  * and refills on the next call. */
 static void test_blocking_and_workspace(void **state)
@@ -385,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_epilogue_paths),
         cmocka_unit_test(test_threads_bitwise_paths),
         cmocka_unit_test(test_blocking_and_workspace),
+        cmocka_unit_test(test_bcast_avx512_is_avx2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,7 @@
 /* Pieces of the AVX-512 table (simd/avx512/), each filled by its own file.
  * The table extends the AVX2+FMA one: every AVX-512 CPU has AVX2 and FMA,
- * and only the SGEMM packed path gains from 32-lane registers; the
- * elementwise kernels are bound by memory, where wider registers buy
- * nothing. */
+ * and only the SGEMM paths gain from 16-float registers; the elementwise
+ * kernels are bound by memory, where wider registers buy nothing. */
 #ifndef HT_SIMD_AVX512_H
 #define HT_SIMD_AVX512_H
 
@@ -11,5 +10,7 @@
 /* SGEMM: the 8x32 micro-kernel and its packing routines. */
 void ht_avx512_init_gemm(ht_kernels *k);
 void ht_avx512_gemm_pack_init(ht_kernels *k);
+/* SGEMM: the small-N (output layer) paths with 16 lanes. */
+void ht_avx512_gemm_smalln_init(ht_kernels *k);
 
 #endif

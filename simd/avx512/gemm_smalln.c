@@ -1,0 +1,227 @@
+/* AVX-512 small-N SGEMM paths (contract in simd/table.h): the AVX2 table's
+ * two layouts (see simd/avx2/gemm_smalln.c) with 16 lanes instead of 8.
+ * With 8 lanes OpenBLAS's AVX-512 kernels beat them on the batch-64
+ * output-layer shapes; these halve the instructions per flop.
+ *   gemm_dot:   lanes along K (16 at a time, masked tail); each sum is
+ *               reduced in a fixed tree, so it rounds differently from the
+ *               AVX2 table's 8-lane sums (tables may differ by rounding).
+ *   gemm_bcast: lanes along M, 16 rows per register; every element gets
+ *               the AVX2 kernel's operations in the same order (FMAs in p
+ *               order, then the shared row epilogue), so its results are
+ *               bitwise the AVX2 table's.
+ * Rows are finished through the AVX2 table's finish_row, so the epilogue
+ * (alpha, beta, bias, ReLU, dropout) is the one every x86 path applies.
+ * Each row's arithmetic depends only on that row: any split of the rows
+ * among threads gives the same bits. */
+#include <immintrin.h>
+
+#include "avx512.h"
+#include "../avx2/gemm_store.h"
+
+#define SMALL_N_MAX 12
+
+/* Lanes below t (t <= 16) set. */
+static inline __mmask16 lanes16(size_t t)
+{
+    return (__mmask16)((1u << t) - 1u);
+}
+
+/* Fixed reduction tree: 256-bit halves, then the AVX2 table's order. */
+static inline float hsum16(__m512 v)
+{
+    const __m256 lo = _mm512_castps512_ps256(v);
+    const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(
+        _mm512_castps_pd(v), 1));
+    __m256 s = _mm256_add_ps(lo, hi);
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_shuffle_ps(x, x, 1));
+    return _mm_cvtss_f32(x);
+}
+
+/* out[r][c0+c] = sum_p a[r*lda+p] * bt[c*ldbt+p] for r < R, c < C, in 16
+ * lanes (p mod 16), then hsum16. One function per (R, C) so the loops have
+ * constant bounds and the accumulators live in registers. */
+#define DEFINE_DOT(RR, CC)                                                   \
+    static void dot_##RR##x##CC(size_t k, const float *a, size_t lda,        \
+                                const float *bt, size_t ldbt,                \
+                                float out[4][16], size_t c0)                 \
+    {                                                                        \
+        enum { R = RR, C = CC };                                             \
+        __m512 acc[R][C];                                                    \
+        for (int r = 0; r < R; r++)                                          \
+            for (int c = 0; c < C; c++)                                      \
+                acc[r][c] = _mm512_setzero_ps();                             \
+        size_t p = 0;                                                        \
+        for (; p + 16 <= k; p += 16) {                                       \
+            __m512 av[R];                                                    \
+            for (int r = 0; r < R; r++)                                      \
+                av[r] = _mm512_loadu_ps(a + (size_t)r * lda + p);            \
+            for (int c = 0; c < C; c++) {                                    \
+                const __m512 bv = _mm512_loadu_ps(bt + (size_t)c * ldbt + p); \
+                for (int r = 0; r < R; r++)                                  \
+                    acc[r][c] = _mm512_fmadd_ps(av[r], bv, acc[r][c]);       \
+            }                                                                \
+        }                                                                    \
+        if (p < k) {                                                         \
+            const __mmask16 t = lanes16(k - p);                              \
+            __m512 av[R];                                                    \
+            for (int r = 0; r < R; r++)                                      \
+                av[r] = _mm512_maskz_loadu_ps(t, a + (size_t)r * lda + p);   \
+            for (int c = 0; c < C; c++) {                                    \
+                const __m512 bv =                                            \
+                    _mm512_maskz_loadu_ps(t, bt + (size_t)c * ldbt + p);     \
+                for (int r = 0; r < R; r++)                                  \
+                    acc[r][c] = _mm512_fmadd_ps(av[r], bv, acc[r][c]);       \
+            }                                                                \
+        }                                                                    \
+        for (int r = 0; r < R; r++)                                          \
+            for (int c = 0; c < C; c++)                                      \
+                out[r][c0 + (size_t)c] = hsum16(acc[r][c]);                  \
+    }
+DEFINE_DOT(1, 1) DEFINE_DOT(1, 2) DEFINE_DOT(1, 3)
+DEFINE_DOT(4, 1) DEFINE_DOT(4, 2) DEFINE_DOT(4, 3)
+
+typedef void (*dot_fn)(size_t, const float *, size_t, const float *, size_t,
+                       float[4][16], size_t);
+static const dot_fn dot_fns[2][3] = {{dot_1x1, dot_1x2, dot_1x3},
+                                     {dot_4x1, dot_4x2, dot_4x3}};
+
+/* As the AVX2 gemm_dot: four rows against column groups of <= 3. */
+static void gemm_dot_avx512(size_t m, size_t n, size_t k, float alpha,
+                            const float *a, size_t lda, const float *bt,
+                            size_t ldbt, float beta, float *c, size_t ldc,
+                            const ht_ukr_epi *epi)
+{
+    const size_t ng = (n + 2) / 3, base = n / ng, extra = n % ng;
+    ht_ukr_epi re;
+    for (size_t i = 0; i < m; ) {
+        const size_t R = m - i >= 4 ? 4 : 1;
+        float out[4][16] = {{0}};
+        for (size_t g = 0, c0 = 0; g < ng; g++) {
+            const size_t nc = base + (g < extra);
+            dot_fns[R == 4][nc - 1](k, a + i * lda, lda, bt + c0 * ldbt, ldbt,
+                                    out, c0);
+            c0 += nc;
+        }
+        const ht_ukr_epi *ep = NULL;
+        if (epi) {
+            re = *epi;
+            if (re.mask)
+                re.mask += i * re.mask_ld;
+            ep = &re;
+        }
+        for (size_t r = 0; r < R; r++)
+            ht_avx2_finish_row(_mm256_loadu_ps(out[r]), _mm256_loadu_ps(out[r] + 8),
+                               n, alpha, beta, c + (i + r) * ldc, ep, r);
+        i += R;
+    }
+}
+
+/* 256-bit half h of v (extractf64x4: AVX512F has no float form). */
+static inline __m256 half256(__m512 v, int h)
+{
+    return h ? _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))
+             : _mm512_castps512_ps256(v);
+}
+
+/* Rows 8h .. 8h+7 of the 16-row block: x[j] holds column j of all 16 rows
+ * (zero for j >= N); half h of each is transposed into rows and finished,
+ * with the AVX2 table's transpose and row epilogue. */
+static inline void finish_half(const __m512 x[SMALL_N_MAX], int h, size_t N,
+                               size_t mm, float alpha, float beta, float *c,
+                               size_t ldc, const ht_ukr_epi *epi)
+{
+    const size_t r0 = (size_t)h * 8;
+    if (mm <= r0)
+        return;
+    __m256 lo[8], hi[8];
+    for (int j = 0; j < 8; j++) {
+        lo[j] = half256(x[j], h);
+        hi[j] = j + 8 < SMALL_N_MAX ? half256(x[j + 8], h) : _mm256_setzero_ps();
+    }
+    ht_avx2_transpose8(lo);
+    if (N > 8)
+        ht_avx2_transpose8(hi);
+    const size_t rows = mm - r0 < 8 ? mm - r0 : 8;
+    for (size_t r = 0; r < rows; r++)
+        ht_avx2_finish_row(lo[r], hi[r], N, alpha, beta, c + (r0 + r) * ldc,
+                           epi, r0 + r);
+}
+
+/* Columns j < N of C for 16 rows: x[j] lanes = C[i0..i0+15][j], A's 16
+ * rows contiguous at a + p*lda (lanes >= mm masked off), op(B) broadcast
+ * from b. One function per N with the accumulators in named variables
+ * (an array of them would be kept in registers but also stored to the
+ * stack on every step). */
+#define BC_FMA(j)                                                            \
+    if (N > j)                                                               \
+    x##j = _mm512_fmadd_ps(av, _mm512_set1_ps(bp[(size_t)(j) * csb]), x##j)
+#define BC_STEP(LOAD)                                                        \
+    do {                                                                     \
+        const __m512 av = LOAD;                                              \
+        const float *bp = b + p * rsb;                                       \
+        BC_FMA(0); BC_FMA(1); BC_FMA(2); BC_FMA(3);                          \
+        BC_FMA(4); BC_FMA(5); BC_FMA(6); BC_FMA(7);                          \
+        BC_FMA(8); BC_FMA(9); BC_FMA(10); BC_FMA(11);                        \
+    } while (0)
+#define DEFINE_BCAST(NN)                                                     \
+    static void bcast_##NN(size_t mm, size_t k, float alpha, const float *a, \
+                           size_t lda, const float *b, size_t rsb,           \
+                           size_t csb, float beta, float *c, size_t ldc,     \
+                           const ht_ukr_epi *epi)                            \
+    {                                                                        \
+        enum { N = NN };                                                     \
+        __m512 x0 = _mm512_setzero_ps(), x1 = x0, x2 = x0, x3 = x0;          \
+        __m512 x4 = x0, x5 = x0, x6 = x0, x7 = x0;                           \
+        __m512 x8 = x0, x9 = x0, x10 = x0, x11 = x0;                         \
+        if (mm == 16) {                                                      \
+            for (size_t p = 0; p < k; p++)                                   \
+                BC_STEP(_mm512_loadu_ps(a + p * lda));                       \
+        } else {                                                             \
+            const __mmask16 t = lanes16(mm);                                 \
+            for (size_t p = 0; p < k; p++)                                   \
+                BC_STEP(_mm512_maskz_loadu_ps(t, a + p * lda));              \
+        }                                                                    \
+        const __m512 x[SMALL_N_MAX] = {x0, x1, x2, x3, x4, x5,               \
+                                       x6, x7, x8, x9, x10, x11};            \
+        finish_half(x, 0, (size_t)N, mm, alpha, beta, c, ldc, epi);          \
+        finish_half(x, 1, (size_t)N, mm, alpha, beta, c, ldc, epi);          \
+    }
+DEFINE_BCAST(1) DEFINE_BCAST(2) DEFINE_BCAST(3) DEFINE_BCAST(4)
+DEFINE_BCAST(5) DEFINE_BCAST(6) DEFINE_BCAST(7) DEFINE_BCAST(8)
+DEFINE_BCAST(9) DEFINE_BCAST(10) DEFINE_BCAST(11) DEFINE_BCAST(12)
+
+typedef void (*bcast_fn)(size_t, size_t, float, const float *, size_t,
+                         const float *, size_t, size_t, float, float *,
+                         size_t, const ht_ukr_epi *);
+static const bcast_fn bcast_fns[SMALL_N_MAX] = {
+    bcast_1, bcast_2, bcast_3, bcast_4, bcast_5, bcast_6,
+    bcast_7, bcast_8, bcast_9, bcast_10, bcast_11, bcast_12};
+
+static void gemm_bcast_avx512(size_t m, size_t n, size_t k, float alpha,
+                              const float *a, size_t lda, const float *b,
+                              size_t rsb, size_t csb, float beta, float *c,
+                              size_t ldc, const ht_ukr_epi *epi)
+{
+    ht_ukr_epi re;
+    for (size_t i = 0; i < m; i += 16) {
+        const size_t mm = m - i < 16 ? m - i : 16;
+        const ht_ukr_epi *ep = NULL;
+        if (epi) {
+            re = *epi;
+            if (re.mask)
+                re.mask += i * re.mask_ld;
+            ep = &re;
+        }
+        bcast_fns[n - 1](mm, k, alpha, a + i, lda, b, rsb, csb, beta,
+                         c + i * ldc, ldc, ep);
+    }
+}
+
+void ht_avx512_gemm_smalln_init(ht_kernels *k)
+{
+    k->small_n_max = SMALL_N_MAX;
+    k->gemm_dot = gemm_dot_avx512;
+    k->gemm_bcast = gemm_bcast_avx512;
+}
