@@ -245,8 +245,8 @@ static void check_softmax(const ht_kernels *k, size_t m, size_t n, size_t ld)
     loss[m] = rloss[m] = 12345.0f; /* one past the last row: untouched */
     memcpy(rp.p, p.p, m * ld * 4); /* padding copied too */
     memcpy(p2.p, p.p, m * ld * 4);
-    k->softmax_xent_fwd(m, n, z, ld, label, p.p, ld, loss, 0);
-    scalar.softmax_xent_fwd(m, n, z, ld, label, rp.p, ld, rloss, 0);
+    k->softmax_xent_fwd(m, n, z, ld, label, p.p, ld, loss);
+    scalar.softmax_xent_fwd(m, n, z, ld, label, rp.p, ld, rloss);
     for (size_t i = 0; i < m; i++) {
         double e = tu_max_rel_err(p.p + i * ld, rp.p + i * ld, n, 1e-37, 2e-6);
         if (!(e <= 1.0))
@@ -263,27 +263,8 @@ static void check_softmax(const ht_kernels *k, size_t m, size_t n, size_t ld)
         fail_msg("softmax [%s] m=%zu n=%zu: loss written past row m-1",
                  k->name, m, n);
     /* without labels: the same probabilities, bitwise */
-    k->softmax_xent_fwd(m, n, z, ld, NULL, p2.p, ld, NULL, 0);
+    k->softmax_xent_fwd(m, n, z, ld, NULL, p2.p, ld, NULL);
     expect_same(p2.p, p.p, m * ld, "softmax without labels", k->name, n);
-    /* streaming stores (stream = 1): the same bits, into a 64-byte aligned
-     * output (where a kernel may stream) and a misaligned one (where it
-     * must fall back), padding and guard untouched */
-    for (size_t mis = 0; mis < 2; mis++) {
-        buf ps = buf_new(m * ld, mis);
-        float *ls = malloc((m + 1) * sizeof *ls);
-        assert_non_null(ls);
-        memcpy(ps.p, rp.p, m * ld * 4); /* the same padding as p */
-        ls[m] = 12345.0f;
-        k->softmax_xent_fwd(m, n, z, ld, label, ps.p, ld, ls, 1);
-        expect_same(ps.p, p.p, m * ld, "softmax streamed", k->name, n);
-        expect_same(ls, loss, m, "softmax streamed loss", k->name, n);
-        if (ls[m] != 12345.0f)
-            fail_msg("softmax [%s] stream m=%zu n=%zu: loss written past "
-                     "row m-1", k->name, m, n);
-        buf_check_guard(&ps);
-        free(ps.base);
-        free(ls);
-    }
     /* backward on the scalar probabilities: bitwise */
     fill_special(d.p, m * ld, 51, 0);
     memcpy(rd.p, d.p, m * ld * 4);
