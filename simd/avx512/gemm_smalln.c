@@ -17,6 +17,7 @@
 
 #include "avx512.h"
 #include "../avx2/gemm_store.h"
+#include "../avx2/gemm_smalln.h"
 
 #define SMALL_N_MAX 12
 
@@ -82,40 +83,16 @@ static inline float hsum16(__m512 v)
 DEFINE_DOT(1, 1) DEFINE_DOT(1, 2) DEFINE_DOT(1, 3)
 DEFINE_DOT(4, 1) DEFINE_DOT(4, 2) DEFINE_DOT(4, 3)
 
-typedef void (*dot_fn)(size_t, const float *, size_t, const float *, size_t,
-                       float[4][16], size_t);
-static const dot_fn dot_fns[2][3] = {{dot_1x1, dot_1x2, dot_1x3},
-                                     {dot_4x1, dot_4x2, dot_4x3}};
+static const ht_smalln_dot_fn dot_fns[2][3] = {{dot_1x1, dot_1x2, dot_1x3},
+                                               {dot_4x1, dot_4x2, dot_4x3}};
 
-/* As the AVX2 gemm_dot: four rows against column groups of <= 3. */
 static void gemm_dot_avx512(size_t m, size_t n, size_t k, float alpha,
                             const float *a, size_t lda, const float *bt,
                             size_t ldbt, float beta, float *c, size_t ldc,
                             const ht_ukr_epi *epi)
 {
-    const size_t ng = (n + 2) / 3, base = n / ng, extra = n % ng;
-    ht_ukr_epi re;
-    for (size_t i = 0; i < m; ) {
-        const size_t R = m - i >= 4 ? 4 : 1;
-        float out[4][16] = {{0}};
-        for (size_t g = 0, c0 = 0; g < ng; g++) {
-            const size_t nc = base + (g < extra);
-            dot_fns[R == 4][nc - 1](k, a + i * lda, lda, bt + c0 * ldbt, ldbt,
-                                    out, c0);
-            c0 += nc;
-        }
-        const ht_ukr_epi *ep = NULL;
-        if (epi) {
-            re = *epi;
-            if (re.mask)
-                re.mask += i * re.mask_ld;
-            ep = &re;
-        }
-        for (size_t r = 0; r < R; r++)
-            ht_avx2_finish_row(_mm256_loadu_ps(out[r]), _mm256_loadu_ps(out[r] + 8),
-                               n, alpha, beta, c + (i + r) * ldc, ep, r);
-        i += R;
-    }
+    ht_smalln_dot_rows(dot_fns, m, n, k, alpha, a, lda, bt, ldbt, beta, c, ldc,
+                       epi);
 }
 
 /* 256-bit half h of v (extractf64x4: AVX512F has no float form). */
@@ -192,10 +169,7 @@ DEFINE_BCAST(1) DEFINE_BCAST(2) DEFINE_BCAST(3) DEFINE_BCAST(4)
 DEFINE_BCAST(5) DEFINE_BCAST(6) DEFINE_BCAST(7) DEFINE_BCAST(8)
 DEFINE_BCAST(9) DEFINE_BCAST(10) DEFINE_BCAST(11) DEFINE_BCAST(12)
 
-typedef void (*bcast_fn)(size_t, size_t, float, const float *, size_t,
-                         const float *, size_t, size_t, float, float *,
-                         size_t, const ht_ukr_epi *);
-static const bcast_fn bcast_fns[SMALL_N_MAX] = {
+static const ht_smalln_bcast_fn bcast_fns[SMALL_N_MAX] = {
     bcast_1, bcast_2, bcast_3, bcast_4, bcast_5, bcast_6,
     bcast_7, bcast_8, bcast_9, bcast_10, bcast_11, bcast_12};
 
@@ -204,19 +178,8 @@ static void gemm_bcast_avx512(size_t m, size_t n, size_t k, float alpha,
                               size_t rsb, size_t csb, float beta, float *c,
                               size_t ldc, const ht_ukr_epi *epi)
 {
-    ht_ukr_epi re;
-    for (size_t i = 0; i < m; i += 16) {
-        const size_t mm = m - i < 16 ? m - i : 16;
-        const ht_ukr_epi *ep = NULL;
-        if (epi) {
-            re = *epi;
-            if (re.mask)
-                re.mask += i * re.mask_ld;
-            ep = &re;
-        }
-        bcast_fns[n - 1](mm, k, alpha, a + i, lda, b, rsb, csb, beta,
-                         c + i * ldc, ldc, ep);
-    }
+    ht_smalln_bcast_rows(bcast_fns, 16, m, n, k, alpha, a, lda, b, rsb, csb,
+                         beta, c, ldc, epi);
 }
 
 void ht_avx512_gemm_smalln_init(ht_kernels *k)
