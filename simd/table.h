@@ -140,6 +140,14 @@ typedef struct ht_kernels {
     void (*l2_grad)(size_t n, float l2, const float *w, float *g);
     void (*optim_step)(size_t n, float *w, const float *g, float *m, float *v,
                        const ht_optim_hyper *h);
+    /* optim_step on a block of rows: rows x n elements, row i of each of
+     * w, g, m, v starting ld elements after row i-1 (the four arrays share
+     * offsets, as a tensor and its gradient and state do). The same bits
+     * as optim_step row by row; the hyper-parameters are read once, so a
+     * GEMM tile can take its step right after its gradient is final. */
+    void (*optim_tile)(size_t rows, size_t n, size_t ld, float *w,
+                       const float *g, float *m, float *v,
+                       const ht_optim_hyper *h);
 
     /* Dropout. `key` from ht_dropout_key; `thr` from ht_dropout_threshold
      * (a 16-bit threshold, 0 .. 65535).

@@ -318,8 +318,20 @@ static void test_softmax(void **state)
 static void test_optim_step(void **state)
 {
     (void)state;
-    ht_optim_hyper hs[12];
+    ht_optim_hyper hs[16];
     size_t nh = 0;
+    {
+        /* SGD-momentum with no L1 term, with and without L2: the SIMD
+         * kernels drop the l1*sign(w) term there (see the AVX2 one) */
+        ht_optim_hyper h = {0};
+        h.kind = HT_OPT_SGD;
+        h.lr = 0.05f;
+        h.momentum = 0.9f;
+        h.l2 = 1e-2f;
+        hs[nh++] = h;
+        h.l2 = 0.0f;
+        hs[nh++] = h;
+    }
     for (int prox = 0; prox < 2; prox++) {
         ht_optim_hyper h = {0};
         h.kind = HT_OPT_SGD;
@@ -359,7 +371,10 @@ static void test_optim_step(void **state)
                 buf m = buf_new(n, (mis + 2) % 4), v = buf_new(n, (mis + 3) % 4);
                 buf rw = buf_new(n, 0), rm = buf_new(n, 0), rv = buf_new(n, 0);
                 fill_special(w.p, n, 60 + n, 0);
-                tu_fill(g.p, n, 61 + n, -1.0f, 1.0f);
+                if (hi < 2) /* the no-L1 cases: signed zeros in g too */
+                    fill_special(g.p, n, 61 + n, 0);
+                else
+                    tu_fill(g.p, n, 61 + n, -1.0f, 1.0f);
                 tu_fill(m.p, n, 62 + n, -0.1f, 0.1f);
                 tu_fill(v.p, n, 63 + n, 0.0f, 0.01f);
                 memcpy(rw.p, w.p, n * 4);
@@ -382,6 +397,70 @@ static void test_optim_step(void **state)
                 buf_check_guard(&v);
                 if (h->prox_l1 && h->l1 > 0.2f && n > 100)
                     assert_true(scalar.count_zeros(n, w.p) > n / 10);
+                free(w.base); free(g.base); free(m.base); free(v.base);
+                free(rw.base); free(rm.base); free(rv.base);
+            }
+}
+
+/* optim_tile: the same bits as optim_step row by row, on tiles inside
+ * padded rows (ld > n: the padding is never touched), for every table. */
+static void test_optim_tile(void **state)
+{
+    (void)state;
+    static const size_t shapes[][3] = {
+        /* rows, n, ld */
+        {8, 32, 1024}, {8, 16, 40}, {6, 16, 16}, {1, 7, 9}, {3, 1, 5},
+        {5, 17, 33}, {0, 4, 8}, {7, 0, 3},
+    };
+    ht_optim_hyper hs[3] = {{0}, {0}, {0}};
+    hs[0].kind = HT_OPT_SGD;
+    hs[0].lr = 0.05f;
+    hs[0].momentum = 0.9f;
+    hs[0].l2 = 1e-2f;
+    hs[1] = hs[0];
+    hs[1].l1 = 1e-3f;
+    hs[1].nesterov = 1;
+    hs[2].kind = HT_OPT_ADAMW;
+    hs[2].lr = 1e-3f;
+    hs[2].beta1 = 0.9f;
+    hs[2].beta2 = 0.999f;
+    hs[2].eps = 1e-8f;
+    hs[2].bc1 = 0.1f;
+    hs[2].bc2 = 0.001f;
+    hs[2].weight_decay = 0.01f;
+    hs[2].l1 = 0.3f;
+    hs[2].prox_l1 = 1;
+    size_t t = 0;
+    for (const ht_kernels *k; (k = next_table(&t)) != NULL;)
+        for (size_t hi = 0; hi < 3; hi++)
+            for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+                const size_t rows = shapes[si][0], n = shapes[si][1];
+                const size_t ld = shapes[si][2], len = rows * ld + 1;
+                const ht_optim_hyper *h = &hs[hi];
+                const int has_v = h->kind != HT_OPT_SGD;
+                buf w = buf_new(len, 1), g = buf_new(len, 0);
+                buf m = buf_new(len, 2), v = buf_new(len, 3);
+                buf rw = buf_new(len, 0), rm = buf_new(len, 0);
+                buf rv = buf_new(len, 0);
+                fill_special(w.p, len, 70 + si, 0);
+                fill_special(g.p, len, 71 + si, 0);
+                tu_fill(m.p, len, 72 + si, -0.1f, 0.1f);
+                tu_fill(v.p, len, 73 + si, 0.0f, 0.01f);
+                memcpy(rw.p, w.p, len * 4);
+                memcpy(rm.p, m.p, len * 4);
+                memcpy(rv.p, v.p, len * 4);
+                k->optim_tile(rows, n, ld, w.p, g.p, m.p, has_v ? v.p : NULL,
+                              h);
+                for (size_t i = 0; i < rows; i++)
+                    scalar.optim_step(n, rw.p + i * ld, g.p + i * ld,
+                                      rm.p + i * ld,
+                                      has_v ? rv.p + i * ld : NULL, h);
+                expect_same(w.p, rw.p, len, "optim_tile w", k->name, n);
+                expect_same(m.p, rm.p, len, "optim_tile m", k->name, n);
+                expect_same(v.p, rv.p, len, "optim_tile v", k->name, n);
+                buf_check_guard(&w);
+                buf_check_guard(&m);
+                buf_check_guard(&v);
                 free(w.base); free(g.base); free(m.base); free(v.base);
                 free(rw.base); free(rm.base); free(rv.base);
             }
@@ -536,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_bias),
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_optim_step),
+        cmocka_unit_test(test_optim_tile),
         cmocka_unit_test(test_dropout_tables),
         cmocka_unit_test(test_dropout_many_keys),
         cmocka_unit_test(test_dropout_thr_edges),

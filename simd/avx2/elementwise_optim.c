@@ -23,11 +23,15 @@ typedef struct consts {
     ht_vf lr, l1g, l2, mom, b1, omb1, b2, omb2, bc1, bc2, eps, lrwd, thr;
 } consts;
 
+/* l1t = 0 drops the term l1g*sign(w) when l1g is 0 (no L1, or proximal
+ * L1): adding that +-0 changes g only when g = -0 and w >= 0, and then the
+ * + l2*w that follows (l2 >= 0, so l2*w is +0 or positive) gives the same
+ * bits either way; so the result is the twin's, for a third less work. */
 static HT_ALWAYS_INLINE ht_vf step_v(const consts *c, int kind, int use_mom,
-                                     int nesterov, int prox, ht_vf w, ht_vf g,
-                                     ht_vf *m, ht_vf *v)
+                                     int nesterov, int prox, int l1t, ht_vf w,
+                                     ht_vf g, ht_vf *m, ht_vf *v)
 {
-    ht_vf gi = ht_vadd(ht_vadd(g, ht_vmul(c->l1g, ht_vsign(w))),
+    ht_vf gi = ht_vadd(l1t ? ht_vadd(g, ht_vmul(c->l1g, ht_vsign(w))) : g,
                        ht_vmul(c->l2, w));
     if (kind == HT_OPT_SGD) {
         ht_vf d = gi;
@@ -57,9 +61,10 @@ static HT_ALWAYS_INLINE ht_vf step_v(const consts *c, int kind, int use_mom,
     return w;
 }
 
-static HT_ALWAYS_INLINE void run(size_t n, float *w, const float *g, float *m,
-                                 float *v, const consts *c, int kind,
-                                 int use_mom, int nesterov, int prox)
+static HT_ALWAYS_INLINE void run_row(size_t n, float *w, const float *g,
+                                     float *m, float *v, const consts *c,
+                                     int kind, int use_mom, int nesterov,
+                                     int prox, int l1t)
 {
     const int has_m = kind != HT_OPT_SGD || use_mom;
     const int has_v = kind != HT_OPT_SGD;
@@ -67,7 +72,7 @@ static HT_ALWAYS_INLINE void run(size_t n, float *w, const float *g, float *m,
     for (size_t i = 0; i < nv; i += HT_VW) {
         ht_vf mi = has_m ? ht_vload(m + i) : ht_vzero();
         ht_vf vi = has_v ? ht_vload(v + i) : ht_vzero();
-        ht_vf wi = step_v(c, kind, use_mom, nesterov, prox, ht_vload(w + i),
+        ht_vf wi = step_v(c, kind, use_mom, nesterov, prox, l1t, ht_vload(w + i),
                           ht_vload(g + i), &mi, &vi);
         ht_vstore(w + i, wi);
         if (has_m)
@@ -78,7 +83,7 @@ static HT_ALWAYS_INLINE void run(size_t n, float *w, const float *g, float *m,
     if (r) {
         ht_vf mi = has_m ? ht_vload_n(m + nv, r) : ht_vzero();
         ht_vf vi = has_v ? ht_vload_n(v + nv, r) : ht_vzero();
-        ht_vf wi = step_v(c, kind, use_mom, nesterov, prox,
+        ht_vf wi = step_v(c, kind, use_mom, nesterov, prox, l1t,
                           ht_vload_n(w + nv, r), ht_vload_n(g + nv, r), &mi,
                           &vi);
         ht_vstore_n(w + nv, wi, r);
@@ -89,8 +94,22 @@ static HT_ALWAYS_INLINE void run(size_t n, float *w, const float *g, float *m,
     }
 }
 
-static void optim_step_avx2(size_t n, float *w, const float *g, float *m,
-                            float *v, const ht_optim_hyper *h)
+/* rows x n, rows ld apart; m and v may be NULL where the kind has none */
+static HT_ALWAYS_INLINE void run(size_t rows, size_t n, size_t ld, float *w,
+                                 const float *g, float *m, float *v,
+                                 const consts *c, int kind, int use_mom,
+                                 int nesterov, int prox, int l1t)
+{
+    for (size_t i = 0; i < rows; i++) {
+        const size_t o = i * ld;
+        run_row(n, w + o, g + o, m ? m + o : NULL, v ? v + o : NULL, c, kind,
+                use_mom, nesterov, prox, l1t);
+    }
+}
+
+static void optim_tile_avx2(size_t rows, size_t n, size_t ld, float *w,
+                            const float *g, float *m, float *v,
+                            const ht_optim_hyper *h)
 {
     consts c;
     c.lr = ht_vset1(h->lr);
@@ -107,41 +126,57 @@ static void optim_step_avx2(size_t n, float *w, const float *g, float *m,
     c.lrwd = ht_vset1(h->lr * h->weight_decay);
     c.thr = ht_vset1(h->lr * h->l1);
     const int p = h->prox_l1 != 0;
+    const int l1t = !p && h->l1 != 0.0f;
+#define RUN(kind, mom, nest, prox)                                            \
+    do {                                                                      \
+        if (l1t)                                                              \
+            run(rows, n, ld, w, g, m, v, &c, kind, mom, nest, prox, 1);       \
+        else                                                                  \
+            run(rows, n, ld, w, g, m, v, &c, kind, mom, nest, prox, 0);       \
+    } while (0)
     switch (h->kind) {
     case HT_OPT_SGD:
         if (h->momentum == 0.0f) {
             if (p)
-                run(n, w, g, m, v, &c, HT_OPT_SGD, 0, 0, 1);
+                RUN(HT_OPT_SGD, 0, 0, 1);
             else
-                run(n, w, g, m, v, &c, HT_OPT_SGD, 0, 0, 0);
+                RUN(HT_OPT_SGD, 0, 0, 0);
         } else if (h->nesterov) {
             if (p)
-                run(n, w, g, m, v, &c, HT_OPT_SGD, 1, 1, 1);
+                RUN(HT_OPT_SGD, 1, 1, 1);
             else
-                run(n, w, g, m, v, &c, HT_OPT_SGD, 1, 1, 0);
+                RUN(HT_OPT_SGD, 1, 1, 0);
         } else {
             if (p)
-                run(n, w, g, m, v, &c, HT_OPT_SGD, 1, 0, 1);
+                RUN(HT_OPT_SGD, 1, 0, 1);
             else
-                run(n, w, g, m, v, &c, HT_OPT_SGD, 1, 0, 0);
+                RUN(HT_OPT_SGD, 1, 0, 0);
         }
         break;
     case HT_OPT_ADAM:
         if (p)
-            run(n, w, g, m, v, &c, HT_OPT_ADAM, 0, 0, 1);
+            RUN(HT_OPT_ADAM, 0, 0, 1);
         else
-            run(n, w, g, m, v, &c, HT_OPT_ADAM, 0, 0, 0);
+            RUN(HT_OPT_ADAM, 0, 0, 0);
         break;
     default: /* HT_OPT_ADAMW; the public API has checked the kind */
         if (p)
-            run(n, w, g, m, v, &c, HT_OPT_ADAMW, 0, 0, 1);
+            RUN(HT_OPT_ADAMW, 0, 0, 1);
         else
-            run(n, w, g, m, v, &c, HT_OPT_ADAMW, 0, 0, 0);
+            RUN(HT_OPT_ADAMW, 0, 0, 0);
         break;
     }
+#undef RUN
+}
+
+static void optim_step_avx2(size_t n, float *w, const float *g, float *m,
+                            float *v, const ht_optim_hyper *h)
+{
+    optim_tile_avx2(1, n, n, w, g, m, v, h);
 }
 
 void ht_avx2_init_optim(ht_kernels *k)
 {
     k->optim_step = optim_step_avx2;
+    k->optim_tile = optim_tile_avx2;
 }

@@ -75,8 +75,9 @@ static HT_ALWAYS_INLINE void step4(const consts *c, int kind, int prox,
     vst1q_f32(w, wi);
 }
 
-static HT_ALWAYS_INLINE void run(const consts *c, int kind, int prox, size_t n,
-                                 float *w, const float *g, float *m, float *v)
+static HT_ALWAYS_INLINE void run_row(const consts *c, int kind, int prox,
+                                     size_t n, float *w, const float *g,
+                                     float *m, float *v)
 {
     const int has_m = kind != K_SGD, has_v = kind == K_ADAM || kind == K_ADAMW;
     size_t i = 0;
@@ -101,16 +102,29 @@ static HT_ALWAYS_INLINE void run(const consts *c, int kind, int prox, size_t n,
     }
 }
 
+/* rows x n, rows ld apart; m and v may be NULL where the kind has none */
+static HT_ALWAYS_INLINE void run(const consts *c, int kind, int prox,
+                                 size_t rows, size_t n, size_t ld, float *w,
+                                 const float *g, float *m, float *v)
+{
+    for (size_t i = 0; i < rows; i++) {
+        const size_t o = i * ld;
+        run_row(c, kind, prox, n, w + o, g + o, m ? m + o : NULL,
+                v ? v + o : NULL);
+    }
+}
+
 #define RUN_CASE(kind)                                                       \
     do {                                                                     \
         if (h->prox_l1)                                                      \
-            run(&c, kind, 1, n, w, g, m, v);                                 \
+            run(&c, kind, 1, rows, n, ld, w, g, m, v);                                 \
         else                                                                 \
-            run(&c, kind, 0, n, w, g, m, v);                                 \
+            run(&c, kind, 0, rows, n, ld, w, g, m, v);                                 \
     } while (0)
 
-static void optim_step_neon(size_t n, float *w, const float *g, float *m,
-                            float *v, const ht_optim_hyper *h)
+static void optim_tile_neon(size_t rows, size_t n, size_t ld, float *w,
+                            const float *g, float *m, float *v,
+                            const ht_optim_hyper *h)
 {
     consts c;
     c.lr = vdupq_n_f32(h->lr);
@@ -140,7 +154,14 @@ static void optim_step_neon(size_t n, float *w, const float *g, float *m,
     }
 }
 
+static void optim_step_neon(size_t n, float *w, const float *g, float *m,
+                            float *v, const ht_optim_hyper *h)
+{
+    optim_tile_neon(1, n, n, w, g, m, v, h);
+}
+
 void ht_neon_init_optim(ht_kernels *k)
 {
     k->optim_step = optim_step_neon;
+    k->optim_tile = optim_tile_neon;
 }

@@ -120,6 +120,17 @@ static void optim_step_scalar(size_t n, float *w, const float *g, float *m,
     }
 }
 
+static void optim_tile_scalar(size_t rows, size_t n, size_t ld, float *w,
+                              const float *g, float *m, float *v,
+                              const ht_optim_hyper *h)
+{
+    for (size_t i = 0; i < rows; i++) {
+        const size_t o = i * ld;
+        optim_step_scalar(n, w + o, g + o, m ? m + o : NULL, v ? v + o : NULL,
+                          h);
+    }
+}
+
 /* The reference generator of simd/rng.h, one element at a time. */
 static void dropout_mask_scalar(uint64_t key, size_t n, uint32_t thr,
                                 uint32_t *bits)
@@ -193,6 +204,7 @@ void ht_scalar_init_elementwise(ht_kernels *k)
     k->l1_grad = l1_grad_scalar;
     k->l2_grad = l2_grad_scalar;
     k->optim_step = optim_step_scalar;
+    k->optim_tile = optim_tile_scalar;
     k->dropout_mask = dropout_mask_scalar;
     k->dropout_fwd = dropout_fwd_scalar;
     k->dropout_bwd = dropout_bwd_scalar;
