@@ -111,7 +111,17 @@ typedef struct gemm_plan {
     size_t bsize, asize;    /* floats per B buffer / per A buffer        */
     float *bbuf, *abuf;     /* 2*tn B buffers, tm*tn A buffers           */
     ht_barrier *bar;        /* team mode: the grid's barrier; NULL: omp  */
+    const ht_gemm_post *post; /* team mode: finished tiles; or NULL       */
 } gemm_plan;
+
+/* Hands the finished tile (or small-N row block) C[row .. row+m) x
+ * [col .. col+n) to the post hook, if any, while it is still in L1. */
+static void post_tile(const ht_gemm_post *post, size_t row, size_t col,
+                       size_t m, size_t n)
+{
+    if (post && m && n)
+        post->fn(post->ctx, row, col, m, n);
+}
 
 /* K slices of equal size, none much over the table's kc: the count
  * depends on K alone, never on the thread count. */
@@ -207,7 +217,7 @@ static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
      * block uses each B panel exactly once: pack it right before use, so
      * it goes from memory to L1 and straight into the micro-kernel instead
      * of through a KC x NC block in L2. Same arithmetic either way. */
-    if (tm == 1 && nmb == 1) {
+    if (tm == 1 && nmb == 1 && pl->post == NULL) {
         float *bp = pl->bbuf + (size_t)s * 2 * bsize;
         for (size_t jc = 0; jc < n_jc; jc++) {
             const size_t c_lo = min_sz(col0 + jc * pl->nc, col1);
@@ -233,6 +243,8 @@ static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
                         kt->gemm_ukr(kb, pl->alpha, ap + ir * kb, bp, beta,
                                      pl->c + row * pl->ldc + col, pl->ldc, mm,
                                      nn, uep);
+                        if (last)
+                            post_tile(pl->post, row, col, mm, nn);
                     }
                 }
             }
@@ -270,10 +282,22 @@ static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
                 if (kb)
                     kt->pack_a(mb, kb, pl->a + ic * pl->rsa + pc * pl->csa,
                                pl->rsa, pl->csa, ap);
-                for (size_t jr = 0; jr < npan; jr++) {
-                    const size_t j0 = jr * nr, nn = min_sz(nr, nb - j0);
-                    const float *bpan = bp + jr * nr * kb;
-                    for (size_t ir = 0; ir < mb; ir += mr) {
+                /* Without a post hook each B micro-panel stays in L1 while
+                 * the A micro-panels stream past it (BLIS's order). With
+                 * one, the tiles go along the rows instead, so the hook's
+                 * own accesses (the optimiser reads and writes the tile's
+                 * weights and state) run forward through memory 8 rows at
+                 * a time rather than jumping a row stride per tile; the
+                 * B panels then come from L2 and the A micro-panel stays in
+                 * L1. The same micro-kernel calls either way. */
+                const size_t outer = pl->post ? ceil_div(mb, mr) : npan;
+                const size_t inner = pl->post ? npan : ceil_div(mb, mr);
+                for (size_t uo = 0; uo < outer; uo++) {
+                    for (size_t ui = 0; ui < inner; ui++) {
+                        const size_t jr = pl->post ? ui : uo;
+                        const size_t ir = (pl->post ? uo : ui) * mr;
+                        const size_t j0 = jr * nr, nn = min_sz(nr, nb - j0);
+                        const float *bpan = bp + jr * nr * kb;
                         const size_t mm = min_sz(mr, mb - ir);
                         const size_t row = ic + ir, col = c_lo + j0;
                         ht_ukr_epi ue;
@@ -282,6 +306,8 @@ static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
                         kt->gemm_ukr(kb, pl->alpha, ap + ir * kb, bpan, beta,
                                      pl->c + row * pl->ldc + col, pl->ldc, mm,
                                      nn, uep);
+                        if (last)
+                            post_tile(pl->post, row, col, mm, nn);
                     }
                 }
             }
@@ -568,7 +594,8 @@ static void smalln_team(ht_gemm_team *g, int tid, int t, const ht_kernels *kt,
                         int transa, int transb, size_t m, size_t n, size_t k,
                         float alpha, const float *a, size_t lda,
                         const float *b, size_t ldb, float beta, float *c,
-                        size_t ldc, const ht_epilogue *epi)
+                        size_t ldc, const ht_epilogue *epi,
+                        const ht_gemm_post *post)
 {
     smalln_job j = {kt, !transa, m, n, k, alpha, beta, a, lda, b, 0, 0, 0,
                     c, ldc, epi};
@@ -589,7 +616,10 @@ static void smalln_team(ht_gemm_team *g, int tid, int t, const ht_kernels *kt,
     const size_t unit = 8, blocks = ceil_div(m, unit);
     size_t lo, hi;
     range(blocks, (size_t)t, (size_t)tid, &lo, &hi);
-    smalln_rows(&j, lo * unit, min_sz(hi * unit, m));
+    const size_t i0 = lo * unit, i1 = min_sz(hi * unit, m);
+    smalln_rows(&j, i0, i1);
+    if (i1 > i0)
+        post_tile(post, i0, 0, i1 - i0, n);
 }
 
 ht_status ht_sgemm_team(ht_gemm_team *g, int tid, int transa, int transb,
@@ -597,6 +627,17 @@ ht_status ht_sgemm_team(ht_gemm_team *g, int tid, int transa, int transb,
                         const float *a, size_t lda, const float *b,
                         size_t ldb, float beta, float *c, size_t ldc,
                         const ht_epilogue *epi)
+{
+    return ht_sgemm_team_post(g, tid, transa, transb, m, n, k, alpha, a, lda,
+                              b, ldb, beta, c, ldc, epi, NULL);
+}
+
+ht_status ht_sgemm_team_post(ht_gemm_team *g, int tid, int transa,
+                             int transb, size_t m, size_t n, size_t k,
+                             float alpha, const float *a, size_t lda,
+                             const float *b, size_t ldb, float beta, float *c,
+                             size_t ldc, const ht_epilogue *epi,
+                             const ht_gemm_post *post)
 {
     if (g == NULL || tid < 0 || tid >= g->size)
         return ht_error(HT_ERR_ARG, "ht_sgemm_team: thread %d outside a team "
@@ -622,12 +663,13 @@ ht_status ht_sgemm_team(ht_gemm_team *g, int tid, int transa, int transb,
         return HT_OK;
     if (small) {
         smalln_team(g, tid, t, kt, transa, transb, m, n, k, alpha, a, lda, b,
-                    ldb, beta, c, ldc, epi);
+                    ldb, beta, c, ldc, epi, post);
         return HT_OK;
     }
     pl.bbuf = g->ws;
     pl.abuf = g->ws + bfloats;
     pl.bar = &g->bar;
+    pl.post = post;
     packed_thread(&pl, pl.tm, pl.tn, tid);
     return HT_OK;
 }

@@ -1,6 +1,6 @@
 /* The persistent-region scheduler: the sub-team barrier, the team GEMM
  * entry against ht_sgemm_ex bit for bit (every team size, sub-teams
- * included), training that is bitwise the same for 1, 2, 3, 4 threads and
+ * included; its post hook sees each block of C once, final), training that is bitwise the same for 1, 2, 3, 4 threads and
  * bitwise the same as the per-operation fork/join trainer it replaced
  * (re-implemented here from the public GEMM and the kernel table), the
  * progress callback on the calling thread, and evaluate/predict across
@@ -69,6 +69,36 @@ typedef struct shape {
     int epi;
 } shape;
 
+/* The post hook's view: each block must already hold its final values
+ * (bitwise those of ht_sgemm_ex) and no element may be posted twice. */
+typedef struct post_seen {
+    const float *c, *c_ref;
+    size_t ldc, m, n;
+    int *hits;          /* per element of C, atomically counted */
+    int bad;            /* a block not yet final, or out of range */
+} post_seen;
+
+static void post_check(void *ctx, size_t row, size_t col, size_t mm,
+                       size_t nn)
+{
+    post_seen *ps = ctx;
+    if (row + mm > ps->m || col + nn > ps->n) {
+        #pragma omp atomic
+        ps->bad++;
+        return;
+    }
+    for (size_t i = row; i < row + mm; i++)
+        for (size_t j = col; j < col + nn; j++) {
+            const size_t e = i * ps->ldc + j;
+            if (memcmp(&ps->c[e], &ps->c_ref[e], sizeof(float)) != 0) {
+                #pragma omp atomic
+                ps->bad++;
+            }
+            #pragma omp atomic
+            ps->hits[i * ps->n + j]++;
+        }
+}
+
 static void check_team_gemm(const shape *sh, int team)
 {
     const size_t m = sh->m, n = sh->n, k = sh->k;
@@ -114,6 +144,31 @@ static void check_team_gemm(const shape *sh, int team)
     if (memcmp(c_ref, c_team, m * ldc * sizeof(float)) != 0)
         fail_msg("team of %d differs from ht_sgemm_ex: ta=%d tb=%d %zux%zux%zu "
                  "epi=%d", team, sh->ta, sh->tb, m, n, k, sh->epi);
+
+    /* again with a post hook (from the same C input as c_ref had) */
+    int *hits = calloc(m * n + 1, sizeof(int));
+    assert_non_null(hits);
+    tu_fill(c_team, m * ldc, 3, -1.0f, 1.0f);
+    post_seen ps = {c_team, c_ref, ldc, m, n, hits, 0};
+    const ht_gemm_post post = {post_check, &ps};
+    #pragma omp parallel num_threads(team) reduction(+ : fails)
+    {
+        if (omp_get_num_threads() == team)
+            fails += ht_sgemm_team_post(&g, omp_get_thread_num(), sh->ta,
+                                        sh->tb, m, n, k, 1.25f, a, lda, b, ldb,
+                                        beta, c_team, ldc, e, &post) != HT_OK;
+        else
+            fails = 1000;
+    }
+    assert_int_equal(fails, 0);
+    if (ps.bad)
+        fail_msg("post hook, team of %d, %zux%zux%zu: %d elements not final "
+                 "or out of range", team, m, n, k, ps.bad);
+    for (size_t i = 0; i < m * n; i++)
+        if (hits[i] != 1)
+            fail_msg("post hook, team of %d, %zux%zux%zu: element (%zu, %zu) "
+                     "posted %d times", team, m, n, k, i / n, i % n, hits[i]);
+    free(hits);
 
     /* too little workspace: every thread says so, nothing hangs */
     if (need > 0) {
