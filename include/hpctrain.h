@@ -321,11 +321,14 @@ ht_status ht_model_load_into(ht_model *m, const char *path);
 typedef enum ht_prof_kind {
     HT_PROF_GEMM_FWD = 0,   /* forward GEMMs (with fused bias/ReLU/dropout) */
     HT_PROF_GEMM_BWD_DATA,  /* dY * W^T                                     */
-    HT_PROF_GEMM_BWD_WEIGHT,/* X^T * dY                                     */
-    HT_PROF_ELEMENTWISE,    /* bias grads, ReLU/dropout backward            */
+    HT_PROF_GEMM_BWD_WEIGHT,/* X^T * dY, with the weights' regulariser +
+                               optimiser step fused in, tile by tile       */
+    HT_PROF_ELEMENTWISE,    /* bias grads and the biases' optimiser step,
+                               ReLU/dropout backward                       */
     HT_PROF_DROPOUT,        /* dropout mask generation and input dropout    */
     HT_PROF_LOSS,           /* softmax/cross-entropy or MSE                 */
-    HT_PROF_OPTIM,          /* fused regulariser + optimiser step           */
+    HT_PROF_OPTIM,          /* optimiser steps: calls and parameters only;
+                               their time is in the two kinds above        */
     HT_PROF_DATA,           /* shuffling and gathering batch rows           */
     HT_PROF_COUNT
 } ht_prof_kind;

@@ -23,4 +23,8 @@ void cli_print_profile(FILE *f, const ht_model *m)
             fprintf(f, " %10s\n", "-");
     }
     fprintf(f, "  %-18s %11.6f %6.1f%%\n", "total", total, total > 0 ? 100.0 : 0.0);
+    if (pr.calls[HT_PROF_OPTIM] > 0 && pr.seconds[HT_PROF_OPTIM] == 0.0)
+        fprintf(f, "  (the optimiser step runs inside gemm_bwd_weight, tile by "
+                "tile, and the biases' inside elementwise: its time is counted "
+                "there)\n");
 }
