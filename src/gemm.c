@@ -109,9 +109,10 @@ typedef struct gemm_plan {
     int tm, tn;             /* thread grid: tm row ranges x tn col ranges */
     size_t n_jc;            /* NC blocks per column range (the largest)  */
     size_t bsize, asize;    /* floats per B buffer / per A buffer        */
-    float *bbuf, *abuf;     /* 2*tn B buffers, tm*tn A buffers           */
+    float *bbuf, *abuf;     /* 2*tn B buffers (2*t if private_b), tm*tn A */
     ht_barrier *bar;        /* team mode: the grid's barrier; NULL: omp  */
     const ht_gemm_post *post; /* team mode: finished tiles; or NULL       */
+    int private_b;          /* each thread packs all its B panels itself */
 } gemm_plan;
 
 /* Hands the finished tile (or small-N row block) C[row .. row+m) x
@@ -260,17 +261,21 @@ static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
             const size_t kb = pl->k ? min_sz(pl->kc, pl->k - pc) : 0;
             const int last = sl + 1 == pl->nslices;
             const float beta = sl == 0 ? pl->beta : 1.0f;
-            float *bp = pl->bbuf + ((size_t)s * 2 + (iter & 1)) * bsize;
+            const size_t bslot = pl->private_b ? (size_t)id : (size_t)s;
+            float *bp = pl->bbuf + (bslot * 2 + (iter & 1)) * bsize;
             const size_t npan = ceil_div(nb, nr);
             if (kb && npan) {
-                size_t lo, hi;
-                range(npan, (size_t)tm, (size_t)r, &lo, &hi);
+                size_t lo = 0, hi = npan;
+                if (!pl->private_b)
+                    range(npan, (size_t)tm, (size_t)r, &lo, &hi);
                 if (hi > lo)
                     kt->pack_b(kb, min_sz(hi * nr, nb) - lo * nr,
                                pl->b + pc * pl->rsb + (c_lo + lo * nr) * pl->csb,
                                pl->rsb, pl->csb, bp + lo * nr * kb);
             }
-            if (tm > 1 && pl->bar) {
+            if (tm > 1 && pl->private_b) {
+                /* nothing shared: no one to wait for */
+            } else if (tm > 1 && pl->bar) {
                 ht_barrier_wait(pl->bar, (unsigned)(tm * tn));
             } else if (tm > 1) {
                 #pragma omp barrier
@@ -539,16 +544,20 @@ static size_t packed_need(const gemm_plan *pl, int t, size_t *bfloats)
 {
     size_t a_t, b_t, nj;
     grid_sizes(pl, pl->tm, pl->tn, &a_t, &b_t, &nj);
-    *bfloats = b_t * 2 * (size_t)pl->tn;
+    *bfloats = b_t * 2 * (size_t)(pl->private_b ? t : pl->tn);
     return a_t * (size_t)t + *bfloats;
 }
 
 /* The plan of a team call: small-N (returns 1, *t set) or packed (returns
- * 0, *pl with its grid, *t, *need and *bfloats set). */
+ * 0, *pl with its grid, *t, *need and *bfloats set). With a post hook the
+ * tiles go along the rows (packed_thread), so every micro-kernel call
+ * reads its B panel from L2: when rows are split among threads, each
+ * thread then packs every B panel of its columns itself, into its own L2,
+ * rather than half of them into the other core's. */
 static int team_plan(int team, const ht_kernels *kt, int transa, int transb,
                      size_t m, size_t n, size_t k, float alpha, const float *a,
                      size_t lda, const float *b, size_t ldb, float beta,
-                     float *c, size_t ldc, const ht_epilogue *epi,
+                     float *c, size_t ldc, const ht_epilogue *epi, int post,
                      gemm_plan *pl, int *t, size_t *need, size_t *bfloats)
 {
     if (use_smalln(kt, transa, n, k)) {
@@ -563,12 +572,13 @@ static int team_plan(int team, const ht_kernels *kt, int transa, int transb,
     *t = work_threads(gemm_flops(m, n, k), units, team);
     while (!choose_grid(pl, *t))
         (*t)--;                 /* as packed_gemm: 1 x 1 always fits */
+    pl->private_b = post && pl->tm > 1;
     *need = packed_need(pl, *t, bfloats);
     return 0;
 }
 
 size_t ht_sgemm_team_ws_floats(int team, int transa, int transb, size_t m,
-                               size_t n, size_t k)
+                               size_t n, size_t k, int post)
 {
     if (m == 0 || n == 0 || team < 1)
         return 0;
@@ -576,7 +586,8 @@ size_t ht_sgemm_team_ws_floats(int team, int transa, int transb, size_t m,
     int t;
     size_t need, bfloats;
     team_plan(team, ht_kernels_active(), transa, transb, m, n, k, 1.0f, NULL,
-              1, NULL, 1, 0.0f, NULL, 1, NULL, &pl, &t, &need, &bfloats);
+              1, NULL, 1, 0.0f, NULL, 1, NULL, post != 0, &pl, &t, &need,
+              &bfloats);
     return need;
 }
 
@@ -653,8 +664,8 @@ ht_status ht_sgemm_team_post(ht_gemm_team *g, int tid, int transa,
     int t;
     size_t need, bfloats;
     const int small = team_plan(g->size, kt, transa, transb, m, n, k, alpha,
-                                a, lda, b, ldb, beta, c, ldc, epi, &pl, &t,
-                                &need, &bfloats);
+                                a, lda, b, ldb, beta, c, ldc, epi,
+                                post != NULL, &pl, &t, &need, &bfloats);
     if (need > g->ws_floats)
         return ht_error(HT_ERR_ARG, "ht_sgemm_team: %zu x %zu x %zu needs %zu "
                         "floats of workspace, the team reserved %zu", m, n, k,

@@ -55,9 +55,10 @@ typedef struct ht_gemm_team {
 void ht_gemm_team_init(ht_gemm_team *g, int size, float *ws, size_t ws_floats);
 
 /* Floats of workspace one team call of this shape needs (0 for an empty
- * one). Thread-safe; may run anywhere. */
+ * one), with a post hook (ht_sgemm_team_post with post != NULL) or
+ * without. Thread-safe; may run anywhere. */
 size_t ht_sgemm_team_ws_floats(int team, int transa, int transb, size_t m,
-                               size_t n, size_t k);
+                               size_t n, size_t k, int post);
 
 /* C = alpha op(A) op(B) + beta C with the epilogue (as ht_sgemm_ex), by
  * the team. HT_ERR_ARG for bad arguments or too little workspace. Inside a

@@ -653,15 +653,21 @@ static size_t ws_need(const ht_model *m, int T, size_t bs, size_t last,
         for (size_t l = 0; l < c->n_layers; l++) {
             const size_t in = c->sizes[l], out = c->sizes[l + 1];
             size_t w = ht_sgemm_team_ws_floats(team, HT_NO_TRANS, HT_NO_TRANS,
-                                               B, out, in);
+                                               B, out, in, 0);
             need = w > need ? w : need;
             if (!backward)
                 continue;
-            w = ht_sgemm_team_ws_floats(team, HT_TRANS, HT_NO_TRANS, in, out, B);
+            /* with the optimiser's post hook, or without (no optimise) */
+            w = ht_sgemm_team_ws_floats(team, HT_TRANS, HT_NO_TRANS, in, out, B,
+                                        1);
+            need = w > need ? w : need;
+            w = ht_sgemm_team_ws_floats(team, HT_TRANS, HT_NO_TRANS, in, out, B,
+                                        0);
             need = w > need ? w : need;
             if (l == 0)
                 continue;
-            w = ht_sgemm_team_ws_floats(team, HT_NO_TRANS, HT_TRANS, B, in, out);
+            w = ht_sgemm_team_ws_floats(team, HT_NO_TRANS, HT_TRANS, B, in, out,
+                                        0);
             need = w > need ? w : need;
         }
     }

@@ -126,10 +126,14 @@ static void check_team_gemm(const shape *sh, int team)
     assert_int_equal(ht_sgemm_ex(sh->ta, sh->tb, m, n, k, 1.25f, a, lda, b,
                                  ldb, beta, c_ref, ldc, e), HT_OK);
 
-    const size_t need = ht_sgemm_team_ws_floats(team, sh->ta, sh->tb, m, n, k);
-    float *ws = ht_aligned_alloc((need + 16) * sizeof(float));
+    const size_t need = ht_sgemm_team_ws_floats(team, sh->ta, sh->tb, m, n, k,
+                                                0);
+    const size_t need_post = ht_sgemm_team_ws_floats(team, sh->ta, sh->tb, m,
+                                                     n, k, 1);
+    const size_t most = need > need_post ? need : need_post;
+    float *ws = ht_aligned_alloc((most + 16) * sizeof(float));
     ht_gemm_team g;
-    ht_gemm_team_init(&g, team, ws, need + 16);
+    ht_gemm_team_init(&g, team, ws, most + 16);
     int fails = 0;
     #pragma omp parallel num_threads(team) reduction(+ : fails)
     {
@@ -170,7 +174,8 @@ static void check_team_gemm(const shape *sh, int team)
                      "posted %d times", team, m, n, k, i / n, i % n, hits[i]);
     free(hits);
 
-    /* too little workspace: every thread says so, nothing hangs */
+    /* too little workspace: every thread says so, nothing hangs (the
+     * plain call, then the one with a post hook, each one float short) */
     if (need > 0) {
         ht_gemm_team_init(&g, team, ws, need - 1);
         int refused = 0;
@@ -178,6 +183,16 @@ static void check_team_gemm(const shape *sh, int team)
         refused += ht_sgemm_team(&g, omp_get_thread_num(), sh->ta, sh->tb, m,
                                  n, k, 1.0f, a, lda, b, ldb, 0.0f, c_team,
                                  ldc, NULL) == HT_ERR_ARG;
+        assert_int_equal(refused, team);
+    }
+    if (need_post > 0) {
+        ht_gemm_team_init(&g, team, ws, need_post - 1);
+        int refused = 0;
+        #pragma omp parallel num_threads(team) reduction(+ : refused)
+        refused += ht_sgemm_team_post(&g, omp_get_thread_num(), sh->ta,
+                                      sh->tb, m, n, k, 1.0f, a, lda, b, ldb,
+                                      0.0f, c_team, ldc, NULL,
+                                      &post) == HT_ERR_ARG;
         assert_int_equal(refused, team);
     }
     ht_aligned_free(ws);
