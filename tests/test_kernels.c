@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -315,6 +316,25 @@ static void test_softmax(void **state)
                 check_softmax(k, shapes[hi][0], ns[si], ns[si] + shapes[hi][1]);
 }
 
+/* The optimiser's w, m, v against the reference copies: equal bits, and
+ * nothing written past their ends. */
+static void expect_optim_state(const buf *w, const buf *m, const buf *v,
+                               const buf *rw, const buf *rm, const buf *rv,
+                               size_t len, const char *what, const char *isa,
+                               size_t n)
+{
+    char name[48];
+    snprintf(name, sizeof name, "%s w", what);
+    expect_same(w->p, rw->p, len, name, isa, n);
+    snprintf(name, sizeof name, "%s m", what);
+    expect_same(m->p, rm->p, len, name, isa, n);
+    snprintf(name, sizeof name, "%s v", what);
+    expect_same(v->p, rv->p, len, name, isa, n);
+    buf_check_guard(w);
+    buf_check_guard(m);
+    buf_check_guard(v);
+}
+
 static void test_optim_step(void **state)
 {
     (void)state;
@@ -389,12 +409,8 @@ static void test_optim_step(void **state)
                     scalar.optim_step(n, rw.p, g.p, has_m ? rm.p : NULL,
                                       has_v ? rv.p : NULL, h);
                 }
-                expect_same(w.p, rw.p, n, "optim_step w", k->name, n);
-                expect_same(m.p, rm.p, n, "optim_step m", k->name, n);
-                expect_same(v.p, rv.p, n, "optim_step v", k->name, n);
-                buf_check_guard(&w);
-                buf_check_guard(&m);
-                buf_check_guard(&v);
+                expect_optim_state(&w, &m, &v, &rw, &rm, &rv, n, "optim_step",
+                                   k->name, n);
                 if (h->prox_l1 && h->l1 > 0.2f && n > 100)
                     assert_true(scalar.count_zeros(n, w.p) > n / 10);
                 free(w.base); free(g.base); free(m.base); free(v.base);
@@ -455,12 +471,8 @@ static void test_optim_tile(void **state)
                     scalar.optim_step(n, rw.p + i * ld, g.p + i * ld,
                                       rm.p + i * ld,
                                       has_v ? rv.p + i * ld : NULL, h);
-                expect_same(w.p, rw.p, len, "optim_tile w", k->name, n);
-                expect_same(m.p, rm.p, len, "optim_tile m", k->name, n);
-                expect_same(v.p, rv.p, len, "optim_tile v", k->name, n);
-                buf_check_guard(&w);
-                buf_check_guard(&m);
-                buf_check_guard(&v);
+                expect_optim_state(&w, &m, &v, &rw, &rm, &rv, len, "optim_tile",
+                                   k->name, n);
                 free(w.base); free(g.base); free(m.base); free(v.base);
                 free(rw.base); free(rm.base); free(rv.base);
             }
