@@ -12,6 +12,11 @@
  * dimension of a training GEMM), threads split columns only and each packs
  * every B panel right before using it (see packed_thread).
  *
+ * Team calls may pass a post hook (the trainer's optimiser step), run on
+ * each finished micro-tile; the tiles then go along the rows, and threads
+ * that split rows each pack their own copy of B instead of sharing one
+ * (see team_plan). The micro-kernel calls, and so C, are the same.
+ *
  * Narrow outputs (n <= the table's small_n_max, the 10 classes of an output
  * layer) go to the table's small-N kernels instead, rows split among
  * threads (a B that must first be transposed is split by columns); which
