@@ -405,8 +405,6 @@ static void loss_phase(run_ctx *r, size_t step, size_t B, int buf)
     }
 }
 
-/* Bias gradient of a layer with `out` outputs from dz (B x out): this
- * thread's blocks of DB_COLS columns, each summed over rows in order. */
 /* The hyperparameters of step `step` for weights (hw) and biases (hb). */
 static void optim_hypers(const run_ctx *r, uint64_t step, ht_optim_hyper *hw,
                          ht_optim_hyper *hb)
@@ -439,8 +437,9 @@ static void optim_hypers(const run_ctx *r, uint64_t step, ht_optim_hyper *hw,
  * bits. Measured against the separate pass it replaced (one thread, six
  * alternated epochs): the weight-gradient GEMM and the step together took
  * 2.54 s instead of 2.92 s per epoch of the benchmark configuration; on
- * two threads they were level. Walking the tiles down the columns instead
- * (each tile's rows a row stride apart) made it slower than the pass. */
+ * two threads about level, and 4 % less once each thread packed its own
+ * B panels (gemm.c). Walking the tiles down the columns instead (each
+ * tile's rows a row stride apart) made it slower than the pass. */
 typedef struct optim_ctx {
     const ht_kernels *k;
     float *w, *g, *m, *v;
@@ -466,8 +465,9 @@ static optim_ctx optim_of(const ht_model *m, size_t off, size_t ld,
                        m->opt_v ? m->opt_v + off : NULL, ld, h};
 }
 
-/* db = column sums of dz over this thread's column blocks; then, with
- * opt, the optimiser step on the same columns of the bias. */
+/* Bias gradient of a layer with `out` outputs from dz (B x out): this
+ * thread's blocks of DB_COLS columns, each summed over rows in order;
+ * then, with opt, the optimiser step on the same columns of the bias. */
 static void bias_grad_part(const team_pos *p, size_t B, size_t out,
                            const float *dz, float *db, const optim_ctx *opt)
 {
