@@ -249,8 +249,6 @@ static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
                         kt->gemm_ukr(kb, pl->alpha, ap + ir * kb, bp, beta,
                                      pl->c + row * pl->ldc + col, pl->ldc, mm,
                                      nn, uep);
-                        if (last)
-                            post_tile(pl->post, row, col, mm, nn);
                     }
                 }
             }
