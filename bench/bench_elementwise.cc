@@ -7,7 +7,8 @@
 // beyond this machine's 2 MiB L2), 64 Mi (256 MiB: DRAM); 1 and 2 threads,
 // the bench splitting each kernel over OpenMP threads statically (rows or
 // 32-element aligned ranges). Arguments: n, threads, isa (0 scalar, 1 avx2;
-// on aarch64 1 is the neon table).
+// on aarch64 1 is the neon table; 2 avx512, for softmax_fwd only, the one
+// kernel that table replaces, where the CPU has it).
 //
 // Byte model (SetBytesProcessed; bytes the kernel must move, STREAM style,
 // no write-allocate traffic counted), per element:
@@ -71,7 +72,8 @@ constexpr size_t kClasses = 10;  // softmax width
 #if defined(__aarch64__)
 const char *const kIsa[] = {"scalar", "neon"};  // isa 1: the build's SIMD table
 #else
-const char *const kIsa[] = {"scalar", "avx2"};
+// isa 2 only for softmax_fwd, the one kernel the avx512 table replaces
+const char *const kIsa[] = {"scalar", "avx2", "avx512"};
 #endif
 
 struct Buffers {
@@ -592,11 +594,20 @@ void BM_dropout_fwd_256x1024_rowwise(benchmark::State &state)
     });
 }
 
-void sizes(benchmark::internal::Benchmark *b, bool isa)
+void sizes(benchmark::internal::Benchmark *b, bool isa, bool avx512 = false)
 {
+    std::vector<int64_t> isas{0};
+    if (isa)
+        isas.push_back(1);
+#if defined(__x86_64__)
+    if (avx512 && ht_isa_available("avx512"))
+        isas.push_back(2);
+#else
+    (void)avx512;
+#endif
     b->ArgsProduct({{int64_t(64) << 10, int64_t(1) << 20, int64_t(64) << 20},
                     {1, 2},
-                    isa ? std::vector<int64_t>{0, 1} : std::vector<int64_t>{0}})
+                    isas})
         ->ArgNames({"n", "threads", "isa"})
         ->UseRealTime()
         ->MinTime(0.1);
@@ -617,7 +628,11 @@ int main(int argc, char **argv)
     benchmark::AddCustomContext("ht_avx2_available",
                                 ht_isa_available("avx2") ? "yes" : "no");
     benchmark::AddCustomContext("isa_arg", std::string("0 = scalar table, 1 = ") +
-                                               kIsa[1] + " table");
+                                               kIsa[1] + " table" +
+#if defined(__x86_64__)
+                                               ", 2 = avx512 table (softmax_fwd)" +
+#endif
+                                               "");
     benchmark::AddCustomContext("byte_model", "see bench/bench_elementwise.cc");
     buffers();
 
@@ -636,7 +651,7 @@ int main(int argc, char **argv)
     sizes(benchmark::RegisterBenchmark("relu_bwd", BM_relu_bwd), true);
     sizes(benchmark::RegisterBenchmark("bias_add", BM_bias_add), true);
     sizes(benchmark::RegisterBenchmark("bias_grad", BM_bias_grad), true);
-    sizes(benchmark::RegisterBenchmark("softmax_fwd", BM_softmax_fwd), true);
+    sizes(benchmark::RegisterBenchmark("softmax_fwd", BM_softmax_fwd), true, true);
     sizes(benchmark::RegisterBenchmark("softmax_bwd", BM_softmax_bwd), true);
     sizes(benchmark::RegisterBenchmark("dropout_fwd", BM_dropout_fwd), true);
     sizes(benchmark::RegisterBenchmark("dropout_bwd", BM_dropout_bwd), true);

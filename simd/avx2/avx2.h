@@ -17,4 +17,10 @@ void ht_avx2_init_optim(ht_kernels *k);
 void ht_avx2_init_softmax(ht_kernels *k);
 void ht_avx2_init_dropout(ht_kernels *k);
 
+/* The table's softmax_xent_fwd, also the AVX-512 kernel's path for the
+ * rows it leaves (simd/avx512/softmax.c). */
+void ht_avx2_softmax_xent_fwd(size_t m, size_t n, const float *logits,
+                              size_t ldl, const int32_t *label, float *probs,
+                              size_t ldp, float *loss_row);
+
 #endif

@@ -398,9 +398,9 @@ static softmax_small_fn *const softmax_small_by_n[SMALL_N + 1] = {
     softmax_small_12, softmax_small_13, softmax_small_14, softmax_small_15,
     softmax_small_16};
 
-static void softmax_xent_fwd_avx2(size_t m, size_t n, const float *logits,
-                                  size_t ldl, const int32_t *label,
-                                  float *probs, size_t ldp, float *loss_row)
+void ht_avx2_softmax_xent_fwd(size_t m, size_t n, const float *logits,
+                              size_t ldl, const int32_t *label, float *probs,
+                              size_t ldp, float *loss_row)
 {
     if (n <= SMALL_N) {
         const size_t i = m - m % 8;
@@ -452,5 +452,5 @@ static void softmax_xent_fwd_avx2(size_t m, size_t n, const float *logits,
 
 void ht_avx2_init_softmax(ht_kernels *k)
 {
-    k->softmax_xent_fwd = softmax_xent_fwd_avx2;
+    k->softmax_xent_fwd = ht_avx2_softmax_xent_fwd;
 }

@@ -1,7 +1,9 @@
 /* Pieces of the AVX-512 table (simd/avx512/), each filled by its own file.
- * The table extends the AVX2+FMA one: every AVX-512 CPU has AVX2 and FMA,
- * and only the SGEMM paths gain from 16-float registers; the elementwise
- * kernels are bound by memory, where wider registers buy nothing. */
+ * The table extends the AVX2+FMA one: every AVX-512 CPU has AVX2 and FMA.
+ * Only the kernels bound by arithmetic gain from 16-float registers: the
+ * SGEMM paths, and the softmax forward, whose exp makes it slower than
+ * memory with 8 lanes. The other elementwise kernels are bound by memory,
+ * where wider registers buy nothing. */
 #ifndef HT_SIMD_AVX512_H
 #define HT_SIMD_AVX512_H
 
@@ -12,5 +14,7 @@ void ht_avx512_init_gemm(ht_kernels *k);
 void ht_avx512_gemm_pack_init(ht_kernels *k);
 /* SGEMM: the small-N (output layer) paths with 16 lanes. */
 void ht_avx512_gemm_smalln_init(ht_kernels *k);
+/* Softmax + cross-entropy forward, 16 rows per register. */
+void ht_avx512_softmax_init(ht_kernels *k);
 
 #endif

@@ -1,5 +1,5 @@
 /* The AVX-512 table: the AVX2+FMA table with the SGEMM packed and small-N
- * paths replaced (see avx512.h for why only those). */
+ * paths and the softmax forward replaced (see avx512.h for why only those). */
 #include "avx512.h"
 
 void ht_kernels_init_avx512(ht_kernels *k)
@@ -8,4 +8,5 @@ void ht_kernels_init_avx512(ht_kernels *k)
     k->name = "avx512";
     ht_avx512_init_gemm(k);
     ht_avx512_gemm_smalln_init(k);
+    ht_avx512_softmax_init(k);
 }
