@@ -426,11 +426,12 @@ void BM_bias_grad(benchmark::State &state)
 void BM_softmax_fwd(benchmark::State &state)
 {
     Buffers &B = buffers();
+    const int stream = ht_stream_stores(size_t(state.range(0)) * sizeof(float));
     rows(state, kClasses, 8.0 * kClasses + 8,
          [&](const ht_kernels *k, size_t lo, size_t hi) {
              k->softmax_xent_fwd(hi - lo, kClasses, B.b + lo * kClasses,
                                  kClasses, B.label + lo, B.e + lo * kClasses,
-                                 kClasses, B.loss + lo);
+                                 kClasses, B.loss + lo, stream);
          });
 }
 

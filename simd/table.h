@@ -125,10 +125,11 @@ typedef struct ht_kernels {
     void (*relu_bwd)(size_t n, const float *y, const float *dy, float scale,
                      float *dx);
     /* Row-wise softmax of logits into probs and loss_row[i] =
-     * -log(probs[i][label[i]]) computed stably (log-sum-exp). */
+     * -log(probs[i][label[i]]) computed stably (log-sum-exp).
+     * stream: as for dropout below (for probs). */
     void (*softmax_xent_fwd)(size_t m, size_t n, const float *logits,
                              size_t ldl, const int32_t *label, float *probs,
-                             size_t ldp, float *loss_row);
+                             size_t ldp, float *loss_row, int stream);
     /* dlogits[i][j] = (probs[i][j] - [j == label[i]]) * scale.
      * stream: as for dropout below. */
     void (*softmax_xent_bwd)(size_t m, size_t n, const float *probs,

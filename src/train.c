@@ -344,7 +344,8 @@ static double loss_rows(ht_model *m, size_t B, const int32_t *labels,
     const size_t C = n_out(m);
     const float *h = m->act[m->cfg.n_layers];
     if (m->cfg.loss == HT_LOSS_XENT) {
-        k->softmax_xent_fwd(B, C, h, C, labels, m->probs, C, m->loss_row);
+        /* probs stay in cache: the backward pass reads them next */
+        k->softmax_xent_fwd(B, C, h, C, labels, m->probs, C, m->loss_row, 0);
     } else {
         for (size_t i = 0; i < B; i++) {
             double s = 0.0;
@@ -373,7 +374,7 @@ static void loss_phase(run_ctx *r, size_t step, size_t B, int buf)
     if (r->mode == RUN_PREDICT) {
         const float *h = m->act[L];
         if (m->cfg.loss == HT_LOSS_XENT) {
-            k->softmax_xent_fwd(B, C, h, C, NULL, m->probs, C, NULL);
+            k->softmax_xent_fwd(B, C, h, C, NULL, m->probs, C, NULL, 0);
             h = m->probs;
         }
         memcpy(r->pred + step * r->bs * C, h, B * C * sizeof(float));

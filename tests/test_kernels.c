@@ -246,8 +246,8 @@ static void check_softmax(const ht_kernels *k, size_t m, size_t n, size_t ld)
     loss[m] = rloss[m] = 12345.0f; /* one past the last row: untouched */
     memcpy(rp.p, p.p, m * ld * 4); /* padding copied too */
     memcpy(p2.p, p.p, m * ld * 4);
-    k->softmax_xent_fwd(m, n, z, ld, label, p.p, ld, loss);
-    scalar.softmax_xent_fwd(m, n, z, ld, label, rp.p, ld, rloss);
+    k->softmax_xent_fwd(m, n, z, ld, label, p.p, ld, loss, 0);
+    scalar.softmax_xent_fwd(m, n, z, ld, label, rp.p, ld, rloss, 0);
     for (size_t i = 0; i < m; i++) {
         double e = tu_max_rel_err(p.p + i * ld, rp.p + i * ld, n, 1e-37, 2e-6);
         if (!(e <= 1.0))
@@ -264,8 +264,27 @@ static void check_softmax(const ht_kernels *k, size_t m, size_t n, size_t ld)
         fail_msg("softmax [%s] m=%zu n=%zu: loss written past row m-1",
                  k->name, m, n);
     /* without labels: the same probabilities, bitwise */
-    k->softmax_xent_fwd(m, n, z, ld, NULL, p2.p, ld, NULL);
+    k->softmax_xent_fwd(m, n, z, ld, NULL, p2.p, ld, NULL, 0);
     expect_same(p2.p, p.p, m * ld, "softmax without labels", k->name, n);
+    /* streaming stores (stream = 1): the same bits, into a 64-byte aligned
+     * output (where a kernel may stream) and a misaligned one (where it
+     * must fall back), padding and guard untouched */
+    for (size_t mis = 0; mis < 2; mis++) {
+        buf ps = buf_new(m * ld, mis);
+        float *ls = malloc((m + 1) * sizeof *ls);
+        assert_non_null(ls);
+        memcpy(ps.p, rp.p, m * ld * 4); /* the same padding as p */
+        ls[m] = 12345.0f;
+        k->softmax_xent_fwd(m, n, z, ld, label, ps.p, ld, ls, 1);
+        expect_same(ps.p, p.p, m * ld, "softmax streamed", k->name, n);
+        expect_same(ls, loss, m, "softmax streamed loss", k->name, n);
+        if (ls[m] != 12345.0f)
+            fail_msg("softmax [%s] stream m=%zu n=%zu: loss written past "
+                     "row m-1", k->name, m, n);
+        buf_check_guard(&ps);
+        free(ps.base);
+        free(ls);
+    }
     /* backward on the scalar probabilities: bitwise */
     fill_special(d.p, m * ld, 51, 0);
     memcpy(rd.p, d.p, m * ld * 4);
@@ -320,7 +339,8 @@ static void test_softmax(void **state)
  * kernel's operations in its order, lane by lane, and hands it the rows
  * after the last block of 16: the two tables' probabilities and losses
  * must be equal bits, for every width around the 16-class limit, padded
- * and contiguous rows, and rows with special logits. */
+ * and contiguous rows, rows with special logits, and with the AVX-512
+ * kernel streaming its stores. */
 static void test_softmax_avx512_is_avx2(void **state)
 {
     (void)state;
@@ -329,7 +349,8 @@ static void test_softmax_avx512_is_avx2(void **state)
     static const size_t ms[] = {1, 15, 16, 17, 29, 32, 47, 93, 255};
     enum { MMAX = 255, LDMAX = 20 };
     float *z = malloc(MMAX * LDMAX * sizeof *z);
-    float *p[2] = {malloc(MMAX * LDMAX * 4), malloc(MMAX * LDMAX * 4)};
+    /* 64-byte aligned, so the streaming run below may stream */
+    float *p[2] = {aligned_alloc(64, 20480), aligned_alloc(64, 20480)};
     float *loss[2] = {malloc((MMAX + 1) * 4), malloc((MMAX + 1) * 4)};
     int32_t *label = malloc(MMAX * sizeof *label);
     assert_true(z && p[0] && p[1] && loss[0] && loss[1] && label);
@@ -356,8 +377,9 @@ static void test_softmax_avx512_is_avx2(void **state)
                     assert_int_equal(ht_isa_select(isa[t]), HT_OK);
                     tu_fill(p[t], MMAX * LDMAX, 61, -1, 1);
                     tu_fill(loss[t], MMAX + 1, 62, -1, 1);
+                    /* avx512 with streaming stores, avx2 without */
                     ht_kernels_active()->softmax_xent_fwd(
-                        m, n, z, ld, label, p[t], ld, loss[t]);
+                        m, n, z, ld, label, p[t], ld, loss[t], t);
                 }
                 if (memcmp(p[0], p[1], MMAX * LDMAX * 4) != 0 ||
                     memcmp(loss[0], loss[1], (MMAX + 1) * 4) != 0)

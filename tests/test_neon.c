@@ -395,8 +395,8 @@ static void test_softmax(void **state)
                 lab[i] = (int32_t)((i * 7) % n);
             if (n > 2) /* a masked logit (not the label) has probability 0 */
                 z[ld + ((size_t)lab[1] + 1) % n] = -INFINITY;
-            kn.softmax_xent_fwd(m, n, z, ld, lab, pn, ld, ln);
-            ks.softmax_xent_fwd(m, n, z, ld, lab, ps, ld, ls);
+            kn.softmax_xent_fwd(m, n, z, ld, lab, pn, ld, ln, 0);
+            ks.softmax_xent_fwd(m, n, z, ld, lab, ps, ld, ls, 0);
             check_guard(pn, m * ld);
             for (size_t i = 0; i < m; i++) {
                 for (size_t j = 0; j < n; j++) {
@@ -411,7 +411,7 @@ static void test_softmax(void **state)
             }
             /* without labels the loss is not written */
             ln[0] = 7.0f;
-            kn.softmax_xent_fwd(m, n, z, ld, NULL, pn, ld, ln);
+            kn.softmax_xent_fwd(m, n, z, ld, NULL, pn, ld, ln, 0);
             assert_true(ln[0] == 7.0f);
 
             float *dn = alloc_f(m * ld), *ds = alloc_f(m * ld);
@@ -436,8 +436,8 @@ static void test_exp_accuracy(void **state)
         z[2 * i] = 0.0f;
         z[2 * i + 1] = -110.0f * (float)i / (float)(m - 1);
     }
-    kn.softmax_xent_fwd(m, 2, z, 2, NULL, pn, 2, NULL);
-    ks.softmax_xent_fwd(m, 2, z, 2, NULL, ps, 2, NULL);
+    kn.softmax_xent_fwd(m, 2, z, 2, NULL, pn, 2, NULL, 0);
+    ks.softmax_xent_fwd(m, 2, z, 2, NULL, ps, 2, NULL, 0);
     double worst = 0;
     for (size_t i = 0; i < m; i++) {
         double a = pn[2 * i + 1], b = ps[2 * i + 1];

@@ -279,7 +279,8 @@ static void ref_epoch(ht_model *m, const ht_dataset *ds)
                                          m->params + m->w_off[l], out, 0.0f,
                                          m->act[l + 1], out, &epi), HT_OK);
         }
-        k->softmax_xent_fwd(B, C, m->act[L], C, lab, m->probs, C, m->loss_row);
+        k->softmax_xent_fwd(B, C, m->act[L], C, lab, m->probs, C, m->loss_row,
+                            0);
         float *dz = m->dbuf[0], *dx = m->dbuf[1];
         k->softmax_xent_bwd(B, C, m->probs, C, lab, 1.0f / (float)B, dz, C, 0);
         for (size_t l = L; l-- > 0;) {

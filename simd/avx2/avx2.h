@@ -21,6 +21,6 @@ void ht_avx2_init_dropout(ht_kernels *k);
  * rows it leaves (simd/avx512/softmax.c). */
 void ht_avx2_softmax_xent_fwd(size_t m, size_t n, const float *logits,
                               size_t ldl, const int32_t *label, float *probs,
-                              size_t ldp, float *loss_row);
+                              size_t ldp, float *loss_row, int stream);
 
 #endif

@@ -19,6 +19,7 @@
  * sequential sum by rounding (a few ulp), and the loss (libm logf) with
  * it. */
 #include <math.h>
+#include <stdint.h>
 
 #include "avx2.h"
 #include "vec.h"
@@ -338,8 +339,18 @@ static HT_ALWAYS_INLINE void softmax_block(size_t n, const float *z,
  * medians of 1000 interleaved calls). */
 static HT_ALWAYS_INLINE void softmax_small(size_t m, size_t n, const float *z,
                                            size_t ldl, const int32_t *label,
-                                           float *p, size_t ldp, float *loss)
+                                           float *p, size_t ldp, float *loss,
+                                           int stream)
 {
+    /* Streaming: with contiguous rows a block of 8 is 8n floats starting
+     * 32n bytes after the last, so from a 32-byte aligned probs every
+     * block is n aligned vectors. The block goes to a buffer on the stack
+     * (the same transposing stores as below), then out with non-temporal
+     * stores of whole vectors: the kernel then moves 8 + 4 bytes per
+     * element instead of 8 + 4 + the read-for-ownership of every probs
+     * line, which capped it at 8/9 of the triad's rate out of cache. */
+    const int st = stream && ldp == n && ((uintptr_t)p & 31) == 0;
+    _Alignas(32) float blk[8 * SMALL_N];
     for (size_t i = 0; i + 8 <= m; i += 8) {
         /* Rows in one contiguous run (the usual layout): prefetch both
          * streams PF_ROWS rows ahead. Without it, at this much arithmetic
@@ -355,24 +366,35 @@ static HT_ALWAYS_INLINE void softmax_small(size_t m, size_t n, const float *z,
             HT_UNROLL
             for (size_t o = 0; o < 8 * n * sizeof(float); o += 64) {
                 _mm_prefetch(zf + o, _MM_HINT_T0);
-                _mm_prefetch(pf + o, _MM_HINT_T0);
+                if (!st)
+                    _mm_prefetch(pf + o, _MM_HINT_T0);
             }
         }
-        softmax_block(n, z + i * ldl, ldl, label ? label + i : NULL,
-                      p + i * ldp, ldp, label ? loss + i : NULL);
+        if (st) {
+            softmax_block(n, z + i * ldl, ldl, label ? label + i : NULL, blk,
+                          n, label ? loss + i : NULL);
+            HT_UNROLL
+            for (size_t q = 0; q < n; q++)
+                _mm256_stream_ps(p + i * n + 8 * q, _mm256_load_ps(blk + 8 * q));
+        } else {
+            softmax_block(n, z + i * ldl, ldl, label ? label + i : NULL,
+                          p + i * ldp, ldp, label ? loss + i : NULL);
+        }
     }
+    if (st)
+        _mm_sfence();
 }
 
 typedef void softmax_small_fn(size_t m, const float *z, size_t ldl,
                               const int32_t *label, float *p, size_t ldp,
-                              float *loss);
+                              float *loss, int stream);
 
 #define HT_SOFTMAX_SMALL(N)                                                   \
     static void softmax_small_##N(size_t m, const float *z, size_t ldl,       \
                                   const int32_t *label, float *p, size_t ldp, \
-                                  float *loss)                                \
+                                  float *loss, int stream)                    \
     {                                                                         \
-        softmax_small(m, N, z, ldl, label, p, ldp, loss);                     \
+        softmax_small(m, N, z, ldl, label, p, ldp, loss, stream);             \
     }
 HT_SOFTMAX_SMALL(1)
 HT_SOFTMAX_SMALL(2)
@@ -400,12 +422,13 @@ static softmax_small_fn *const softmax_small_by_n[SMALL_N + 1] = {
 
 void ht_avx2_softmax_xent_fwd(size_t m, size_t n, const float *logits,
                               size_t ldl, const int32_t *label, float *probs,
-                              size_t ldp, float *loss_row)
+                              size_t ldp, float *loss_row, int stream)
 {
     if (n <= SMALL_N) {
         const size_t i = m - m % 8;
         if (n > 0 && i > 0)
-            softmax_small_by_n[n](i, logits, ldl, label, probs, ldp, loss_row);
+            softmax_small_by_n[n](i, logits, ldl, label, probs, ldp, loss_row,
+                                  stream);
         logits += i * ldl;
         probs += i * ldp;
         if (label) {

@@ -294,12 +294,19 @@ static HT_ALWAYS_INLINE void softmax_blocks(size_t nb, size_t n,
  * arithmetic. */
 static HT_ALWAYS_INLINE void softmax_small(size_t m, size_t n, const float *z,
                                            size_t ldl, const int32_t *label,
-                                           float *p, size_t ldp, float *loss)
+                                           float *p, size_t ldp, float *loss,
+                                           int stream)
 {
     const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7,
                                           6, 5, 4, 3, 2, 1, 0);
     const __m512i rl = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)ldl));
     const __m512i rp = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)ldp));
+    /* Streaming, as in the AVX2 kernel: with contiguous rows 16 of them
+     * are n whole vectors, aligned when probs is; they are transposed into
+     * a stack buffer and leave with non-temporal stores, so no probs line
+     * is read for ownership. */
+    const int st = stream && ldp == n && ((uintptr_t)p & 63) == 0;
+    _Alignas(64) float blk[32 * SMALL_N];
     size_t i = 0;
     for (; i + 32 <= m; i += 32) {
         /* as in the AVX2 kernel: without it DRAM latency is exposed */
@@ -309,30 +316,46 @@ static HT_ALWAYS_INLINE void softmax_small(size_t m, size_t n, const float *z,
             HT_UNROLL
             for (size_t o = 0; o < 32 * n * sizeof(float); o += 64) {
                 _mm_prefetch(zf + o, _MM_HINT_T0);
-                _mm_prefetch(pf + o, _MM_HINT_T0);
+                if (!st)
+                    _mm_prefetch(pf + o, _MM_HINT_T0);
             }
         }
         softmax_blocks(2, n, z + i * ldl, ldl, rl, label ? label + i : NULL,
-                       p + i * ldp, ldp, rp, label ? loss + i : NULL);
+                       st ? blk : p + i * ldp, ldp, rp,
+                       label ? loss + i : NULL);
+        if (st)
+            HT_UNROLL
+            for (size_t q = 0; q < 2 * n; q++)
+                _mm512_stream_ps(p + i * n + 16 * q,
+                                 _mm512_load_ps(blk + 16 * q));
     }
-    if (i + 16 <= m)
+    if (i + 16 <= m) {
         softmax_blocks(1, n, z + i * ldl, ldl, rl, label ? label + i : NULL,
-                       p + i * ldp, ldp, rp, label ? loss + i : NULL);
+                       st ? blk : p + i * ldp, ldp, rp,
+                       label ? loss + i : NULL);
+        if (st)
+            HT_UNROLL
+            for (size_t q = 0; q < n; q++)
+                _mm512_stream_ps(p + i * n + 16 * q,
+                                 _mm512_load_ps(blk + 16 * q));
+    }
+    if (st)
+        _mm_sfence();
 }
 
 typedef void softmax_small_fn(size_t m, const float *z, size_t ldl,
                               const int32_t *label, float *p, size_t ldp,
-                              float *loss);
+                              float *loss, int stream);
 
 #define HT_SOFTMAX_SMALL(N)                                                   \
     static void softmax_small_##N(size_t m, const float *z, size_t ldl,       \
                                   const int32_t *label, float *p, size_t ldp, \
-                                  float *loss)                                \
+                                  float *loss, int stream)                    \
     {                                                                         \
         if (ldl == N && ldp == N)                                             \
-            softmax_small(m, N, z, N, label, p, N, loss);                     \
+            softmax_small(m, N, z, N, label, p, N, loss, stream);             \
         else                                                                  \
-            softmax_small(m, N, z, ldl, label, p, ldp, loss);                 \
+            softmax_small(m, N, z, ldl, label, p, ldp, loss, stream);         \
     }
 HT_SOFTMAX_SMALL(1)
 HT_SOFTMAX_SMALL(2)
@@ -360,7 +383,8 @@ static softmax_small_fn *const softmax_small_by_n[SMALL_N + 1] = {
 
 static void softmax_xent_fwd_avx512(size_t m, size_t n, const float *logits,
                                     size_t ldl, const int32_t *label,
-                                    float *probs, size_t ldp, float *loss_row)
+                                    float *probs, size_t ldp, float *loss_row,
+                                    int stream)
 {
     /* the gathers index rows with 32-bit offsets, label plus 15 rows */
     const size_t lim = (size_t)INT32_MAX / 16;
@@ -368,7 +392,7 @@ static void softmax_xent_fwd_avx512(size_t m, size_t n, const float *logits,
         const size_t i = m - m % 16;
         if (i > 0)
             softmax_small_by_n[n](i, logits, ldl, label, probs, ldp,
-                                  loss_row);
+                                  loss_row, stream);
         logits += i * ldl;
         probs += i * ldp;
         if (label) {
@@ -378,7 +402,8 @@ static void softmax_xent_fwd_avx512(size_t m, size_t n, const float *logits,
         m -= i;
     }
     if (m > 0)
-        ht_avx2_softmax_xent_fwd(m, n, logits, ldl, label, probs, ldp, loss_row);
+        ht_avx2_softmax_xent_fwd(m, n, logits, ldl, label, probs, ldp,
+                                 loss_row, stream);
 }
 
 void ht_avx512_softmax_init(ht_kernels *k)
