@@ -7,8 +7,9 @@
 // beyond this machine's 2 MiB L2), 64 Mi (256 MiB: DRAM); 1 and 2 threads,
 // the bench splitting each kernel over OpenMP threads statically (rows or
 // 32-element aligned ranges). Arguments: n, threads, isa (0 scalar, 1 avx2;
-// on aarch64 1 is the neon table; 2 avx512, for softmax_fwd only, the one
-// kernel that table replaces, where the CPU has it).
+// on aarch64 1 is the neon table; 2 avx512 where the CPU has it, only for
+// the kernels that table replaces: softmax_fwd, dropout_fwd (two rows per
+// call), dropout_mask2, dropout_fwd_256x1024).
 //
 // Byte model (SetBytesProcessed; bytes the kernel must move, STREAM style,
 // no write-allocate traffic counted), per element:
@@ -72,7 +73,8 @@ constexpr size_t kClasses = 10;  // softmax width
 #if defined(__aarch64__)
 const char *const kIsa[] = {"scalar", "neon"};  // isa 1: the build's SIMD table
 #else
-// isa 2 only for softmax_fwd, the one kernel the avx512 table replaces
+// isa 2 only for the kernels the avx512 table replaces (softmax_fwd and
+// the two-row dropout); its other entries are the avx2 table's
 const char *const kIsa[] = {"scalar", "avx2", "avx512"};
 #endif
 
@@ -631,7 +633,7 @@ int main(int argc, char **argv)
     benchmark::AddCustomContext("isa_arg", std::string("0 = scalar table, 1 = ") +
                                                kIsa[1] + " table" +
 #if defined(__x86_64__)
-                                               ", 2 = avx512 table (softmax_fwd)" +
+                                               ", 2 = avx512 table (softmax_fwd, dropout)" +
 #endif
                                                "");
     benchmark::AddCustomContext("byte_model", "see bench/bench_elementwise.cc");
@@ -654,11 +656,11 @@ int main(int argc, char **argv)
     sizes(benchmark::RegisterBenchmark("bias_grad", BM_bias_grad), true);
     sizes(benchmark::RegisterBenchmark("softmax_fwd", BM_softmax_fwd), true, true);
     sizes(benchmark::RegisterBenchmark("softmax_bwd", BM_softmax_bwd), true);
-    sizes(benchmark::RegisterBenchmark("dropout_fwd", BM_dropout_fwd), true);
+    sizes(benchmark::RegisterBenchmark("dropout_fwd", BM_dropout_fwd), true, true);
     sizes(benchmark::RegisterBenchmark("dropout_bwd", BM_dropout_bwd), true);
     sizes(benchmark::RegisterBenchmark("dropout_bwd_inplace", BM_dropout_bwd_inplace), true);
     sizes(benchmark::RegisterBenchmark("dropout_mask", BM_dropout_mask), true);
-    sizes(benchmark::RegisterBenchmark("dropout_mask2", BM_dropout_mask2), true);
+    sizes(benchmark::RegisterBenchmark("dropout_mask2", BM_dropout_mask2), true, true);
     sizes(benchmark::RegisterBenchmark("count_zeros", BM_count_zeros), true);
 #if defined(__x86_64__)
     benchmark::RegisterBenchmark("xoshiro8_raw_avx2", BM_xoshiro8_raw)
@@ -667,8 +669,13 @@ int main(int argc, char **argv)
         ->UseRealTime()
         ->MinTime(0.2);
 #endif
+    std::vector<int64_t> pt_isas{0, 1};
+#if defined(__x86_64__)
+    if (ht_isa_available("avx512"))
+        pt_isas.push_back(2);
+#endif
     benchmark::RegisterBenchmark("dropout_fwd_256x1024", BM_dropout_fwd_256x1024)
-        ->ArgsProduct({{256 * 1024}, {1}, {0, 1}})
+        ->ArgsProduct({{256 * 1024}, {1}, pt_isas})
         ->ArgNames({"n", "threads", "isa"})
         ->UseRealTime()
         ->MinTime(0.2);

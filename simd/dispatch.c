@@ -33,10 +33,12 @@ static int have_avx2(void)
 #endif
 
 #if defined(HT_HAVE_AVX512)
-/* libgcc's check also requires the OS to save the zmm state (XCR0). */
+/* libgcc's check also requires the OS to save the zmm state (XCR0).
+ * AVX512BW for the dropout's 16-bit compare (simd/avx512/dropout.c). */
 static int have_avx512(void)
 {
-    return have_avx2() && __builtin_cpu_supports("avx512f");
+    return have_avx2() && __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512bw");
 }
 #endif
 
