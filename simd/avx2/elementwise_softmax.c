@@ -389,12 +389,19 @@ typedef void softmax_small_fn(size_t m, const float *z, size_t ldl,
                               const int32_t *label, float *p, size_t ldp,
                               float *loss, int stream);
 
+/* One instance per width, and within it one for contiguous rows (ld ==
+ * n), whose row addresses are then constant offsets: 0.61-0.62 against
+ * 0.67-0.69 ns per element at n = 10 from L2 (one thread, medians of 201
+ * rounds, three alternations). */
 #define HT_SOFTMAX_SMALL(N)                                                   \
     static void softmax_small_##N(size_t m, const float *z, size_t ldl,       \
                                   const int32_t *label, float *p, size_t ldp, \
                                   float *loss, int stream)                    \
     {                                                                         \
-        softmax_small(m, N, z, ldl, label, p, ldp, loss, stream);             \
+        if (ldl == N && ldp == N)                                             \
+            softmax_small(m, N, z, N, label, p, N, loss, stream);             \
+        else                                                                  \
+            softmax_small(m, N, z, ldl, label, p, ldp, loss, stream);         \
     }
 HT_SOFTMAX_SMALL(1)
 HT_SOFTMAX_SMALL(2)
