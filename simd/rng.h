@@ -22,6 +22,7 @@
 #ifndef HT_SIMD_RNG_H
 #define HT_SIMD_RNG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define HT_RNG_LANES 8
@@ -98,6 +99,22 @@ static inline void ht_rng8_step(ht_rng8 *r, uint32_t u[HT_RNG_LANES])
 static inline uint32_t ht_rng8_draw(const uint32_t u[HT_RNG_LANES], int i)
 {
     return (u[i / 2] >> (16 * (i % 2))) & 0xFFFFu;
+}
+
+/* A threshold above 65535 (outside ht_dropout_threshold's range) drops
+ * every element, as the scalar's r >= thr does; a 16-bit compare cannot
+ * say so. For the SIMD kernels: when thr is such a threshold, zero keep
+ * bits (ceil(n/32) words) and, when y != NULL, y[0..n), and return 1. */
+static inline int ht_dropout_drop_all(uint32_t thr, size_t n, uint32_t *bits,
+                                      float *y)
+{
+    if (thr <= 0xFFFFu)
+        return 0;
+    for (size_t w = 0; w < (n + 31) / 32; w++)
+        bits[w] = 0;
+    for (size_t j = 0; y && j < n; j++)
+        y[j] = 0.0f;
+    return 1;
 }
 
 #endif /* HT_SIMD_RNG_H */

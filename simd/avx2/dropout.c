@@ -85,20 +85,6 @@ static inline uint32_t drop_bits32(__m256i a, __m256i b)
     return (uint32_t)_mm256_movemask_epi8(pk);
 }
 
-/* A threshold above 65535 (outside ht_dropout_threshold's range) drops
- * every element, as the scalar's r >= thr does; a 16-bit compare cannot say
- * so, hence this path: zero keep bits and, when y != NULL, y = 0. */
-static int drop_all(uint32_t thr, size_t n, uint32_t *bits, float *y)
-{
-    if (thr <= 0xFFFFu)
-        return 0;
-    for (size_t w = 0; w < (n + 31) / 32; w++)
-        bits[w] = 0;
-    for (size_t j = 0; y && j < n; j++)
-        y[j] = 0.0f;
-    return 1;
-}
-
 /* Bits below n (0 < n < 32) of a word. */
 static inline uint32_t low_bits(uint32_t w, size_t n)
 {
@@ -108,7 +94,7 @@ static inline uint32_t low_bits(uint32_t w, size_t n)
 static void dropout_mask_avx2(uint64_t key, size_t n, uint32_t thr,
                               uint32_t *bits)
 {
-    if (drop_all(thr, n, bits, NULL))
+    if (ht_dropout_drop_all(thr, n, bits, NULL))
         return;
     rng_v r;
     rng_seed(&r, key);
@@ -128,7 +114,8 @@ static void dropout_mask_avx2(uint64_t key, size_t n, uint32_t thr,
 static void dropout_mask2_avx2(uint64_t key0, uint64_t key1, size_t n,
                                uint32_t thr, uint32_t *bits0, uint32_t *bits1)
 {
-    if (drop_all(thr, n, bits0, NULL) + drop_all(thr, n, bits1, NULL))
+    if (ht_dropout_drop_all(thr, n, bits0, NULL) +
+        ht_dropout_drop_all(thr, n, bits1, NULL))
         return;
     rng_v r0, r1;
     rng_seed(&r0, key0);
@@ -206,7 +193,7 @@ static void dropout_fwd_avx2(uint64_t key, size_t n, uint32_t thr,
                              float scale, const float *x, float *y,
                              uint32_t *bits, int stream)
 {
-    if (drop_all(thr, n, bits, y))
+    if (ht_dropout_drop_all(thr, n, bits, y))
         return;
     rng_v r;
     rng_seed(&r, key);
@@ -233,7 +220,8 @@ static void dropout_fwd2_avx2(uint64_t key0, uint64_t key1, size_t n,
                               const float *x1, float *y0, float *y1,
                               uint32_t *bits0, uint32_t *bits1, int stream)
 {
-    if (drop_all(thr, n, bits0, y0) + drop_all(thr, n, bits1, y1))
+    if (ht_dropout_drop_all(thr, n, bits0, y0) +
+        ht_dropout_drop_all(thr, n, bits1, y1))
         return;
     rng_v r0, r1;
     rng_seed(&r0, key0);

@@ -79,24 +79,12 @@ static inline uint32_t low_bits(uint32_t w, size_t n)
     return w & ((1u << n) - 1u);
 }
 
-/* A threshold above 65535 drops every element (the scalar's r >= thr);
- * a 16-bit compare cannot say so, hence this path, as in the AVX2 file. */
-static int drop_all(uint32_t thr, size_t n, uint32_t *bits, float *y)
-{
-    if (thr <= 0xFFFFu)
-        return 0;
-    for (size_t w = 0; w < (n + 31) / 32; w++)
-        bits[w] = 0;
-    for (size_t j = 0; y && j < n; j++)
-        y[j] = 0.0f;
-    return 1;
-}
-
 static void dropout_mask2_avx512(uint64_t key0, uint64_t key1, size_t n,
                                  uint32_t thr, uint32_t *bits0,
                                  uint32_t *bits1)
 {
-    if (drop_all(thr, n, bits0, NULL) + drop_all(thr, n, bits1, NULL))
+    if (ht_dropout_drop_all(thr, n, bits0, NULL) +
+        ht_dropout_drop_all(thr, n, bits1, NULL))
         return;
     rng2 r;
     rng2_seed(&r, key0, key1);
@@ -157,7 +145,8 @@ static void dropout_fwd2_avx512(uint64_t key0, uint64_t key1, size_t n,
                                 const float *x1, float *y0, float *y1,
                                 uint32_t *bits0, uint32_t *bits1, int stream)
 {
-    if (drop_all(thr, n, bits0, y0) + drop_all(thr, n, bits1, y1))
+    if (ht_dropout_drop_all(thr, n, bits0, y0) +
+        ht_dropout_drop_all(thr, n, bits1, y1))
         return;
     rng2 r;
     rng2_seed(&r, key0, key1);
