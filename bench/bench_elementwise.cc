@@ -46,6 +46,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <numeric>
 #include <string>
 #include <utility>
 #include <vector>
@@ -386,7 +387,11 @@ void BM_count_zeros(benchmark::State &state)
     });
 }
 
-// Row-shaped kernels: rows of `cols`, rows split over threads.
+// Row-shaped kernels: rows of `cols`, rows split over threads in runs
+// that start on a 64-byte boundary (as the flat kernels' 32-element
+// grain does), so every thread's output may be streamed: a kernel streams
+// only into 64-byte aligned output, and with 10-float rows an arbitrary
+// split left the second thread's softmax output misaligned.
 template <class F>
 void rows(benchmark::State &state, size_t cols, double bytes_per_row,
           const F &f)
@@ -395,8 +400,9 @@ void rows(benchmark::State &state, size_t cols, double bytes_per_row,
     if (!k)
         return;
     const size_t n = size_t(state.range(0)), m = n / cols;
+    const size_t grain = 16 / std::gcd(cols, size_t(16));
     measure(state, bytes_per_row * double(m), [&] {
-        split(int(state.range(1)), m, 1,
+        split(int(state.range(1)), m, grain,
               [&](size_t lo, size_t hi) { f(k, lo, hi); });
     });
 }
