@@ -22,17 +22,10 @@
 
 #include "avx512.h"
 #include "../avx2/avx2.h"
+#include "../avx2/softmax_widths.h"
 
-#define SMALL_N 16
+#define SMALL_N HT_SOFTMAX_SMALL_N
 #define PF_ROWS 64 /* prefetch distance in rows, as in the AVX2 kernel */
-
-#if defined(__GNUC__)
-#define HT_ALWAYS_INLINE inline __attribute__((always_inline))
-#define HT_UNROLL _Pragma("GCC unroll 32")
-#else
-#define HT_ALWAYS_INLINE inline
-#define HT_UNROLL
-#endif
 
 /* exp_avx2 of simd/avx2/elementwise_softmax.c on 16 lanes (its comment
  * gives the method and the error bound); the operations are the same. */
@@ -343,43 +336,7 @@ static HT_ALWAYS_INLINE void softmax_small(size_t m, size_t n, const float *z,
         _mm_sfence();
 }
 
-typedef void softmax_small_fn(size_t m, const float *z, size_t ldl,
-                              const int32_t *label, float *p, size_t ldp,
-                              float *loss, int stream);
-
-#define HT_SOFTMAX_SMALL(N)                                                   \
-    static void softmax_small_##N(size_t m, const float *z, size_t ldl,       \
-                                  const int32_t *label, float *p, size_t ldp, \
-                                  float *loss, int stream)                    \
-    {                                                                         \
-        if (ldl == N && ldp == N)                                             \
-            softmax_small(m, N, z, N, label, p, N, loss, stream);             \
-        else                                                                  \
-            softmax_small(m, N, z, ldl, label, p, ldp, loss, stream);         \
-    }
-HT_SOFTMAX_SMALL(1)
-HT_SOFTMAX_SMALL(2)
-HT_SOFTMAX_SMALL(3)
-HT_SOFTMAX_SMALL(4)
-HT_SOFTMAX_SMALL(5)
-HT_SOFTMAX_SMALL(6)
-HT_SOFTMAX_SMALL(7)
-HT_SOFTMAX_SMALL(8)
-HT_SOFTMAX_SMALL(9)
-HT_SOFTMAX_SMALL(10)
-HT_SOFTMAX_SMALL(11)
-HT_SOFTMAX_SMALL(12)
-HT_SOFTMAX_SMALL(13)
-HT_SOFTMAX_SMALL(14)
-HT_SOFTMAX_SMALL(15)
-HT_SOFTMAX_SMALL(16)
-
-static softmax_small_fn *const softmax_small_by_n[SMALL_N + 1] = {
-    NULL,             softmax_small_1,  softmax_small_2,  softmax_small_3,
-    softmax_small_4,  softmax_small_5,  softmax_small_6,  softmax_small_7,
-    softmax_small_8,  softmax_small_9,  softmax_small_10, softmax_small_11,
-    softmax_small_12, softmax_small_13, softmax_small_14, softmax_small_15,
-    softmax_small_16};
+HT_SOFTMAX_BY_WIDTH()
 
 static void softmax_xent_fwd_avx512(size_t m, size_t n, const float *logits,
                                     size_t ldl, const int32_t *label,
