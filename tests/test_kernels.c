@@ -325,9 +325,11 @@ static void test_softmax(void **state)
                                 10, 11, 13, 15, 16, 17, 255, 1003};
     /* rows: 29 = three blocks of 8 and five more, padded (ld = n+3);
      * 93 contiguous rows reach the prefetching loop (more than 8 + 64
-     * rows) and end in 8 + 5; 13 = 8 + 5; 16 exactly; 5 (no block) */
-    static const size_t shapes[][2] = {{29, 3}, {93, 0}, {13, 1},
-                                       {16, 0}, {5, 2},  {0, 0}};
+     * rows), cross a 64-row group of deferred losses and end in 8 + 5;
+     * 13 = 8 + 5; 16 exactly; 8, one block (streamed: only the final
+     * flush writes it); 5 (no block) */
+    static const size_t shapes[][2] = {{29, 3}, {93, 0}, {13, 1}, {16, 0},
+                                       {8, 0},  {5, 2},  {0, 0}};
     size_t t = 0;
     for (const ht_kernels *k; (k = next_table(&t)) != NULL;)
         for (size_t si = 0; si < sizeof ns / sizeof ns[0]; si++)
