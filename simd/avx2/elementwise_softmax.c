@@ -323,6 +323,16 @@ static HT_ALWAYS_INLINE void softmax_block(size_t n, const float *z,
     }
 }
 
+/* The 8 x n block in buf out to dst (8n floats, 32-byte aligned) with
+ * non-temporal stores. */
+static HT_ALWAYS_INLINE void stream_block(size_t n, const float *buf,
+                                          float *dst)
+{
+    HT_UNROLL
+    for (size_t q = 0; q < n; q++)
+        _mm256_stream_ps(dst + 8 * q, _mm256_load_ps(buf + 8 * q));
+}
+
 /* The first m - m%8 rows, 8 at a time. Instantiated once per width
  * (below): with n a constant every loop over columns unrolls and the
  * columns stay in registers, which makes this path about a fifth faster
@@ -337,7 +347,7 @@ static HT_ALWAYS_INLINE void softmax_block(size_t n, const float *z,
  * to its end. The logs now run after every LOG_ROWS rows, eight blocks'
  * worth at a time with nothing left to wait for, so the next blocks'
  * loads and exps overlap the current chain: same operations, same bits,
- * 1.08-1.10x faster from L2 and 1.18-1.32x from DRAM with streaming (n =
+ * 1.04-1.10x faster from L2 and 1.10-1.32x from DRAM with streaming (n =
  * 10, one thread, medians of alternated calls). That gain also needed
  * every helper inlined (HT_ALWAYS_INLINE): GCC had kept the loads,
  * stores and the log as calls, each one spilling the live columns. */
@@ -360,7 +370,7 @@ static HT_ALWAYS_INLINE void softmax_small(size_t m, size_t n, const float *z,
      * the delay, n = 10 from DRAM, one thread, medians of alternated
      * calls). */
     const int st = stream && ldp == n && ((uintptr_t)p & 31) == 0;
-    _Alignas(32) float blk[2 * 8 * SMALL_N];
+    _Alignas(32) float blk[2][8 * SMALL_N];
     _Alignas(32) float sums[LOG_ROWS];
     for (size_t i = 0; i + 8 <= m; i += 8) {
         /* Rows in one contiguous run (the usual layout): prefetch both
@@ -383,16 +393,10 @@ static HT_ALWAYS_INLINE void softmax_small(size_t m, size_t n, const float *z,
         }
         float *so = sums + i % LOG_ROWS;
         if (st) {
-            float *cur = blk + (i & 8) * SMALL_N;
-            softmax_block(n, z + i * ldl, ldl, label ? label + i : NULL, cur,
-                          n, label ? loss + i : NULL, so);
-            if (i > 0) {
-                const float *prev = blk + ((i - 8) & 8) * SMALL_N;
-                HT_UNROLL
-                for (size_t q = 0; q < n; q++)
-                    _mm256_stream_ps(p + (i - 8) * n + 8 * q,
-                                     _mm256_load_ps(prev + 8 * q));
-            }
+            softmax_block(n, z + i * ldl, ldl, label ? label + i : NULL,
+                          blk[i / 8 % 2], n, label ? loss + i : NULL, so);
+            if (i > 0)
+                stream_block(n, blk[(i - 8) / 8 % 2], p + (i - 8) * n);
         } else {
             softmax_block(n, z + i * ldl, ldl, label ? label + i : NULL,
                           p + i * ldp, ldp, label ? loss + i : NULL, so);
@@ -406,14 +410,8 @@ static HT_ALWAYS_INLINE void softmax_small(size_t m, size_t n, const float *z,
     }
     if (st) {
         const size_t nb = m / 8;
-        if (nb > 0) {
-            const size_t i = 8 * (nb - 1);
-            const float *last = blk + (i & 8) * SMALL_N;
-            HT_UNROLL
-            for (size_t q = 0; q < n; q++)
-                _mm256_stream_ps(p + i * n + 8 * q,
-                                 _mm256_load_ps(last + 8 * q));
-        }
+        if (nb > 0)
+            stream_block(n, blk[(nb - 1) % 2], p + (nb - 1) * 8 * n);
         _mm_sfence();
     }
 }
