@@ -43,18 +43,18 @@
  * this kernel's arithmetic. */
 static HT_ALWAYS_INLINE __m256 exp_avx2(__m256 x)
 {
-    const __m256 magic = _mm256_set1_ps(12583039.0f); /* 1.5*2^23 + 127 */
-    x = _mm256_max_ps(x, _mm256_set1_ps(-88.0f));
+    const __m256 magic = _mm256_set1_ps(HT_EXP_MAGIC);
+    x = _mm256_max_ps(x, _mm256_set1_ps(HT_EXP_MIN));
     const __m256 t =
-        _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), magic);
+        _mm256_fmadd_ps(x, _mm256_set1_ps(HT_EXP_LOG2E), magic);
     const __m256 n = _mm256_sub_ps(t, magic); /* exact: in [-127, 0] */
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.3843607157468796e-3f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.374195545911789e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.166800528764725e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666430234909058e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.999999403953552e-1f));
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(HT_LN2_HI), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(HT_LN2_LO), r);
+    __m256 p = _mm256_set1_ps(HT_EXP_P0);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(HT_EXP_P1));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(HT_EXP_P2));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(HT_EXP_P3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(HT_EXP_P4));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
     const __m256 s2n =
@@ -77,25 +77,25 @@ static HT_ALWAYS_INLINE __m256 log_avx2(__m256 x)
         _mm256_and_si256(xi, _mm256_set1_epi32(0x007fffff)),
         _mm256_set1_epi32(0x3f000000)));
     __m256 e = _mm256_cvtepi32_ps(ei);
-    __m256 small = _mm256_cmp_ps(mt, _mm256_set1_ps(0.707106781186547524f),
+    __m256 small = _mm256_cmp_ps(mt, _mm256_set1_ps(HT_LOG_SQRTHF),
                                  _CMP_LT_OQ);
     /* m < sqrt(1/2): use 2m - 1 and e - 1, else m - 1 */
     e = _mm256_sub_ps(e, _mm256_and_ps(small, one));
     mt = _mm256_sub_ps(_mm256_add_ps(mt, _mm256_and_ps(small, mt)), one);
     __m256 z = _mm256_mul_ps(mt, mt);
-    __m256 y = _mm256_set1_ps(7.0376836292e-2f);
-    y = _mm256_fmadd_ps(y, mt, _mm256_set1_ps(-1.1514610310e-1f));
-    y = _mm256_fmadd_ps(y, mt, _mm256_set1_ps(1.1676998740e-1f));
-    y = _mm256_fmadd_ps(y, mt, _mm256_set1_ps(-1.2420140846e-1f));
-    y = _mm256_fmadd_ps(y, mt, _mm256_set1_ps(1.4249322787e-1f));
-    y = _mm256_fmadd_ps(y, mt, _mm256_set1_ps(-1.6668057665e-1f));
-    y = _mm256_fmadd_ps(y, mt, _mm256_set1_ps(2.0000714765e-1f));
-    y = _mm256_fmadd_ps(y, mt, _mm256_set1_ps(-2.4999993993e-1f));
-    y = _mm256_fmadd_ps(y, mt, _mm256_set1_ps(3.3333331174e-1f));
+    __m256 y = _mm256_set1_ps(HT_LOG_P0);
+    y = _mm256_fmadd_ps(y, mt, _mm256_set1_ps(HT_LOG_P1));
+    y = _mm256_fmadd_ps(y, mt, _mm256_set1_ps(HT_LOG_P2));
+    y = _mm256_fmadd_ps(y, mt, _mm256_set1_ps(HT_LOG_P3));
+    y = _mm256_fmadd_ps(y, mt, _mm256_set1_ps(HT_LOG_P4));
+    y = _mm256_fmadd_ps(y, mt, _mm256_set1_ps(HT_LOG_P5));
+    y = _mm256_fmadd_ps(y, mt, _mm256_set1_ps(HT_LOG_P6));
+    y = _mm256_fmadd_ps(y, mt, _mm256_set1_ps(HT_LOG_P7));
+    y = _mm256_fmadd_ps(y, mt, _mm256_set1_ps(HT_LOG_P8));
     y = _mm256_mul_ps(_mm256_mul_ps(y, mt), z);
-    y = _mm256_fmadd_ps(e, _mm256_set1_ps(-2.12194440e-4f), y);
+    y = _mm256_fmadd_ps(e, _mm256_set1_ps(HT_LN2_LO), y);
     y = _mm256_fnmadd_ps(z, _mm256_set1_ps(0.5f), y);
-    return _mm256_fmadd_ps(e, _mm256_set1_ps(0.693359375f),
+    return _mm256_fmadd_ps(e, _mm256_set1_ps(HT_LN2_HI),
                            _mm256_add_ps(mt, y));
 }
 

@@ -1,6 +1,7 @@
-/* What the AVX2 and AVX-512 softmax forward kernels share: the small-row
- * path is written as loops over columns and steps; with the width a
- * constant they must unroll completely so every vector lives in a register
+/* What the AVX2 and AVX-512 softmax forward kernels share: the exp and log
+ * constants (below), and the per-width instances. The small-row path is
+ * written as loops over columns and steps; with the width a constant they
+ * must unroll completely so every vector lives in a register
  * (or a plain spill slot), never in an indexed array. So each kernel
  * instantiates its softmax_small once per width 1..HT_SOFTMAX_SMALL_N, and
  * within it once for contiguous rows (ld == n), whose row addresses are
@@ -21,6 +22,30 @@
 #define HT_ALWAYS_INLINE inline
 #define HT_UNROLL
 #endif
+
+/* The exp and log polynomials' constants (their method and error bounds
+ * are in simd/avx2/elementwise_softmax.c). Both kernels build on these
+ * same floats: the AVX-512 results must be the AVX2 results bit for bit. */
+#define HT_EXP_MAGIC 12583039.0f /* 1.5*2^23 + 127 */
+#define HT_EXP_MIN -88.0f
+#define HT_EXP_LOG2E 1.44269504088896341f
+#define HT_LN2_HI 0.693359375f /* ln 2 = HI + LO, n*HI exact */
+#define HT_LN2_LO -2.12194440e-4f
+#define HT_EXP_P0 1.3843607157468796e-3f /* e^r, Horner from r^6 down */
+#define HT_EXP_P1 8.374195545911789e-3f
+#define HT_EXP_P2 4.166800528764725e-2f
+#define HT_EXP_P3 1.6666430234909058e-1f
+#define HT_EXP_P4 4.999999403953552e-1f
+#define HT_LOG_SQRTHF 0.707106781186547524f
+#define HT_LOG_P0 7.0376836292e-2f /* log(1+m), Cephes, from m^9 down */
+#define HT_LOG_P1 -1.1514610310e-1f
+#define HT_LOG_P2 1.1676998740e-1f
+#define HT_LOG_P3 -1.2420140846e-1f
+#define HT_LOG_P4 1.4249322787e-1f
+#define HT_LOG_P5 -1.6668057665e-1f
+#define HT_LOG_P6 2.0000714765e-1f
+#define HT_LOG_P7 -2.4999993993e-1f
+#define HT_LOG_P8 3.3333331174e-1f
 
 #define HT_SOFTMAX_SMALL_N 16
 

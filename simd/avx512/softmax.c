@@ -31,18 +31,18 @@
  * gives the method and the error bound); the operations are the same. */
 static inline __m512 exp16(__m512 x)
 {
-    const __m512 magic = _mm512_set1_ps(12583039.0f); /* 1.5*2^23 + 127 */
-    x = _mm512_max_ps(x, _mm512_set1_ps(-88.0f));
+    const __m512 magic = _mm512_set1_ps(HT_EXP_MAGIC);
+    x = _mm512_max_ps(x, _mm512_set1_ps(HT_EXP_MIN));
     const __m512 t =
-        _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), magic);
+        _mm512_fmadd_ps(x, _mm512_set1_ps(HT_EXP_LOG2E), magic);
     const __m512 n = _mm512_sub_ps(t, magic);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.3843607157468796e-3f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.374195545911789e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.166800528764725e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666430234909058e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.999999403953552e-1f));
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(HT_LN2_HI), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(HT_LN2_LO), r);
+    __m512 p = _mm512_set1_ps(HT_EXP_P0);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(HT_EXP_P1));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(HT_EXP_P2));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(HT_EXP_P3));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(HT_EXP_P4));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
     const __m512 s2n =
@@ -63,24 +63,24 @@ static inline __m512 log16(__m512 x)
         _mm512_set1_epi32(0x3f000000)));
     __m512 e = _mm512_cvtepi32_ps(ei);
     const __mmask16 small =
-        _mm512_cmp_ps_mask(mt, _mm512_set1_ps(0.707106781186547524f),
+        _mm512_cmp_ps_mask(mt, _mm512_set1_ps(HT_LOG_SQRTHF),
                            _CMP_LT_OQ);
     e = _mm512_sub_ps(e, _mm512_maskz_mov_ps(small, one));
     mt = _mm512_sub_ps(_mm512_add_ps(mt, _mm512_maskz_mov_ps(small, mt)), one);
     const __m512 z = _mm512_mul_ps(mt, mt);
-    __m512 y = _mm512_set1_ps(7.0376836292e-2f);
-    y = _mm512_fmadd_ps(y, mt, _mm512_set1_ps(-1.1514610310e-1f));
-    y = _mm512_fmadd_ps(y, mt, _mm512_set1_ps(1.1676998740e-1f));
-    y = _mm512_fmadd_ps(y, mt, _mm512_set1_ps(-1.2420140846e-1f));
-    y = _mm512_fmadd_ps(y, mt, _mm512_set1_ps(1.4249322787e-1f));
-    y = _mm512_fmadd_ps(y, mt, _mm512_set1_ps(-1.6668057665e-1f));
-    y = _mm512_fmadd_ps(y, mt, _mm512_set1_ps(2.0000714765e-1f));
-    y = _mm512_fmadd_ps(y, mt, _mm512_set1_ps(-2.4999993993e-1f));
-    y = _mm512_fmadd_ps(y, mt, _mm512_set1_ps(3.3333331174e-1f));
+    __m512 y = _mm512_set1_ps(HT_LOG_P0);
+    y = _mm512_fmadd_ps(y, mt, _mm512_set1_ps(HT_LOG_P1));
+    y = _mm512_fmadd_ps(y, mt, _mm512_set1_ps(HT_LOG_P2));
+    y = _mm512_fmadd_ps(y, mt, _mm512_set1_ps(HT_LOG_P3));
+    y = _mm512_fmadd_ps(y, mt, _mm512_set1_ps(HT_LOG_P4));
+    y = _mm512_fmadd_ps(y, mt, _mm512_set1_ps(HT_LOG_P5));
+    y = _mm512_fmadd_ps(y, mt, _mm512_set1_ps(HT_LOG_P6));
+    y = _mm512_fmadd_ps(y, mt, _mm512_set1_ps(HT_LOG_P7));
+    y = _mm512_fmadd_ps(y, mt, _mm512_set1_ps(HT_LOG_P8));
     y = _mm512_mul_ps(_mm512_mul_ps(y, mt), z);
-    y = _mm512_fmadd_ps(e, _mm512_set1_ps(-2.12194440e-4f), y);
+    y = _mm512_fmadd_ps(e, _mm512_set1_ps(HT_LN2_LO), y);
     y = _mm512_fnmadd_ps(z, _mm512_set1_ps(0.5f), y);
-    return _mm512_fmadd_ps(e, _mm512_set1_ps(0.693359375f),
+    return _mm512_fmadd_ps(e, _mm512_set1_ps(HT_LN2_HI),
                            _mm512_add_ps(mt, y));
 }
 
