@@ -62,7 +62,12 @@ static inline void ht_rng8_seed(ht_rng8 *r, uint64_t key)
         r->s[1][l] = (uint32_t)(a >> 32);
         r->s[2][l] = (uint32_t)b;
         r->s[3][l] = (uint32_t)(b >> 32);
-        /* xoshiro must not start from the all-zero state */
+        /* xoshiro must not start from the all-zero state. This cannot
+         * fire: splitmix64's output function is a bijection (xor-shifts
+         * and odd multipliers) and a, b come from two different inputs,
+         * so they are never both zero. The SIMD seeders rely on that and
+         * leave the test out; it stays here as the reference's statement
+         * of the invariant. */
         if ((a | b) == 0)
             r->s[0][l] = 1;
     }

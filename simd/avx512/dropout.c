@@ -23,23 +23,65 @@ typedef struct rng2 {
     __m512i s0, s1, s2, s3;
 } rng2;
 
-static inline __m512i halves(const uint32_t *lo, const uint32_t *hi)
+/* Low 64 bits of x * c in each 64-bit lane, from 32 x 32 -> 64-bit
+ * multiplies (vpmullq would need AVX512DQ, which this table does not ask
+ * for): x*c = xl*cl + ((xh*cl + xl*ch) << 32) mod 2^64. */
+static inline __m512i mul64c(__m512i x, uint64_t c)
 {
-    return _mm512_inserti64x4(
-        _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)lo)),
-        _mm256_loadu_si256((const __m256i *)hi), 1);
+    const __m512i cl = _mm512_set1_epi64((int64_t)(uint32_t)c);
+    const __m512i ch = _mm512_set1_epi64((int64_t)(c >> 32));
+    const __m512i cross = _mm512_add_epi64(
+        _mm512_mul_epu32(_mm512_srli_epi64(x, 32), cl), _mm512_mul_epu32(x, ch));
+    return _mm512_add_epi64(_mm512_mul_epu32(x, cl),
+                            _mm512_slli_epi64(cross, 32));
 }
 
+/* ht_splitmix64_next's output function on eight 64-bit lanes. */
+static inline __m512i mix64v(__m512i z)
+{
+    z = mul64c(_mm512_xor_si512(z, _mm512_srli_epi64(z, 30)),
+               0xBF58476D1CE4E5B9ull);
+    z = mul64c(_mm512_xor_si512(z, _mm512_srli_epi64(z, 27)),
+               0x94D049BB133111EBull);
+    return _mm512_xor_si512(z, _mm512_srli_epi64(z, 31));
+}
+
+/* Even (0x88) or odd (0xDD) 32-bit halves of x and y, shuffled in each
+ * 128-bit block: x0 x2 y0 y2 (or x1 x3 y1 y3). */
+#define HALVES(x, y, imm)                                                  \
+    _mm512_castps_si512(_mm512_shuffle_ps(_mm512_castsi512_ps(x),          \
+                                          _mm512_castsi512_ps(y), (imm)))
+
+/* ht_rng8_seed of both rows in registers, as the AVX2 table does (see
+ * there why). The 16 lanes' splitmix states go in two vectors, x for
+ * lanes {0,1,4,5} and y for {2,3,6,7} of row 0 then of row 1, so that the
+ * in-block shuffle of their even (odd) halves puts the low (high) words of
+ * the 16 lanes in order. a and b are one bijection of two different
+ * inputs, never both zero, so ht_rng8_seed's all-zero guard never fires. */
 static inline void rng2_seed(rng2 *r, uint64_t key0, uint64_t key1)
 {
-    ht_rng8 a, b;
-    ht_rng8_seed(&a, key0);
-    ht_rng8_seed(&b, key1);
-    r->s0 = halves(a.s[0], b.s[0]);
-    r->s1 = halves(a.s[1], b.s[1]);
-    r->s2 = halves(a.s[2], b.s[2]);
-    r->s3 = halves(a.s[3], b.s[3]);
+#define LG(l) ((int64_t)((uint64_t)(l) * HT_RNG_LANE_GAMMA))
+    const __m512i k = _mm512_inserti64x4(
+        _mm512_set1_epi64((int64_t)key0), _mm256_set1_epi64x((int64_t)key1), 1);
+    const __m512i g = _mm512_set1_epi64((int64_t)0x9E3779B97F4A7C15ull);
+    const __m512i x1 = _mm512_add_epi64(
+        _mm512_xor_si512(k, _mm512_setr_epi64(LG(1), LG(2), LG(5), LG(6),
+                                              LG(1), LG(2), LG(5), LG(6))),
+        g);
+    const __m512i y1 = _mm512_add_epi64(
+        _mm512_xor_si512(k, _mm512_setr_epi64(LG(3), LG(4), LG(7), LG(8),
+                                              LG(3), LG(4), LG(7), LG(8))),
+        g);
+#undef LG
+    const __m512i ax = mix64v(x1), ay = mix64v(y1);
+    const __m512i bx = mix64v(_mm512_add_epi64(x1, g));
+    const __m512i by = mix64v(_mm512_add_epi64(y1, g));
+    r->s0 = HALVES(ax, ay, 0x88);
+    r->s1 = HALVES(ax, ay, 0xDD);
+    r->s2 = HALVES(bx, by, 0x88);
+    r->s3 = HALVES(bx, by, 0xDD);
 }
+#undef HALVES
 
 /* One xoshiro128++ step of all 16 lanes; returns the 16 outputs. */
 static inline __m512i rng2_next(rng2 *r)
