@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "hpctrain.h"
+#include "rng.h"
 #include "table.h"
 #include "testutil.h"
 
@@ -694,6 +695,48 @@ static void test_dropout_many_keys(void **state)
         }
 }
 
+/* Raw keys at the edges of the SIMD seeders' 64-bit lane arithmetic
+ * (splitmix64 on 64-bit lanes, its multiplies built from 32-bit ones):
+ * zero, all ones, single high and low bits, carries across the 32-bit
+ * halves, and keys that make one lane's splitmix state (key ^ lane gamma)
+ * or its first input (that plus the splitmix increment) zero or all ones. */
+static void test_dropout_edge_keys(void **state)
+{
+    (void)state;
+    enum { N = 77, NW = (N + 31) / 32 };
+    const uint64_t inc = 0x9E3779B97F4A7C15ull;
+    uint64_t keys[8 + 4 * HT_RNG_LANES];
+    size_t nk = 0;
+    keys[nk++] = 0;
+    keys[nk++] = 1;
+    keys[nk++] = ~0ull;
+    keys[nk++] = 1ull << 63;
+    keys[nk++] = 0xFFFFFFFFull;
+    keys[nk++] = 1ull << 32;
+    keys[nk++] = 0x7FFFFFFF80000000ull;
+    keys[nk++] = inc;
+    for (uint64_t l = 1; l <= HT_RNG_LANES; l++) {
+        const uint64_t g = l * HT_RNG_LANE_GAMMA;
+        keys[nk++] = g;                 /* lane state 0 */
+        keys[nk++] = ~g;                /* lane state all ones */
+        keys[nk++] = g ^ (0 - inc);     /* lane's first input 0 */
+        keys[nk++] = g ^ (0 - 2 * inc); /* lane's second input 0 */
+    }
+    uint32_t a[NW], r[NW], a1[NW], r1[NW];
+    size_t t = 0;
+    for (const ht_kernels *k; (k = next_table(&t)) != NULL;)
+        for (size_t i = 0; i < nk; i++) {
+            const uint32_t thr = ht_dropout_threshold(0.5f);
+            scalar.dropout_mask(keys[i], N, thr, r);
+            scalar.dropout_mask(keys[(i + 1) % nk], N, thr, r1);
+            k->dropout_mask(keys[i], N, thr, a);
+            assert_memory_equal(a, r, sizeof a);
+            k->dropout_mask2(keys[i], keys[(i + 1) % nk], N, thr, a, a1);
+            assert_memory_equal(a, r, sizeof a);
+            assert_memory_equal(a1, r1, sizeof a1);
+        }
+}
+
 int main(void)
 {
     ht_kernels_init_scalar(&scalar);
@@ -707,6 +750,7 @@ int main(void)
         cmocka_unit_test(test_optim_tile),
         cmocka_unit_test(test_dropout_tables),
         cmocka_unit_test(test_dropout_many_keys),
+        cmocka_unit_test(test_dropout_edge_keys),
         cmocka_unit_test(test_dropout_thr_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
