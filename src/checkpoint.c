@@ -206,19 +206,23 @@ static ht_status parse(const char *path, const unsigned char *p, size_t len,
     if (s != HT_OK)
         return ht_error(HT_ERR_FORMAT, "%s: invalid configuration in "
                         "checkpoint: %s", path, ht_last_error());
+    /* The payload must match the architecture before the model exists: a
+     * damaged header naming huge layers would otherwise have the model's
+     * slabs allocated (gigabytes for a few hundred bytes of file) only to
+     * be rejected afterwards. Sizes are at most 2^24 (ht_config_check),
+     * so none of these products overflows. */
+    int want_m, want_v;
+    const size_t want_params = ht_config_n_params(&c, &want_m, &want_v);
+    const size_t bytes = want_params * sizeof(float);
+    if (n_params != want_params || (uint32_t)want_m != has_m ||
+        (uint32_t)want_v != has_v ||
+        r.len - r.pos != bytes * (size_t)(1 + want_m + want_v))
+        return ht_error(HT_ERR_FORMAT, "%s: truncated checkpoint: payload "
+                        "does not match its architecture", path);
     ht_model *m;
     s = ht_model_create(&c, &m);
     if (s != HT_OK)
         return s;
-    const int want_m = m->opt_m != NULL, want_v = m->opt_v != NULL;
-    const size_t bytes = m->n_params * sizeof(float);
-    if (n_params != m->n_params || (uint32_t)want_m != has_m ||
-        (uint32_t)want_v != has_v ||
-        r.len - r.pos != bytes * (size_t)(1 + want_m + want_v)) {
-        ht_model_free(m);
-        return ht_error(HT_ERR_FORMAT, "%s: truncated checkpoint: payload "
-                        "does not match its architecture", path);
-    }
     get(&r, m->params, bytes);
     if (want_m)
         get(&r, m->opt_m, bytes);

@@ -22,23 +22,40 @@ size_t ht_model_layer_out(const ht_model *m, size_t l) { return m->cfg.sizes[l +
 /* Rounds a float count up to a whole number of 64-byte lines. */
 static size_t pad16(size_t n) { return (n + 15) & ~(size_t)15; }
 
+/* The parameter slab's layout: layer l's weights, then its biases, each
+ * padded. Fills w_off and b_off when they are not NULL; returns the total. */
+static size_t param_layout(const ht_config *c, size_t *w_off, size_t *b_off)
+{
+    size_t off = 0;
+    for (size_t l = 0; l < c->n_layers; l++) {
+        if (w_off)
+            w_off[l] = off;
+        off += pad16(c->sizes[l] * c->sizes[l + 1]);
+        if (b_off)
+            b_off[l] = off;
+        off += pad16(c->sizes[l + 1]);
+    }
+    return off;
+}
+
+size_t ht_config_n_params(const ht_config *c, int *need_m, int *need_v)
+{
+    *need_m = c->optimizer != HT_OPT_SGD || c->momentum != 0.0f;
+    *need_v = c->optimizer != HT_OPT_SGD;
+    return param_layout(c, NULL, NULL);
+}
+
 ht_status ht_model_alloc(ht_model *m)
 {
     const ht_config *c = &m->cfg;
     const size_t L = c->n_layers, B = c->batch;
-    size_t off = 0, maxw = 0;
-    for (size_t l = 0; l < L; l++) {
-        m->w_off[l] = off;
-        off += pad16(c->sizes[l] * c->sizes[l + 1]);
-        m->b_off[l] = off;
-        off += pad16(c->sizes[l + 1]);
-    }
+    size_t maxw = 0;
+    int need_m, need_v;
+    const size_t off = ht_config_n_params(c, &need_m, &need_v);
+    param_layout(c, m->w_off, m->b_off);
     for (size_t l = 0; l <= L; l++)
         maxw = c->sizes[l] > maxw ? c->sizes[l] : maxw;
     m->n_params = off;
-
-    const int need_m = c->optimizer != HT_OPT_SGD || c->momentum != 0.0f;
-    const int need_v = c->optimizer != HT_OPT_SGD;
 
     /* work slab: activations (act[0] is input buffer 0), the second input
      * buffer, probs, two gradient buffers, masks, labels and targets (two

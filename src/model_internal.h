@@ -69,6 +69,14 @@ size_t ht_model_layer_out(const ht_model *m, size_t l);
 /* Allocates the slabs of a model whose cfg is set; zeroes state. */
 ht_status ht_model_alloc(ht_model *m);
 
+/* What ht_model_alloc will allocate for a valid configuration c, computed
+ * without allocating: the parameter slab's floats (weights and biases,
+ * each padded to whole cache lines) and whether the optimiser keeps a
+ * first (*need_m) and second (*need_v) moment slab of that size. The
+ * checkpoint reader checks a file's payload against these before it
+ * creates the model, so a damaged file cannot make it allocate. */
+size_t ht_config_n_params(const ht_config *c, int *need_m, int *need_v);
+
 /* Placement (src/sched.c). ht_sched_team: the team size for the next
  * region (ht_get_num_threads()), with nesting disabled and the plan made
  * for that size if it changed; not inside a parallel region.

@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <cmocka.h>
 
+#include "fileio.h"
 #include "hpctrain.h"
 #include "testutil.h"
 
@@ -157,6 +159,46 @@ static void test_truncated_and_corrupted(void **state)
     remove(bad);
 }
 
+/* A header naming a huge layer, with a checksum that matches (a damaged
+ * file rewritten by a tool, or a crafted one): the reader must refuse it
+ * from the sizes alone, before it allocates anything. Found by
+ * tests/fuzz/fuzz_checkpoint: a 395-byte file made the reader build a
+ * model of 3 GB before it noticed that the payload was missing. */
+static void test_huge_layer_refused_before_alloc(void **state)
+{
+    (void)state;
+    char path[512];
+    tu_path(path, sizeof path, "ckpt_huge.bin");
+    ht_config c = small_config(HT_OPT_ADAM);
+    ht_model *m, *out = NULL;
+    assert_int_equal(ht_model_create(&c, &m), HT_OK);
+    assert_int_equal(ht_model_save(m, path), HT_OK);
+    ht_model_free(m);
+    const long n = file_size(path);
+    unsigned char *buf = malloc((size_t)n);
+    FILE *f = fopen(path, "rb");
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    /* magic, version, header bytes, n_layers, then sizes[0..] as u64 */
+    const uint64_t huge = (uint64_t)1 << 24;
+    memcpy(buf + 8 + 4 + 4 + 4 + 8, &huge, 8); /* sizes[1] (little-endian) */
+    const uint32_t crc = ht_crc32(buf, (size_t)n - 4);
+    memcpy(buf + n - 4, &crc, 4);
+    f = fopen(path, "wb");
+    fwrite(buf, 1, (size_t)n, f);
+    fclose(f);
+    struct rusage before, after;
+    getrusage(RUSAGE_SELF, &before);
+    assert_int_equal(ht_model_load(path, &out), HT_ERR_FORMAT);
+    getrusage(RUSAGE_SELF, &after);
+    assert_null(out);
+    assert_non_null(strstr(ht_last_error(), "does not match its architecture"));
+    /* ru_maxrss is in KiB: the model it names would take gigabytes */
+    assert_true(after.ru_maxrss - before.ru_maxrss < 64 * 1024);
+    free(buf);
+    remove(path);
+}
+
 static void test_architecture_mismatch(void **state)
 {
     (void)state;
@@ -203,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_resume_sgd),
         cmocka_unit_test(test_resume_adamw),
         cmocka_unit_test(test_truncated_and_corrupted),
+        cmocka_unit_test(test_huge_layer_refused_before_alloc),
         cmocka_unit_test(test_architecture_mismatch),
         cmocka_unit_test(test_failed_save_keeps_old),
     };
