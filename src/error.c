@@ -1,5 +1,6 @@
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "error.h"
 
@@ -7,10 +8,15 @@ static _Thread_local char last_error[512];
 
 ht_status ht_error(ht_status s, const char *fmt, ...)
 {
+    /* Formatted into a copy first: callers prefix a cause with their
+     * context by passing ht_last_error() itself as an argument, and
+     * vsnprintf must not read the buffer it writes. */
+    char buf[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    memcpy(last_error, buf, sizeof buf);
     return s;
 }
 

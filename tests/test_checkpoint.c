@@ -199,6 +199,44 @@ static void test_huge_layer_refused_before_alloc(void **state)
     remove(path);
 }
 
+/* A header whose configuration is invalid (dropout 2) under a matching
+ * checksum: the message names the file and the configuration's own
+ * complaint, once. (The reader passes ht_last_error() into its own
+ * message; the fuzz corpus showed that this used to garble it.) */
+static void test_invalid_config_message(void **state)
+{
+    (void)state;
+    char path[512];
+    tu_path(path, sizeof path, "ckpt_cfg.bin");
+    ht_config c = small_config(HT_OPT_SGD);
+    ht_model *m, *out = NULL;
+    assert_int_equal(ht_model_create(&c, &m), HT_OK);
+    assert_int_equal(ht_model_save(m, path), HT_OK);
+    ht_model_free(m);
+    const long n = file_size(path);
+    unsigned char *buf = malloc((size_t)n);
+    FILE *f = fopen(path, "rb");
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    /* the dropout float follows n_layers and the n_layers + 1 sizes */
+    const float two = 2.0f;
+    memcpy(buf + 8 + 4 + 4 + 4 + 8 * (c.n_layers + 1), &two, 4);
+    const uint32_t crc = ht_crc32(buf, (size_t)n - 4);
+    memcpy(buf + n - 4, &crc, 4);
+    f = fopen(path, "wb");
+    fwrite(buf, 1, (size_t)n, f);
+    fclose(f);
+    assert_int_equal(ht_model_load(path, &out), HT_ERR_FORMAT);
+    assert_null(out);
+    const char *msg = ht_last_error();
+    assert_non_null(strstr(msg, "ckpt_cfg.bin: invalid configuration in "
+                                "checkpoint: dropout 2: must be in [0,1)"));
+    assert_null(strstr(strstr(msg, "invalid configuration") + 1,
+                       "invalid configuration"));
+    free(buf);
+    remove(path);
+}
+
 static void test_architecture_mismatch(void **state)
 {
     (void)state;
@@ -246,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_resume_adamw),
         cmocka_unit_test(test_truncated_and_corrupted),
         cmocka_unit_test(test_huge_layer_refused_before_alloc),
+        cmocka_unit_test(test_invalid_config_message),
         cmocka_unit_test(test_architecture_mismatch),
         cmocka_unit_test(test_failed_save_keeps_old),
     };
