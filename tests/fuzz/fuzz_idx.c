@@ -1,0 +1,47 @@
+/* Fuzz target: ht_dataset_load_idx on an arbitrary image file and label
+ * file, raw or gzip (the reader decides by content). The first two bytes
+ * give the length of the label file (at most the rest); the image file is
+ * what remains. */
+#define _GNU_SOURCE /* memfd_create */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fuzz_input.h"
+#include "hpctrain.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 2)
+        return 0;
+    size_t nlab = (size_t)data[0] | (size_t)data[1] << 8;
+    data += 2;
+    size -= 2;
+    if (nlab > size)
+        nlab = size;
+    char ipath[32], lpath[32];
+    int lfd = fuzz_file(data, nlab, lpath);
+    int ifd = fuzz_file(data + nlab, size - nlab, ipath);
+    FUZZ_CHECK(lfd >= 0 && ifd >= 0); /* an environment failure */
+    ht_dataset *ds = NULL;
+    ht_status s = ht_dataset_load_idx(ipath, lpath, &ds);
+    fuzz_report(s == HT_OK, ht_last_error());
+    if (s == HT_OK) {
+        FUZZ_CHECK(ds != NULL && ds->label != NULL);
+        for (size_t i = 0; i < ds->n * ds->d; i++)
+            FUZZ_CHECK(isfinite(ds->x[i]));
+        for (size_t i = 0; i < ds->n; i++)
+            FUZZ_CHECK(ds->label[i] >= 0 &&
+                       (size_t)ds->label[i] < ds->n_classes);
+        ht_dataset_free(ds);
+    } else {
+        FUZZ_CHECK(ds == NULL);
+        FUZZ_CHECK(strlen(ht_last_error()) > 0);
+    }
+    close(lfd);
+    close(ifd);
+    return 0;
+}
