@@ -159,9 +159,39 @@ static void test_truncated_and_corrupted(void **state)
     remove(bad);
 }
 
-/* A header naming a huge layer, with a checksum that matches (a damaged
- * file rewritten by a tool, or a crafted one): the reader must refuse it
- * from the sizes alone, before it allocates anything. Found by
+/* Offset of the configuration in a checkpoint: magic, version, header
+ * bytes, n_layers; then sizes[0..n_layers] as u64, then the dropout f32. */
+#define CKPT_SIZES_AT (8 + 4 + 4 + 4)
+
+/* Saves a model of small_config(opt) to path with `len` bytes at `at`
+ * replaced by `bytes` and the CRC recomputed, as a damaged file rewritten
+ * by a tool (or a crafted one) would be: only the parser stands between
+ * it and the model. */
+static void save_patched(const char *path, ht_optimizer_kind opt, size_t at,
+                         const void *bytes, size_t len)
+{
+    ht_config c = small_config(opt);
+    ht_model *m;
+    assert_int_equal(ht_model_create(&c, &m), HT_OK);
+    assert_int_equal(ht_model_save(m, path), HT_OK);
+    ht_model_free(m);
+    const size_t n = (size_t)file_size(path);
+    assert_true(at + len + 4 <= n);
+    unsigned char *buf = malloc(n);
+    FILE *f = fopen(path, "rb");
+    assert_int_equal(fread(buf, 1, n, f), n);
+    fclose(f);
+    memcpy(buf + at, bytes, len);
+    const uint32_t crc = ht_crc32(buf, n - 4); /* stored little-endian */
+    memcpy(buf + n - 4, &crc, 4);
+    f = fopen(path, "wb");
+    assert_int_equal(fwrite(buf, 1, n, f), n);
+    fclose(f);
+    free(buf);
+}
+
+/* A header naming a huge layer under a matching checksum: the reader must
+ * refuse it from the sizes alone, before it allocates anything. Found by
  * tests/fuzz/fuzz_checkpoint: a 395-byte file made the reader build a
  * model of 3 GB before it noticed that the payload was missing. */
 static void test_huge_layer_refused_before_alloc(void **state)
@@ -169,24 +199,9 @@ static void test_huge_layer_refused_before_alloc(void **state)
     (void)state;
     char path[512];
     tu_path(path, sizeof path, "ckpt_huge.bin");
-    ht_config c = small_config(HT_OPT_ADAM);
-    ht_model *m, *out = NULL;
-    assert_int_equal(ht_model_create(&c, &m), HT_OK);
-    assert_int_equal(ht_model_save(m, path), HT_OK);
-    ht_model_free(m);
-    const long n = file_size(path);
-    unsigned char *buf = malloc((size_t)n);
-    FILE *f = fopen(path, "rb");
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    /* magic, version, header bytes, n_layers, then sizes[0..] as u64 */
     const uint64_t huge = (uint64_t)1 << 24;
-    memcpy(buf + 8 + 4 + 4 + 4 + 8, &huge, 8); /* sizes[1] (little-endian) */
-    const uint32_t crc = ht_crc32(buf, (size_t)n - 4);
-    memcpy(buf + n - 4, &crc, 4);
-    f = fopen(path, "wb");
-    fwrite(buf, 1, (size_t)n, f);
-    fclose(f);
+    save_patched(path, HT_OPT_ADAM, CKPT_SIZES_AT + 8, &huge, 8); /* sizes[1] */
+    ht_model *out = NULL;
     struct rusage before, after;
     getrusage(RUSAGE_SELF, &before);
     assert_int_equal(ht_model_load(path, &out), HT_ERR_FORMAT);
@@ -195,7 +210,6 @@ static void test_huge_layer_refused_before_alloc(void **state)
     assert_non_null(strstr(ht_last_error(), "does not match its architecture"));
     /* ru_maxrss is in KiB: the model it names would take gigabytes */
     assert_true(after.ru_maxrss - before.ru_maxrss < 64 * 1024);
-    free(buf);
     remove(path);
 }
 
@@ -208,24 +222,11 @@ static void test_invalid_config_message(void **state)
     (void)state;
     char path[512];
     tu_path(path, sizeof path, "ckpt_cfg.bin");
-    ht_config c = small_config(HT_OPT_SGD);
-    ht_model *m, *out = NULL;
-    assert_int_equal(ht_model_create(&c, &m), HT_OK);
-    assert_int_equal(ht_model_save(m, path), HT_OK);
-    ht_model_free(m);
-    const long n = file_size(path);
-    unsigned char *buf = malloc((size_t)n);
-    FILE *f = fopen(path, "rb");
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    /* the dropout float follows n_layers and the n_layers + 1 sizes */
     const float two = 2.0f;
-    memcpy(buf + 8 + 4 + 4 + 4 + 8 * (c.n_layers + 1), &two, 4);
-    const uint32_t crc = ht_crc32(buf, (size_t)n - 4);
-    memcpy(buf + n - 4, &crc, 4);
-    f = fopen(path, "wb");
-    fwrite(buf, 1, (size_t)n, f);
-    fclose(f);
+    const size_t n_layers = small_config(HT_OPT_SGD).n_layers;
+    save_patched(path, HT_OPT_SGD, CKPT_SIZES_AT + 8 * (n_layers + 1), &two,
+                 4);
+    ht_model *out = NULL;
     assert_int_equal(ht_model_load(path, &out), HT_ERR_FORMAT);
     assert_null(out);
     const char *msg = ht_last_error();
@@ -233,7 +234,6 @@ static void test_invalid_config_message(void **state)
                                 "checkpoint: dropout 2: must be in [0,1)"));
     assert_null(strstr(strstr(msg, "invalid configuration") + 1,
                        "invalid configuration"));
-    free(buf);
     remove(path);
 }
 

@@ -3,9 +3,7 @@
  * give the length of the label file (at most the rest); the image file is
  * what remains. */
 #define _GNU_SOURCE /* memfd_create */
-#include <math.h>
 #include <stdint.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "fuzz_input.h"
@@ -28,19 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(lfd >= 0 && ifd >= 0); /* an environment failure */
     ht_dataset *ds = NULL;
     ht_status s = ht_dataset_load_idx(ipath, lpath, &ds);
-    fuzz_report(s == HT_OK, ht_last_error());
-    if (s == HT_OK) {
-        FUZZ_CHECK(ds != NULL && ds->label != NULL);
-        for (size_t i = 0; i < ds->n * ds->d; i++)
-            FUZZ_CHECK(isfinite(ds->x[i]));
-        for (size_t i = 0; i < ds->n; i++)
-            FUZZ_CHECK(ds->label[i] >= 0 &&
-                       (size_t)ds->label[i] < ds->n_classes);
-        ht_dataset_free(ds);
-    } else {
-        FUZZ_CHECK(ds == NULL);
-        FUZZ_CHECK(strlen(ht_last_error()) > 0);
-    }
+    fuzz_check_dataset(s, ds);
     close(lfd);
     close(ifd);
     return 0;
