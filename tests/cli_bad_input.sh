@@ -166,6 +166,10 @@ expect "--lr 0.1x" 2 "^hpctrain: --lr 0.1x: not a number" $(F) --lr 0.1x
 expect "--lr nan" 2 "^hpctrain: --lr nan: must be a finite number" $(F) --lr nan
 expect "--lr 1e999" 2 "^hpctrain: --lr 1e999: must be a finite number" $(F) --lr 1e999
 expect "--lr with no value" 2 "^hpctrain: --lr: missing value" $(F) --lr
+# a value or path with a newline or an escape character stays on one line
+expect "--lr with a newline" 2 '^hpctrain: --lr 1\\n2: not a number$' $(F) --lr $'1\n2'
+expect "--data with a newline and ESC" 1 'nope\\nx\\x1b\[2J: data directory not found$' \
+    "$H" train --save "$SAVE" --epochs 1 --quiet --data "$T/nope"$'\nx\e[2J'
 expect "unknown flag" 2 "^hpctrain: --bogus: unknown flag" $(F) --bogus 3
 expect "stray argument" 2 "^hpctrain: stray: unexpected argument" $(F) stray
 expect "--batch 0" 2 "^hpctrain: --batch 0: must be in \[1," $(F) --batch 0

@@ -5,14 +5,35 @@
 
 #include "cli.h"
 
+/* Writes s with its control characters escaped (\n, \r, \t, \xHH): a
+ * value or file name that contains them must not break the error into
+ * several lines, nor send escape sequences to the terminal. */
+static void put_escaped(FILE *f, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '\n')
+            fputs("\\n", f);
+        else if (*p == '\r')
+            fputs("\\r", f);
+        else if (*p == '\t')
+            fputs("\\t", f);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(f, "\\x%02x", *p);
+        else
+            fputc(*p, f);
+    }
+}
+
 void cli_error(const char *fmt, ...)
 {
+    char line[8192];
     va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
     fflush(stdout);   /* keep stdout and stderr in order on a terminal */
     fputs("hpctrain: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
+    put_escaped(stderr, line);
     fputc('\n', stderr);
 }
 
@@ -21,12 +42,9 @@ int cli_lib_error(const char *what, ht_status s)
     const char *msg = ht_last_error();
     if (msg == NULL || *msg == '\0')
         msg = ht_status_str(s);
-    /* Keep it to one line whatever the library wrote. */
+    /* cli_error keeps it to one line whatever the library wrote */
     char line[1024];
     snprintf(line, sizeof line, "%s", msg);
-    for (char *p = line; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
     if (what && *what && strstr(line, what) == NULL)
         cli_error("%s: %s", what, line);
     else
