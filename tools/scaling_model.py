@@ -9,23 +9,45 @@ the AVX2 blocking MR 6, NR 16, MC 678, KC 384, NC 4080). Barrier cost and
 memory bandwidth of a 64-core 2-socket server are assumptions, given as a
 range; nothing here is a measurement of such a machine.
 
-usage: python3 tools/scaling_model.py [BATCH]   (default 128)
+With --isa avx512 the blocking is the AVX-512 table's (MR 8, NR 32, MC
+680, KC 192, NC 4064) and the 1-thread inputs are those measured with it
+(docs/SCALING.md, section 4).
+
+usage: python3 tools/scaling_model.py [--isa avx2|avx512] [BATCH]
+       (defaults: avx2, 128)
 """
 import math
 import sys
 
-MR, NR, MC, KC, NC = 6, 16, 678, 384, 4080
-MIN_FLOPS_PER_THREAD = 1.5e6       # src/gemm.c GEMM_MIN_FLOPS_PER_THREAD
+ARGS = sys.argv[1:]
+ISA = "avx2"
+if ARGS[:1] == ["--isa"] and len(ARGS) >= 2:
+    ISA, ARGS = ARGS[1], ARGS[2:]
+if ISA not in ("avx2", "avx512"):
+    sys.exit(f"scaling_model.py: --isa {ISA}: must be avx2 or avx512")
 
-# measured here, 1 thread, per training step (469 steps per epoch)
-T_GEMM1 = 20.7e-3      # s, the three big-GEMM kinds (profile, 1 thread)
-GEMM_RATE1 = 60e9      # flop/s one core reaches in the packed GEMM
-T_EW1 = 0.37e-3        # s, ReLU backward, bias gradients, dropout masks
-T_OPT1 = 2.09e-3       # s, optimiser pass (1 thread)
+MIN_FLOPS_PER_THREAD = 1.5e6       # src/gemm.c GEMM_MIN_FLOPS_PER_THREAD
 OPT_BYTES = 1863690 * 4 * 5   # w, g, m read; w, m written
-SMALLN_RATE = 40e9     # flop/s of the small-N kernels (estimate)
 T_LOSS = 5e-6          # s, softmax + cross-entropy, thread 0
 BAR_2 = 0.36e-6        # s, OpenMP barrier at 2 threads (tools/sync_cost.c)
+
+# measured here, 1 thread, per training step (469 steps per epoch)
+if ISA == "avx2":
+    MR, NR, MC, KC, NC = 6, 16, 678, 384, 4080
+    T_GEMM1 = 20.7e-3  # s, the three big-GEMM kinds (profile, 1 thread)
+    T_EW1 = 0.37e-3    # s, ReLU backward, bias gradients, dropout masks
+    T_OPT1 = 2.09e-3   # s, optimiser pass (1 thread)
+    SMALLN_RATE = 40e9  # flop/s of the small-N kernels (estimate)
+else:
+    MR, NR, MC, KC, NC = 8, 32, 680, 192, 4064
+    # --profile at 1 thread: 3.66 ms per forward pass, 2.20 ms of data
+    # gradients and 4.51 ms of weight gradients with the optimiser step
+    # fused in; the step's share is taken as its traffic at the 28 GB/s
+    # one core streams from L3 here (37.3 MB: 1.33 ms)
+    T_OPT1 = OPT_BYTES / 28e9
+    T_GEMM1 = (3.66 + 2.20 + 4.51) * 1e-3 - T_OPT1
+    T_EW1 = 0.215e-3   # s, elementwise + dropout lines of the profile
+    SMALLN_RATE = 60e9  # flop/s of the 16-lane small-N kernels (estimate)
 
 
 def ceil_div(a, b):
@@ -74,7 +96,7 @@ def gemm_plan(m, n, k, p):
     return t, (tm, tn), eff, bars
 
 
-BATCH = int(sys.argv[1]) if len(sys.argv) > 1 else 128
+BATCH = int(ARGS[0]) if ARGS else 128
 B = BATCH
 # the 1-thread times were measured at batch 128 and scale with the rows
 T_GEMM1 *= B / 128
@@ -121,7 +143,7 @@ def main():
     bw_opt = lambda p: min(18e9 * p, 300e9)
     bw_pes = lambda p: min(18e9 * p, 150e9)
     t1, _ = step_time(1, bar_opt, bw_opt)
-    print(f"batch {BATCH}")
+    print(f"batch {BATCH}, {ISA} blocking and 1-thread inputs")
     print("grid per GEMM (threads used, tm x tn, partition efficiency):")
     for p in (2, 8, 16, 32, 64):
         row = []
