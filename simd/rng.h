@@ -26,13 +26,18 @@
 #include <stdint.h>
 
 #define HT_RNG_LANES 8
+/* splitmix64: the state's increment and the output function's two
+ * multipliers (the SIMD seeders use them too) */
+#define HT_SPLITMIX_GAMMA 0x9E3779B97F4A7C15ull
+#define HT_SPLITMIX_M1 0xBF58476D1CE4E5B9ull
+#define HT_SPLITMIX_M2 0x94D049BB133111EBull
 #define HT_RNG_LANE_GAMMA 0xD1B54A32D192ED03ull
 
 static inline uint64_t ht_splitmix64_next(uint64_t *state)
 {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    uint64_t z = (*state += HT_SPLITMIX_GAMMA);
+    z = (z ^ (z >> 30)) * HT_SPLITMIX_M1;
+    z = (z ^ (z >> 27)) * HT_SPLITMIX_M2;
     return z ^ (z >> 31);
 }
 

@@ -704,7 +704,7 @@ static void test_dropout_edge_keys(void **state)
 {
     (void)state;
     enum { N = 77, NW = (N + 31) / 32 };
-    const uint64_t inc = 0x9E3779B97F4A7C15ull;
+    const uint64_t inc = HT_SPLITMIX_GAMMA;
     uint64_t keys[8 + 4 * HT_RNG_LANES];
     size_t nk = 0;
     keys[nk++] = 0;

@@ -40,9 +40,9 @@ static inline __m512i mul64c(__m512i x, uint64_t c)
 static inline __m512i mix64v(__m512i z)
 {
     z = mul64c(_mm512_xor_si512(z, _mm512_srli_epi64(z, 30)),
-               0xBF58476D1CE4E5B9ull);
+               HT_SPLITMIX_M1);
     z = mul64c(_mm512_xor_si512(z, _mm512_srli_epi64(z, 27)),
-               0x94D049BB133111EBull);
+               HT_SPLITMIX_M2);
     return _mm512_xor_si512(z, _mm512_srli_epi64(z, 31));
 }
 
@@ -63,7 +63,7 @@ static inline void rng2_seed(rng2 *r, uint64_t key0, uint64_t key1)
 #define LG(l) ((int64_t)((uint64_t)(l) * HT_RNG_LANE_GAMMA))
     const __m512i k = _mm512_inserti64x4(
         _mm512_set1_epi64((int64_t)key0), _mm256_set1_epi64x((int64_t)key1), 1);
-    const __m512i g = _mm512_set1_epi64((int64_t)0x9E3779B97F4A7C15ull);
+    const __m512i g = _mm512_set1_epi64((int64_t)HT_SPLITMIX_GAMMA);
     const __m512i x1 = _mm512_add_epi64(
         _mm512_xor_si512(k, _mm512_setr_epi64(LG(1), LG(2), LG(5), LG(6),
                                               LG(1), LG(2), LG(5), LG(6))),

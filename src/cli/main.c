@@ -43,12 +43,10 @@ int cli_lib_error(const char *what, ht_status s)
     if (msg == NULL || *msg == '\0')
         msg = ht_status_str(s);
     /* cli_error keeps it to one line whatever the library wrote */
-    char line[1024];
-    snprintf(line, sizeof line, "%s", msg);
-    if (what && *what && strstr(line, what) == NULL)
-        cli_error("%s: %s", what, line);
+    if (what && *what && strstr(msg, what) == NULL)
+        cli_error("%s: %s", what, msg);
     else
-        cli_error("%s", line);
+        cli_error("%s", msg);
     return CLI_EXIT_RUNTIME;
 }
 
