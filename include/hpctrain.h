@@ -333,10 +333,30 @@ typedef enum ht_prof_kind {
     HT_PROF_COUNT
 } ht_prof_kind;
 
+/* Kinds that have a per-layer split (the three GEMM kinds). */
+#define HT_PROF_LAYER_KINDS (HT_PROF_GEMM_BWD_WEIGHT + 1)
+
+/* seconds: thread 0's wall time per kind, from the barrier that opens a
+ * phase to the one that closes it; so it includes thread 0's own wait.
+ * wait / team_seconds: over all threads of the team, the seconds spent
+ * waiting at the barrier that closes a phase of this kind, and the phase
+ * seconds times the team size; wait / team_seconds is the share of the
+ * team's time lost to load imbalance and synchronisation (waiting threads
+ * also run the next batch's row gathers, as OpenMP tasks). layer_*: the
+ * GEMM kinds split by dense layer (index 0 = first layer).
+ * gather_seconds: thread-seconds of gathering the next batch's rows; these
+ * tasks run inside the phases above, mostly at their barriers, so their
+ * time is part of those kinds' seconds and waits. */
 typedef struct ht_profile {
     double seconds[HT_PROF_COUNT];
     double flops[HT_PROF_COUNT];
     uint64_t calls[HT_PROF_COUNT];
+    double wait[HT_PROF_COUNT];
+    double team_seconds[HT_PROF_COUNT];
+    double layer_seconds[HT_PROF_LAYER_KINDS][HT_MAX_LAYERS];
+    double layer_flops[HT_PROF_LAYER_KINDS][HT_MAX_LAYERS];
+    uint64_t layer_calls[HT_PROF_LAYER_KINDS][HT_MAX_LAYERS];
+    double gather_seconds;
 } ht_profile;
 
 /* Static name of a profile kind ("gemm_fwd", ...). */

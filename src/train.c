@@ -189,12 +189,22 @@ static void range(size_t n, int parts, int idx, size_t *lo, size_t *hi)
     *hi = n * (size_t)(idx + 1) / (size_t)parts;
 }
 
+/* Seconds this OS thread has spent in row-gather tasks, ever: a task runs
+ * on whichever thread of the team picks it up, mostly one waiting at a
+ * barrier, and that time is work, not waiting. */
+static _Thread_local double tl_gather_s;
+
 /* Per-thread view of the team: its id, the team size, the phases passed
- * (the same count on every thread), thread 0's phase clock. */
+ * (the same count on every thread), thread 0's phase clock, this thread's
+ * seconds waiting at each kind's closing barrier, and its gather clock at
+ * the start of the region (both added to the model's profile when the
+ * region ends, so no thread writes shared counters per phase). */
 typedef struct team_pos {
     int tid, nt;
     int phase;
     double t0;
+    double wait[HT_PROF_COUNT];
+    double gather0;
 } team_pos;
 
 /* Records the first failure; every thread stops after the barrier that
@@ -211,16 +221,26 @@ static void fail(run_ctx *r, const team_pos *p, ht_status s)
 
 /* Ends a phase: barrier, then thread 0 books the phase's wall time to
  * `kind`. Returns 1 if the team must stop. */
-static int sync_phase(run_ctx *r, team_pos *p, int kind, double flops)
+static int sync_phase(run_ctx *r, team_pos *p, int kind, int layer,
+                      double flops)
 {
+    const double arrive = ht_now(), g0 = tl_gather_s;
     #pragma omp barrier
+    const double now = ht_now();
     p->phase++;
-    if (p->tid == 0 && kind >= 0) {
-        const double now = ht_now();
+    p->wait[kind] += (now - arrive) - (tl_gather_s - g0);
+    if (p->tid == 0) {
+        const double dt = now - p->t0;
         ht_profile *pr = &r->m->prof;
-        pr->seconds[kind] += now - p->t0;
+        pr->seconds[kind] += dt;
+        pr->team_seconds[kind] += dt * (double)p->nt;
         pr->flops[kind] += flops;
         pr->calls[kind]++;
+        if (kind < HT_PROF_LAYER_KINDS && layer >= 0) {
+            pr->layer_seconds[kind][layer] += dt;
+            pr->layer_flops[kind][layer] += flops;
+            pr->layer_calls[kind][layer]++;
+        }
         p->t0 = now;
     }
     const int f = atomic_load(&r->failed_phase);
@@ -275,7 +295,11 @@ static void spawn_gather(run_ctx *r, size_t step)
     for (size_t r0 = 0; r0 < B; r0 += GATHER_ROWS) {
         const size_t cnt = B - r0 < GATHER_ROWS ? B - r0 : GATHER_ROWS;
         #pragma omp task firstprivate(r, buf, start, r0, cnt)
-        gather_rows(r, buf, start + r0, cnt, r0);
+        {
+            const double t0 = ht_now();
+            gather_rows(r, buf, start + r0, cnt, r0);
+            tl_gather_s += ht_now() - t0;
+        }
     }
 }
 
@@ -516,7 +540,7 @@ static int run_step(run_ctx *r, team_pos *p, size_t step, size_t B, int buf)
 
     if (r->dropout && (c->dropout > 0.0f || c->input_dropout > 0.0f)) {
         dropout_rows(r, p, B, gstep, x);
-        if (sync_phase(r, p, HT_PROF_DROPOUT, 0.0))
+        if (sync_phase(r, p, HT_PROF_DROPOUT, -1, 0.0))
             return 1;
     }
     for (size_t l = 0; l < L; l++) {
@@ -536,7 +560,8 @@ static int run_step(run_ctx *r, team_pos *p, size_t step, size_t B, int buf)
                           out, &epi);
         if (s != HT_OK)
             fail(r, p, s);
-        if (sync_phase(r, p, HT_PROF_GEMM_FWD, 2.0 * (double)B * in * out))
+        if (sync_phase(r, p, HT_PROF_GEMM_FWD, (int)l,
+                       2.0 * (double)B * in * out))
             return 1;
     }
 
@@ -548,7 +573,7 @@ static int run_step(run_ctx *r, team_pos *p, size_t step, size_t B, int buf)
                                 "step)", isnan(r->last_loss) ? "NaN" : "Inf",
                                 m->epoch + 1, (unsigned long long)gstep));
     }
-    if (sync_phase(r, p, HT_PROF_LOSS, 0.0))
+    if (sync_phase(r, p, HT_PROF_LOSS, -1, 0.0))
         return 1;
     if (!r->backward)
         return 0;
@@ -569,7 +594,7 @@ static int run_step(run_ctx *r, team_pos *p, size_t step, size_t B, int buf)
                               0.0f, dx, in, NULL);
             if (s != HT_OK)
                 fail(r, p, s);
-            if (sync_phase(r, p, HT_PROF_GEMM_BWD_DATA,
+            if (sync_phase(r, p, HT_PROF_GEMM_BWD_DATA, (int)l,
                            2.0 * (double)B * in * out))
                 return 1;
         }
@@ -581,7 +606,7 @@ static int run_step(run_ctx *r, team_pos *p, size_t step, size_t B, int buf)
                                r->optimise ? &post : NULL);
         if (s != HT_OK)
             fail(r, p, s);
-        if (sync_phase(r, p, HT_PROF_GEMM_BWD_WEIGHT,
+        if (sync_phase(r, p, HT_PROF_GEMM_BWD_WEIGHT, (int)l,
                        2.0 * (double)B * in * out))
             return 1;
         /* dz is still intact (dx is the other buffer): its bias gradient
@@ -589,7 +614,7 @@ static int run_step(run_ctx *r, team_pos *p, size_t step, size_t B, int buf)
         if (l > 0)
             relu_bwd_part(r, p, B, in, a, dx);
         bias_grad_part(p, B, out, dz, db, r->optimise ? &ob : NULL);
-        if (sync_phase(r, p, HT_PROF_ELEMENTWISE,
+        if (sync_phase(r, p, HT_PROF_ELEMENTWISE, -1,
                        (double)B * ((l > 0 ? in : 0) + out)))
             return 1;
         float *t = dz;
@@ -605,25 +630,24 @@ static int run_step(run_ctx *r, team_pos *p, size_t step, size_t B, int buf)
     return 0;
 }
 
-/* The body of the region: every thread of the team runs it. */
-static void run_team(run_ctx *r)
+/* The steps of a run, on one thread of the team. */
+static void team_steps(run_ctx *r, team_pos *p)
 {
     ht_model *m = r->m;
-    team_pos p = {omp_get_thread_num(), omp_get_num_threads(), 0, 0.0};
-    ht_sched_enter(m, p.tid, p.nt);
+    ht_sched_enter(m, p->tid, p->nt);
     const size_t nsteps = (r->n + r->bs - 1) / r->bs;
-    phase_clock(&p);
-    if (p.tid == 0)
+    phase_clock(p);
+    if (p->tid == 0)
         spawn_gather(r, 0);
-    if (sync_phase(r, &p, HT_PROF_DATA, 0.0))
+    if (sync_phase(r, p, HT_PROF_DATA, -1, 0.0))
         return;
     for (size_t i = 0; i < nsteps; i++) {
         const size_t B = step_rows(r, i);
-        if (p.tid == 0 && i + 1 < nsteps)
+        if (p->tid == 0 && i + 1 < nsteps)
             spawn_gather(r, i + 1);
-        if (run_step(r, &p, i, B, (int)(i & 1)))
+        if (run_step(r, p, i, B, (int)(i & 1)))
             return;
-        if (p.tid == 0) {
+        if (p->tid == 0) {
             r->loss_sum += r->last_loss;
             if (r->mode == RUN_TRAIN) {
                 m->step++;
@@ -632,8 +656,23 @@ static void run_team(run_ctx *r)
                                 r->loss_sum / (double)(i * r->bs + B),
                                 r->user);
             }
-            phase_clock(&p);
+            phase_clock(p);
         }
+    }
+}
+
+/* The body of the region: every thread of the team runs it. */
+static void run_team(run_ctx *r)
+{
+    team_pos p = {omp_get_thread_num(), omp_get_num_threads(), 0, 0.0, {0},
+                  tl_gather_s};
+    team_steps(r, &p);
+    /* the tasks are done by now: each ran before a barrier both passed */
+    #pragma omp critical(ht_profile_wait)
+    {
+        for (int k = 0; k < HT_PROF_COUNT; k++)
+            r->m->prof.wait[k] += p.wait[k];
+        r->m->prof.gather_seconds += tl_gather_s - p.gather0;
     }
 }
 

@@ -133,8 +133,10 @@ fi
 
 # --- --profile, info, bench, --help
 if run "train --profile" "$T/prof.out" "$H" train --train "$T/train.csv" --arch 6-16-3 --epochs 1 --quiet --profile; then
-    grep -Eq "^  gemm_fwd +[0-9.]+ +[0-9.]+% +[0-9]+ +[0-9.]+$" "$T/prof.out" && ok "--profile prints the kernel table" \
+    grep -Eq "^  gemm_fwd +[0-9.]+ +[0-9.]+% +[0-9]+ +[0-9.]+ +[0-9.]+%$" "$T/prof.out" && ok "--profile prints the kernel table" \
         || bad "--profile" "no gemm_fwd row"
+    [ "$(grep -Ec "^    L[12] (6x16|16x3) +[0-9.]+ +[0-9.]+% +[0-9]+ +[0-9.]+$" "$T/prof.out")" -eq 5 ] && ok "--profile splits the GEMMs by layer" \
+        || bad "--profile" "not 5 per-layer GEMM rows (fwd 2, bwd_data 1, bwd_weight 2)"
 fi
 if run "info" "$T/info.out" "$H" info; then
     grep -Eq "^kernel: +MR [0-9]+  NR [0-9]+  MC [0-9]+  KC [0-9]+  NC [0-9]+$" "$T/info.out" &&

@@ -298,6 +298,69 @@ static uint64_t train_tiny(int threads, double *first_loss, double *last_loss,
     return h;
 }
 
+/* The profile's books balance: per-layer GEMM rows add up to their kind,
+ * the flop counts are exactly those of the run, waits lie within the
+ * team's time, and reset clears everything. */
+static void test_profile_accounts(void **state)
+{
+    (void)state;
+    for (int threads = 1; threads <= 2; threads++) {
+        ht_set_num_threads(threads);
+        const size_t n = 300;
+        ht_dataset *ds = make_blobs(n, 12, 3, 5);
+        ht_config c;
+        ht_config_default(&c);
+        c.n_layers = 3; c.sizes[0] = 12; c.sizes[1] = 96; c.sizes[2] = 40;
+        c.sizes[3] = 3; c.batch = 64; c.dropout = 0.25f;
+        ht_model *m;
+        assert_int_equal(ht_model_create(&c, &m), HT_OK);
+        ht_epoch_stats st;
+        assert_int_equal(ht_model_train_epoch(m, ds, NULL, NULL, &st), HT_OK);
+        ht_profile pr;
+        ht_model_profile(m, &pr);
+        for (int k = 0; k < HT_PROF_LAYER_KINDS; k++) {
+            double s = 0, f = 0;
+            uint64_t calls = 0;
+            for (size_t l = 0; l < HT_MAX_LAYERS; l++) {
+                s += pr.layer_seconds[k][l];
+                f += pr.layer_flops[k][l];
+                calls += pr.layer_calls[k][l];
+                if (l >= c.n_layers)
+                    assert_true(pr.layer_calls[k][l] == 0);
+            }
+            assert_true(fabs(s - pr.seconds[k]) <= 1e-9 + 1e-9 * pr.seconds[k]);
+            assert_true(f == pr.flops[k]);
+            assert_true(calls == pr.calls[k]);
+        }
+        /* an epoch's forward GEMMs of layer l: 2 * n * in * out flops, one
+         * call per step; no input gradient for the first layer */
+        for (size_t l = 0; l < c.n_layers; l++) {
+            const double fl = 2.0 * (double)n * (double)c.sizes[l] *
+                              (double)c.sizes[l + 1];
+            assert_true(pr.layer_flops[HT_PROF_GEMM_FWD][l] == fl);
+            assert_true(pr.layer_flops[HT_PROF_GEMM_BWD_WEIGHT][l] == fl);
+            assert_true(pr.layer_flops[HT_PROF_GEMM_BWD_DATA][l] ==
+                        (l ? fl : 0.0));
+            assert_true(pr.layer_calls[HT_PROF_GEMM_FWD][l] == (n + 63) / 64);
+        }
+        for (int k = 0; k < HT_PROF_COUNT; k++) {
+            assert_true(pr.wait[k] >= 0.0);
+            /* timer reads on different threads: allow a little skew */
+            assert_true(pr.wait[k] <= 1.05 * pr.team_seconds[k] + 1e-3);
+            if (k != HT_PROF_OPTIM)
+                assert_true(pr.team_seconds[k] > 0.0);
+        }
+        assert_true(pr.gather_seconds > 0.0);
+        ht_model_profile_reset(m);
+        ht_model_profile(m, &pr);
+        const ht_profile zero = {0};
+        assert_memory_equal(&pr, &zero, sizeof pr);
+        ht_model_free(m);
+        free_ds(ds);
+    }
+    ht_set_num_threads(0);
+}
+
 static void test_tiny_training_and_threads(void **state)
 {
     (void)state;
@@ -368,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_grad_regularisers),
         cmocka_unit_test(test_ridge_closed_form),
         cmocka_unit_test(test_tiny_training_and_threads),
+        cmocka_unit_test(test_profile_accounts),
         cmocka_unit_test(test_divergence),
         cmocka_unit_test(test_shape_errors),
     };
