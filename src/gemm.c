@@ -35,6 +35,14 @@
 /* Below this much work per thread, another thread costs more than it
  * saves (fork/join and a barrier are a few microseconds). */
 #define GEMM_MIN_FLOPS_PER_THREAD 1.5e6
+/* The same inside a team, where no fork/join is paid and the phase barrier
+ * comes anyway: what one thread leaves undone is the cost. At 1.5e6 the
+ * output layer's three GEMMs of 784-1024-1024-10 at batch 128 (2.6 MFLOP
+ * each) ran on one thread and took longer on a 2-thread team than on a
+ * 1-thread one (rows made and used by the other core); at 0.5e6 they use
+ * both threads: 0.0165 s against 0.0243 s per 100 steps (`hpctrain bench
+ * --threads 2`, per-layer profile, medians of 8 alternated runs). */
+#define GEMM_TEAM_MIN_FLOPS_PER_THREAD 0.5e6
 
 static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
@@ -65,10 +73,10 @@ static ht_status check_args(int transa, int transb, size_t m, size_t n,
 }
 
 /* At most t threads for `flops` of work on `units` independent output
- * pieces. */
-static int work_threads(double flops, size_t units, int t)
+ * pieces, each thread with at least `min_flops`. */
+static int work_threads(double flops, double min_flops, size_t units, int t)
 {
-    double by_work = flops / GEMM_MIN_FLOPS_PER_THREAD;
+    double by_work = flops / min_flops;
     if (by_work < t)
         t = by_work < 1.0 ? 1 : (int)by_work;
     if ((size_t)t > units)
@@ -81,7 +89,8 @@ static int gemm_threads(double flops, size_t units)
 {
     if (omp_in_parallel())
         return 1;
-    return work_threads(flops, units, ht_get_num_threads());
+    return work_threads(flops, GEMM_MIN_FLOPS_PER_THREAD, units,
+                        ht_get_num_threads());
 }
 
 /* The epilogue seen by the tile whose top-left element is (row, col). */
@@ -564,7 +573,8 @@ static int team_plan(int team, const ht_kernels *kt, int transa, int transb,
                      gemm_plan *pl, int *t, size_t *need, size_t *bfloats)
 {
     if (use_smalln(kt, transa, n, k)) {
-        *t = work_threads(gemm_flops(m, n, k), ceil_div(m, 8), team);
+        *t = work_threads(gemm_flops(m, n, k), GEMM_TEAM_MIN_FLOPS_PER_THREAD,
+                          ceil_div(m, 8), team);
         *need = !transa && !transb ? n * k + 64 : 0;
         *bfloats = 0;
         return 1;
@@ -572,7 +582,8 @@ static int team_plan(int team, const ht_kernels *kt, int transa, int transb,
     plan_init(pl, kt, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c,
               ldc, epi);
     const size_t units = ceil_div(m, pl->mr) * ceil_div(n, pl->nr);
-    *t = work_threads(gemm_flops(m, n, k), units, team);
+    *t = work_threads(gemm_flops(m, n, k), GEMM_TEAM_MIN_FLOPS_PER_THREAD,
+                      units, team);
     while (!choose_grid(pl, *t))
         (*t)--;                 /* as packed_gemm: 1 x 1 always fits */
     pl->private_b = post && pl->tm > 1;

@@ -35,7 +35,8 @@ void ht_gemm_workspace_release(void);
  * SGEMM inside a running parallel region (the trainer's persistent team):
  * every thread of the team calls ht_sgemm_team with the same arguments and
  * its own tid in [0, size). The call computes the plan ht_sgemm_ex would
- * compute for min(size, work-based) threads (the same grid, K slices and
+ * compute for min(size, work-based) threads, where a team thread needs a
+ * third of the work a forked one does (the same kind of grid, K slices and
  * small-N choice, so the same bits as ht_sgemm for any team size); threads
  * tid >= t return at once, the first t compute their output tiles, meeting
  * at the team's own barrier (never an OpenMP barrier, never a nested
