@@ -173,6 +173,8 @@ expect "--data with a newline and ESC" 1 'nope\\nx\\x1b\[2J: data directory not 
 expect "unknown flag" 2 "^hpctrain: --bogus: unknown flag" $(F) --bogus 3
 expect "stray argument" 2 "^hpctrain: stray: unexpected argument" $(F) stray
 expect "--batch 0" 2 "^hpctrain: --batch 0: must be in \[1," $(F) --batch 0
+expect "bench --repeat 0" 2 "^hpctrain: --repeat 0: must be in \[1, 1000\]$" "$H" bench --repeat 0
+expect "train --repeat 3" 2 "^hpctrain: --repeat: not a flag of 'hpctrain train'" $(F) --repeat 3
 expect "--epochs 2.5" 2 "^hpctrain: --epochs 2.5: not a non-negative integer" $(F) --epochs 2.5
 expect "--seed -1" 2 "^hpctrain: --seed -1: not a non-negative integer" $(F) --seed -1
 expect "--arch 4-0-3" 2 "^hpctrain: --arch 4-0-3: each size must be" $(F) --arch 4-0-3

@@ -144,7 +144,7 @@ if run "info" "$T/info.out" "$H" info; then
         || bad "info" "missing lines"
 fi
 if run "bench" "$T/bench.out" "$H" bench --arch 20-16-4 --batch 8 --steps 4 --threads 2; then
-    grep -Eq "^train: [0-9]+ samples/s" "$T/bench.out" && grep -q "^  gemm_bwd_weight " "$T/bench.out" &&
+    grep -Eq "^train: [0-9]+ samples/s, median of 5 runs \(.* runs [0-9.e-]+ to [0-9.e-]+ s\)$" "$T/bench.out" && grep -q "^  gemm_bwd_weight " "$T/bench.out" &&
         [ "$(grep -Ec '^  gemm_.* m +[0-9]+ n +[0-9]+ k +[0-9]+ .* GFLOP/s$' "$T/bench.out")" -eq 3 ] && ok "bench: samples/s, profile, 3 sgemm shapes" \
         || bad "bench" "missing lines"
 fi

@@ -12,7 +12,7 @@ enum flag_id {
     F_NESTEROV, F_OPTIMIZER, F_WEIGHT_DECAY, F_BETA1, F_BETA2, F_EPS,
     F_PROX_L1, F_REG_BIAS, F_SCHEDULE, F_STEP_EPOCHS, F_GAMMA, F_BATCH,
     F_EPOCHS, F_THREADS, F_SEED, F_LOSS, F_SAVE, F_RESUME, F_PRINT_HASH,
-    F_PROFILE, F_VAL, F_DATA, F_TRAIN, F_TEST, F_QUIET, F_MODEL, F_STEPS,
+    F_PROFILE, F_VAL, F_DATA, F_TRAIN, F_TEST, F_QUIET, F_MODEL, F_STEPS, F_REPEAT,
     F_TOPOLOGY, F_HELP
 };
 
@@ -59,6 +59,7 @@ static const flag_def flags[] = {
     {"--batch", F_BATCH, "N", T | I | B, "minibatch size"},
     {"--epochs", F_EPOCHS, "N", T, "total epochs (with --resume: up to N)"},
     {"--steps", F_STEPS, "N", B, "optimiser steps to time (default 20)"},
+    {"--repeat", F_REPEAT, "N", B, "timed runs of those steps (default 5)"},
     {"--threads", F_THREADS, "N", T | E | I | B, "OpenMP threads"},
     {"--seed", F_SEED, "N", T | B, "seed for init, shuffling, dropout"},
     {"--save", F_SAVE, "FILE", T, "checkpoint after every epoch (atomic)"},
@@ -321,6 +322,7 @@ static int apply(cli_opts *o, const flag_def *f, const char *v)
         return rc;
     case F_EPOCHS: return parse_int(n, v, 1, 1000000, &o->epochs);
     case F_STEPS: return parse_int(n, v, 1, 1000000, &o->steps);
+    case F_REPEAT: return parse_int(n, v, 1, 1000, &o->repeat);
     case F_THREADS: return parse_int(n, v, 1, 4096, &o->threads);
     case F_SEED:
         rc = parse_uint(n, v, 0, UINT64_MAX, &u);
@@ -367,6 +369,7 @@ int cli_parse(enum cli_cmd cmd, int argc, char **argv, int first, cli_opts *o)
     ht_config_default(&o->cfg);
     o->epochs = o->cfg.total_epochs > 0 ? o->cfg.total_epochs : 10;
     o->steps = 20;
+    o->repeat = 5;
 
     const char *cname = cli_cmd_name(cmd);
     for (int i = first; i < argc; i++) {

@@ -27,6 +27,7 @@ typedef struct cli_opts {
     int epochs;           /* total epochs (with --resume: up to this)    */
     int threads;          /* 0: library default                          */
     int steps;            /* bench: optimiser steps to time              */
+    int repeat;           /* bench: timed runs of those steps            */
     double val;           /* validation fraction; 0: none                */
     const char *save, *resume, *model;
     const char *data_dir, *train_csv, *test_csv;
