@@ -26,7 +26,7 @@ if ARGS[:1] == ["--isa"] and len(ARGS) >= 2:
 if ISA not in ("avx2", "avx512"):
     sys.exit(f"scaling_model.py: --isa {ISA}: must be avx2 or avx512")
 
-MIN_FLOPS_PER_THREAD = 1.5e6       # src/gemm.c GEMM_MIN_FLOPS_PER_THREAD
+MIN_FLOPS_PER_THREAD = 0.5e6       # src/gemm.c GEMM_TEAM_MIN_FLOPS_PER_THREAD
 OPT_BYTES = 1863690 * 4 * 5   # w, g, m read; w, m written
 T_LOSS = 5e-6          # s, softmax + cross-entropy, thread 0
 BAR_2 = 0.36e-6        # s, OpenMP barrier at 2 threads (tools/sync_cost.c)
