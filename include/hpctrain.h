@@ -317,7 +317,7 @@ ht_status ht_model_load_into(ht_model *m, const char *path);
 /* Per-kernel profile: wall seconds, floating-point operations and calls per
  * kind of work, accumulated over all training and evaluation calls since the
  * model was created or the profile was reset. Always on (two clock reads per
- * operation). */
+ * phase and thread, and two per row-gather task). */
 typedef enum ht_prof_kind {
     HT_PROF_GEMM_FWD = 0,   /* forward GEMMs (with fused bias/ReLU/dropout) */
     HT_PROF_GEMM_BWD_DATA,  /* dY * W^T                                     */
