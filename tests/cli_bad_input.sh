@@ -183,6 +183,10 @@ expect "--val 1" 2 "^hpctrain: --val 1: must be in \(0, 1\)" $(F) --val 1
 expect "--optimizer rmsprop" 2 "^hpctrain: --optimizer rmsprop: must be one of sgd\|adam\|adamw" $(F) --optimizer rmsprop
 expect "--loss hinge" 2 "^hpctrain: --loss hinge: must be one of xent\|mse" $(F) --loss hinge
 expect "--nesterov=1" 2 "^hpctrain: --nesterov=1: takes no value" $(F) --nesterov=1
+expect "--profile-json into a missing directory" 2 "^hpctrain: --profile-json $T/nodir/p.json: directory $T/nodir does not exist" \
+    $(F) --profile-json "$T/nodir/p.json"
+expect "bench --profile-json a directory" 2 "^hpctrain: --profile-json $T: is a directory" \
+    "$H" bench --steps 1 --profile-json "$T"
 expect "--save into a missing directory" 2 "^hpctrain: --save $T/nodir/x.ckpt: directory $T/nodir does not exist" \
     "$H" train --train "$T/good.csv" --save "$T/nodir/x.ckpt"
 expect "eval flag on train" 2 "^hpctrain: --model: not a flag of 'hpctrain train'" $(F) --model x

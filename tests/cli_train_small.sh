@@ -131,8 +131,31 @@ if run "train mse" "$T/mse.out" "$H" train --train "$T/reg_train.csv" --test "$T
         || bad "mse regression" "final test loss '$mloss'"
 fi
 
-# --- --profile, info, bench, --help
-if run "train --profile" "$T/prof.out" "$H" train --train "$T/train.csv" --arch 6-16-3 --epochs 1 --quiet --profile; then
+# --- --profile, --profile-json, info, bench, --help
+if run "train --profile" "$T/prof.out" "$H" train --train "$T/train.csv" --arch 6-16-3 --epochs 1 --quiet --profile --profile-json "$T/prof.json"; then
+    # the JSON: valid, the same kinds as the table, each GEMM kind's layers
+    # adding up to it, the flops of an epoch of 2 * rows * in * out
+    if command -v python3 > /dev/null; then
+        why=$(python3 - "$T/prof.json" "$T/prof.out" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+table = open(sys.argv[2]).read()
+kinds = {k["kind"]: k for k in p["kinds"]}
+assert p["command"] == "train" and p["arch"] == [6, 16, 3], p["arch"]
+assert len(kinds) == 8 and all("  %s " % n in table for n in kinds), kinds.keys()
+for n in ("gemm_fwd", "gemm_bwd_data", "gemm_bwd_weight"):
+    k = kinds[n]
+    assert abs(sum(l["seconds"] for l in k["layers"]) - k["seconds"]) <= 1e-9 + 1e-6 * k["seconds"], n
+    assert sum(l["flops"] for l in k["layers"]) == k["flops"], n
+    assert 0 <= k["wait_share"] <= 1.05, n
+rows = kinds["gemm_fwd"]["flops"] / (2 * (6 * 16 + 16 * 3))
+assert rows == int(rows) and rows > 0, rows
+assert kinds["gemm_bwd_data"]["layers"][0]["calls"] == 0
+print("ok")
+PY
+        )
+        [ "$why" = ok ] && ok "--profile-json: the table's figures as JSON" || bad "--profile-json" "$why"
+    fi
     grep -Eq "^  gemm_fwd +[0-9.]+ +[0-9.]+% +[0-9]+ +[0-9.]+ +[0-9.]+%$" "$T/prof.out" && ok "--profile prints the kernel table" \
         || bad "--profile" "no gemm_fwd row"
     [ "$(grep -Ec "^    L[12] (6x16|16x3) +[0-9.]+ +[0-9.]+% +[0-9]+ +[0-9.]+$" "$T/prof.out")" -eq 5 ] && ok "--profile splits the GEMMs by layer" \

@@ -145,7 +145,11 @@ int cli_bench(const cli_opts *o)
         cli_error("invalid configuration: %s", ht_last_error());
         return CLI_EXIT_USAGE;
     }
-    int rc = cli_runtime_start(o, "bench", 1, (unsigned long long)cfg.seed);
+    int rc = o->profile_json ? cli_check_out_path("--profile-json",
+                                                  o->profile_json)
+                             : 0;
+    if (rc == 0)
+        rc = cli_runtime_start(o, "bench", 1, (unsigned long long)cfg.seed);
     if (rc)
         return rc;
     size_t warm_steps = o->steps < 3 ? (size_t)o->steps : 3;
@@ -168,7 +172,7 @@ int cli_bench(const cli_opts *o)
         s = ht_model_train_epoch(m, &warm, NULL, NULL, &st);
     /* Machines are shared and noisy: time several runs, quote the median
      * and the range; the profile adds up all of them. */
-    double secs[1000];
+    double secs[1000], sorted[1000];
     const int reps = o->repeat;
     if (s == HT_OK)
         ht_model_profile_reset(m);
@@ -179,18 +183,23 @@ int cli_bench(const cli_opts *o)
     if (s != HT_OK) {
         rc = cli_lib_error("bench", s);
     } else {
-        qsort(secs, (size_t)reps, sizeof secs[0], cmp_double);
+        memcpy(sorted, secs, (size_t)reps * sizeof secs[0]);
+        qsort(sorted, (size_t)reps, sizeof sorted[0], cmp_double);
         /* the median; of an even count, the mean of the middle two */
-        const double med = (secs[(reps - 1) / 2] + secs[reps / 2]) / 2;
+        const double med = (sorted[(reps - 1) / 2] + sorted[reps / 2]) / 2;
         printf("train: %.0f samples/s, median of %d runs (%.4g s for %zu "
                "samples, %.4g ms/step; runs %.4g to %.4g s)\n",
-               (double)n / med, reps, med, n, 1e3 * med / o->steps, secs[0],
-               secs[reps - 1]);
+               (double)n / med, reps, med, n, 1e3 * med / o->steps, sorted[0],
+               sorted[reps - 1]);
         if (reps > 1)
             printf("(the profile below adds up all %d runs)\n", reps);
         cli_print_profile(stdout, m);
+        if (o->profile_json)
+            rc = cli_write_profile_json(o->profile_json, m, "bench", secs,
+                                        reps, n);
         fflush(stdout);
-        rc = bench_gemms(&cfg, cfg.seed);
+        if (rc == 0)
+            rc = bench_gemms(&cfg, cfg.seed);
     }
     ht_model_free(m);
     free(data.x);

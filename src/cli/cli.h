@@ -42,6 +42,11 @@ int cli_bench(const cli_opts *o);
 int cli_runtime_start(const cli_opts *o, const char *cmd, int show_seed,
                       unsigned long long seed);
 
+/* Checks, before any work, that the file given to `flag` can be written:
+ * a file name in an existing, writable directory. 0 or an exit code after
+ * one line naming the flag. */
+int cli_check_out_path(const char *flag, const char *path);
+
 /* Formats sizes[0..n] as "784-1024-10" into buf. */
 void cli_format_arch(const ht_config *cfg, char *buf, size_t len);
 
@@ -99,5 +104,14 @@ void cli_progress_end(cli_progress *p);
 
 /* Prints the per-kernel table of m's profile to f. */
 void cli_print_profile(FILE *f, const ht_model *m);
+
+/* Writes m's profile, per kind and per layer, as one JSON object to path
+ * (atomically: the old file or the whole new one), with the command, the
+ * kernel table, thread count, architecture and batch; `bench` adds its
+ * timed runs (seconds of `samples` samples each). 0, or an exit code after
+ * one line naming the file. */
+int cli_write_profile_json(const char *path, const ht_model *m,
+                           const char *command, const double *run_seconds,
+                           int runs, size_t samples);
 
 #endif

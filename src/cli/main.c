@@ -2,6 +2,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -62,6 +64,39 @@ int cli_lib_error_file(const char *flag, const char *path, ht_status s)
     char what[1100];
     snprintf(what, sizeof what, "%s %s", flag, path);
     return cli_lib_error(what, s);
+}
+
+/* Checks before a run that `path` can become a file: a name, in an
+ * existing writable directory, not a directory itself. */
+int cli_check_out_path(const char *flag, const char *path)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    struct stat st;
+    if (path[0] == '\0' || path[strlen(path) - 1] == '/') {
+        cli_error("%s %s: not a file name", flag, path);
+        return CLI_EXIT_USAGE;
+    }
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        cli_error("%s %s: directory %s does not exist", flag, path, dir);
+        return CLI_EXIT_USAGE;
+    }
+    if (access(dir, W_OK) != 0) {
+        cli_error("%s %s: directory %s is not writable", flag, path, dir);
+        return CLI_EXIT_USAGE;
+    }
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        cli_error("%s %s: is a directory", flag, path);
+        return CLI_EXIT_USAGE;
+    }
+    return 0;
 }
 
 void cli_format_arch(const ht_config *cfg, char *buf, size_t len)

@@ -1,5 +1,9 @@
-/* The per-kernel profile table shared by `train --profile` and `bench`. */
+/* The per-kernel profile shared by `train --profile` and `bench`: the
+ * table, and the same figures as JSON for scripts. */
+#include <stdlib.h>
+
 #include "cli.h"
+#include "fileio.h"
 
 /* The wait column: the share of the team's thread-seconds in a kind spent
  * at the barrier that closes it; "-" where no phase of the kind ran in a
@@ -65,4 +69,96 @@ void cli_print_profile(FILE *f, const ht_model *m)
         fprintf(f, "  (the optimiser step runs inside gemm_bwd_weight, tile by "
                 "tile, and the biases' inside elementwise: its time is counted "
                 "there)\n");
+}
+
+/* A JSON number: finite values as %.9g, anything else as null. */
+static void json_num(FILE *f, double v)
+{
+    if (v == v && v - v == 0.0)
+        fprintf(f, "%.9g", v);
+    else
+        fputs("null", f);
+}
+
+static void json_rate(FILE *f, double flops, double s)
+{
+    json_num(f, flops > 0 && s > 0 ? flops / s * 1e-9 : 0.0);
+}
+
+static void json_profile(FILE *f, const ht_model *m, const char *command,
+                         const double *run_seconds, int runs, size_t samples)
+{
+    ht_profile pr;
+    ht_model_profile(m, &pr);
+    const ht_config *cfg = ht_model_config(m);
+    fprintf(f, "{\n  \"command\": \"%s\",\n  \"isa\": \"%s\",\n"
+            "  \"threads\": %d,\n  \"arch\": [", command, ht_isa_name(),
+            ht_get_num_threads());
+    for (size_t l = 0; l <= cfg->n_layers; l++)
+        fprintf(f, "%s%zu", l ? ", " : "", cfg->sizes[l]);
+    fprintf(f, "],\n  \"batch\": %zu,\n", cfg->batch);
+    if (runs > 0) {
+        fprintf(f, "  \"samples_per_run\": %zu,\n  \"run_seconds\": [",
+                samples);
+        for (int r = 0; r < runs; r++) {
+            fputs(r ? ", " : "", f);
+            json_num(f, run_seconds[r]);
+        }
+        fputs("],\n", f);
+    }
+    fputs("  \"gather_thread_seconds\": ", f);
+    json_num(f, pr.gather_seconds);
+    fputs(",\n  \"kinds\": [", f);
+    for (int k = 0; k < HT_PROF_COUNT; k++) {
+        fprintf(f, "%s\n    {\"kind\": \"%s\", \"seconds\": ", k ? "," : "",
+                ht_prof_name((ht_prof_kind)k));
+        json_num(f, pr.seconds[k]);
+        fprintf(f, ", \"calls\": %llu, \"flops\": ",
+                (unsigned long long)pr.calls[k]);
+        json_num(f, pr.flops[k]);
+        fputs(", \"gflops\": ", f);
+        json_rate(f, k < HT_PROF_LAYER_KINDS ? pr.flops[k] : 0.0,
+                  pr.seconds[k]);
+        fputs(", \"wait_share\": ", f);
+        json_num(f, pr.team_seconds[k] > 0 ? pr.wait[k] / pr.team_seconds[k]
+                                           : 0.0);
+        fputs(", \"layers\": [", f);
+        for (size_t l = 0; k < HT_PROF_LAYER_KINDS && l < cfg->n_layers &&
+                           l < HT_MAX_LAYERS; l++) {
+            fprintf(f, "%s{\"layer\": %zu, \"in\": %zu, \"out\": %zu, "
+                    "\"seconds\": ", l ? ", " : "", l + 1, cfg->sizes[l],
+                    cfg->sizes[l + 1]);
+            json_num(f, pr.layer_seconds[k][l]);
+            fprintf(f, ", \"calls\": %llu, \"flops\": ",
+                    (unsigned long long)pr.layer_calls[k][l]);
+            json_num(f, pr.layer_flops[k][l]);
+            fputs(", \"gflops\": ", f);
+            json_rate(f, pr.layer_flops[k][l], pr.layer_seconds[k][l]);
+            fputs("}", f);
+        }
+        fputs("]}", f);
+    }
+    fputs("\n  ]\n}\n", f);
+}
+
+int cli_write_profile_json(const char *path, const ht_model *m,
+                           const char *command, const double *run_seconds,
+                           int runs, size_t samples)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (f == NULL) {
+        cli_error("--profile-json %s: cannot allocate the text", path);
+        return CLI_EXIT_RUNTIME;
+    }
+    json_profile(f, m, command, run_seconds, runs, samples);
+    if (fclose(f) != 0) {
+        free(buf);
+        cli_error("--profile-json %s: cannot allocate the text", path);
+        return CLI_EXIT_RUNTIME;
+    }
+    ht_status s = ht_file_write_atomic(path, buf, len);
+    free(buf);
+    return s == HT_OK ? 0 : cli_lib_error_file("--profile-json", path, s);
 }

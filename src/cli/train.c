@@ -7,36 +7,6 @@
 #include "cli.h"
 
 /* --save must be creatable before an epoch is spent on it. */
-static int check_save_path(const char *path)
-{
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == NULL)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    struct stat st;
-    if (path[0] == '\0' || path[strlen(path) - 1] == '/') {
-        cli_error("--save %s: not a file name", path);
-        return CLI_EXIT_USAGE;
-    }
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        cli_error("--save %s: directory %s does not exist", path, dir);
-        return CLI_EXIT_USAGE;
-    }
-    if (access(dir, W_OK) != 0) {
-        cli_error("--save %s: directory %s is not writable", path, dir);
-        return CLI_EXIT_USAGE;
-    }
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        cli_error("--save %s: is a directory", path);
-        return CLI_EXIT_USAGE;
-    }
-    return 0;
-}
 
 /* Sizes from the data when --arch is absent: inputs and outputs from the
  * data, hidden layers from the default configuration. */
@@ -210,14 +180,19 @@ static int run(const cli_opts *o, cli_data *d, ht_config *cfg)
         printf("weights hash %016llx\n", (unsigned long long)ht_model_hash(m));
     if (o->profile)
         cli_print_profile(stdout, m);
+    rc = o->profile_json ? cli_write_profile_json(o->profile_json, m, "train",
+                                                  NULL, 0, 0)
+                         : 0;
     ht_model_free(m);
-    return 0;
+    return rc;
 }
 
 int cli_train(const cli_opts *o)
 {
     ht_config cfg = o->cfg;
-    int rc = o->save ? check_save_path(o->save) : 0;
+    int rc = o->save ? cli_check_out_path("--save", o->save) : 0;
+    if (rc == 0 && o->profile_json)
+        rc = cli_check_out_path("--profile-json", o->profile_json);
     if (rc)
         return rc;
     rc = cli_runtime_start(o, "train", 1, (unsigned long long)cfg.seed);
