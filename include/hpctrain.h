@@ -338,11 +338,12 @@ typedef enum ht_prof_kind {
 
 /* seconds: thread 0's wall time per kind, from the barrier that opens a
  * phase to the one that closes it; so it includes thread 0's own wait.
- * wait / team_seconds: over all threads of the team, the seconds spent
- * waiting at the barrier that closes a phase of this kind, and the phase
- * seconds times the team size; wait / team_seconds is the share of the
- * team's time lost to load imbalance and synchronisation (waiting threads
- * also run the next batch's row gathers, as OpenMP tasks). layer_*: the
+ * team_seconds / wait: summed over the threads of the team, each thread's
+ * time in phases of this kind (from leaving one barrier to leaving the
+ * next) and the part of it spent waiting at the closing barrier, less any
+ * row gathers it ran there (OpenMP tasks); wait / team_seconds, at most 1,
+ * is the share of the team's time lost to load imbalance and
+ * synchronisation. layer_*: the
  * GEMM kinds split by dense layer (index 0 = first layer).
  * gather_seconds: thread-seconds of gathering the next batch's rows; these
  * tasks run inside the phases above, mostly at their barriers, so their

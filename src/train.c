@@ -195,14 +195,18 @@ static void range(size_t n, int parts, int idx, size_t *lo, size_t *hi)
 static _Thread_local double tl_gather_s;
 
 /* Per-thread view of the team: its id, the team size, the phases passed
- * (the same count on every thread), thread 0's phase clock, this thread's
- * seconds waiting at each kind's closing barrier, and its gather clock at
- * the start of the region (both added to the model's profile when the
- * region ends, so no thread writes shared counters per phase). */
+ * (the same count on every thread), thread 0's phase clock; this thread's
+ * own phase clock, its seconds per kind (from leaving one barrier to
+ * leaving the next) and the part of them spent waiting at the closing
+ * barrier, and its gather clock at the start of the region (all added to
+ * the model's profile when the region ends, so no thread writes shared
+ * counters per phase). */
 typedef struct team_pos {
     int tid, nt;
     int phase;
     double t0;
+    double tprev;
+    double team[HT_PROF_COUNT];
     double wait[HT_PROF_COUNT];
     double gather0;
 } team_pos;
@@ -228,12 +232,15 @@ static int sync_phase(run_ctx *r, team_pos *p, int kind, int layer,
     #pragma omp barrier
     const double now = ht_now();
     p->phase++;
-    p->wait[kind] += (now - arrive) - (tl_gather_s - g0);
+    /* the gather tasks ran inside [arrive, now]; clamp the rounding */
+    const double w = (now - arrive) - (tl_gather_s - g0);
+    p->wait[kind] += w > 0.0 ? w : 0.0;
+    p->team[kind] += now - p->tprev;
+    p->tprev = now;
     if (p->tid == 0) {
         const double dt = now - p->t0;
         ht_profile *pr = &r->m->prof;
         pr->seconds[kind] += dt;
-        pr->team_seconds[kind] += dt * (double)p->nt;
         pr->flops[kind] += flops;
         pr->calls[kind]++;
         if (kind < HT_PROF_LAYER_KINDS && layer >= 0) {
@@ -251,7 +258,7 @@ static int sync_phase(run_ctx *r, team_pos *p, int kind, int layer,
 static void phase_clock(team_pos *p)
 {
     if (p->tid == 0)
-        p->t0 = ht_now();
+        p->t0 = p->tprev = ht_now();
 }
 
 /* --------------------------------------------------------------- data */
@@ -664,14 +671,16 @@ static void team_steps(run_ctx *r, team_pos *p)
 /* The body of the region: every thread of the team runs it. */
 static void run_team(run_ctx *r)
 {
-    team_pos p = {omp_get_thread_num(), omp_get_num_threads(), 0, 0.0, {0},
-                  tl_gather_s};
+    team_pos p = {omp_get_thread_num(), omp_get_num_threads(), 0, 0.0,
+                  ht_now(), {0}, {0}, tl_gather_s};
     team_steps(r, &p);
     /* the tasks are done by now: each ran before a barrier both passed */
     #pragma omp critical(ht_profile_wait)
     {
-        for (int k = 0; k < HT_PROF_COUNT; k++)
+        for (int k = 0; k < HT_PROF_COUNT; k++) {
+            r->m->prof.team_seconds[k] += p.team[k];
             r->m->prof.wait[k] += p.wait[k];
+        }
         r->m->prof.gather_seconds += tl_gather_s - p.gather0;
     }
 }

@@ -344,9 +344,9 @@ static void test_profile_accounts(void **state)
             assert_true(pr.layer_calls[HT_PROF_GEMM_FWD][l] == (n + 63) / 64);
         }
         for (int k = 0; k < HT_PROF_COUNT; k++) {
+            /* each thread's wait lies inside its own phase time */
             assert_true(pr.wait[k] >= 0.0);
-            /* timer reads on different threads: allow a little skew */
-            assert_true(pr.wait[k] <= 1.05 * pr.team_seconds[k] + 1e-3);
+            assert_true(pr.wait[k] <= pr.team_seconds[k]);
             if (k != HT_PROF_OPTIM)
                 assert_true(pr.team_seconds[k] > 0.0);
         }
