@@ -35,6 +35,18 @@ static inline const ht_ukr_epi *ht_smalln_epi_at(const ht_ukr_epi *epi,
     return re;
 }
 
+/* Rows 0..R-1 of a block of C (row 0 at c) from their sums in out, through
+ * the shared row epilogue; ep describes the block's row 0. */
+static inline void ht_smalln_finish_rows(float out[4][16], size_t R, size_t n,
+                                         float alpha, float beta, float *c,
+                                         size_t ldc, const ht_ukr_epi *ep)
+{
+    for (size_t r = 0; r < R; r++)
+        ht_avx2_finish_row(_mm256_loadu_ps(out[r]),
+                           _mm256_loadu_ps(out[r] + 8), n, alpha, beta,
+                           c + r * ldc, ep, r);
+}
+
 /* gemm_dot: four rows at a time (then single rows) against column groups
  * of <= 3 (10 = 3+3+2+2): 12 accumulators, and the four A rows stay in L1
  * while the groups pass over them, so op(B)^T is read from L2 once per 4
@@ -57,11 +69,8 @@ static inline void ht_smalln_dot_rows(const ht_smalln_dot_fn dot[2][3],
                                 out, c0);
             c0 += nc;
         }
-        const ht_ukr_epi *ep = ht_smalln_epi_at(epi, i, &re);
-        for (size_t r = 0; r < R; r++)
-            ht_avx2_finish_row(_mm256_loadu_ps(out[r]),
-                               _mm256_loadu_ps(out[r] + 8), n, alpha, beta,
-                               c + (i + r) * ldc, ep, r);
+        ht_smalln_finish_rows(out, R, n, alpha, beta, c + i * ldc, ldc,
+                              ht_smalln_epi_at(epi, i, &re));
         i += R;
     }
 }

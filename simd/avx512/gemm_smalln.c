@@ -111,11 +111,8 @@ static void gemm_dot_avx512(size_t m, size_t n, size_t k, float alpha,
         const size_t R = m - i >= 2 ? 2 : 1;
         float out[4][16] = {{0}};
         dot_fns[R - 1][n - 1](k, a + i * lda, lda, bt, ldbt, out, 0);
-        const ht_ukr_epi *ep = ht_smalln_epi_at(epi, i, &re);
-        for (size_t r = 0; r < R; r++)
-            ht_avx2_finish_row(_mm256_loadu_ps(out[r]),
-                               _mm256_loadu_ps(out[r] + 8), n, alpha, beta,
-                               c + (i + r) * ldc, ep, r);
+        ht_smalln_finish_rows(out, R, n, alpha, beta, c + i * ldc, ldc,
+                              ht_smalln_epi_at(epi, i, &re));
         i += R;
     }
 }
