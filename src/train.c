@@ -223,8 +223,9 @@ static void fail(run_ctx *r, const team_pos *p, ht_status s)
     }
 }
 
-/* Ends a phase: barrier, then thread 0 books the phase's wall time to
- * `kind`. Returns 1 if the team must stop. */
+/* Ends a phase of `kind` (a GEMM kind's `layer`, or -1): barrier; every
+ * thread books its own phase time and its wait at the barrier, thread 0
+ * the phase's wall time, flops and call. Returns 1 if the team must stop. */
 static int sync_phase(run_ctx *r, team_pos *p, int kind, int layer,
                       double flops)
 {
