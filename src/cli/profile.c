@@ -5,21 +5,34 @@
 #include "cli.h"
 #include "fileio.h"
 
-/* The wait column: the share of the team's thread-seconds in a kind spent
- * at the barrier that closes it; "-" where no phase of the kind ran in a
- * team (the shuffle before a region is timed outside one). */
+/* GFLOP/s of `flops` in `s` seconds; 0 where there is no rate. */
+static double gflops(double flops, double s)
+{
+    return flops > 0 && s > 0 ? flops / s * 1e-9 : 0.0;
+}
+
+/* The share of the team's thread-seconds in kind k spent at the barrier
+ * that closes it; -1 where no phase of the kind ran in a team (the shuffle
+ * before a region is timed outside one). */
+static double wait_share(const ht_profile *pr, int k)
+{
+    return pr->team_seconds[k] > 0 ? pr->wait[k] / pr->team_seconds[k] : -1.0;
+}
+
 static void print_wait(FILE *f, const ht_profile *pr, int k)
 {
-    if (pr->team_seconds[k] > 0)
-        fprintf(f, " %6.1f%%\n", 100.0 * pr->wait[k] / pr->team_seconds[k]);
+    const double w = wait_share(pr, k);
+    if (w >= 0)
+        fprintf(f, " %6.1f%%\n", 100.0 * w);
     else
         fprintf(f, " %7s\n", "-");
 }
 
 static void print_rate(FILE *f, double flops, double s)
 {
-    if (flops > 0 && s > 0)
-        fprintf(f, " %10.2f", flops / s * 1e-9);
+    const double r = gflops(flops, s);
+    if (r > 0)
+        fprintf(f, " %10.2f", r);
     else
         fprintf(f, " %10s", "-");
 }
@@ -82,7 +95,7 @@ static void json_num(FILE *f, double v)
 
 static void json_rate(FILE *f, double flops, double s)
 {
-    json_num(f, flops > 0 && s > 0 ? flops / s * 1e-9 : 0.0);
+    json_num(f, gflops(flops, s));
 }
 
 static void json_profile(FILE *f, const ht_model *m, const char *command,
@@ -120,8 +133,7 @@ static void json_profile(FILE *f, const ht_model *m, const char *command,
         json_rate(f, k < HT_PROF_LAYER_KINDS ? pr.flops[k] : 0.0,
                   pr.seconds[k]);
         fputs(", \"wait_share\": ", f);
-        json_num(f, pr.team_seconds[k] > 0 ? pr.wait[k] / pr.team_seconds[k]
-                                           : 0.0);
+        json_num(f, wait_share(&pr, k) >= 0 ? wait_share(&pr, k) : 0.0);
         fputs(", \"layers\": [", f);
         for (size_t l = 0; k < HT_PROF_LAYER_KINDS && l < cfg->n_layers &&
                            l < HT_MAX_LAYERS; l++) {
