@@ -3,6 +3,7 @@
 #   tools/install-deps.sh          build + test + benchmark dependencies
 #   tools/install-deps.sh --data   also the Fashion-MNIST data set package
 #   tools/install-deps.sh --torch  also python3-torch (PyTorch comparisons)
+#   tools/install-deps.sh --fuzz   also clang and libFuzzer (tools/fuzz.sh)
 set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -13,7 +14,8 @@ for a in "$@"; do
   case "$a" in
     --data) pkgs+=(dataset-fashion-mnist) ;;
     --torch) pkgs+=(python3-torch python3-numpy) ;;
-    *) echo "install-deps.sh: unknown option $a (expected --data or --torch)" >&2; exit 2 ;;
+    --fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
+    *) echo "install-deps.sh: unknown option $a (expected --data, --torch or --fuzz)" >&2; exit 2 ;;
   esac
 done
 missing=()
