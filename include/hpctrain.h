@@ -264,6 +264,7 @@ typedef struct ht_epoch_stats {
     double seconds;      /* wall time                                        */
     double samples_per_s;
     double sparsity;     /* fraction of weights exactly zero                 */
+    double lr;           /* learning rate of the epoch (schedule applied)    */
 } ht_epoch_stats;
 
 /* Called after every batch with (samples done, samples total, running mean

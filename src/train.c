@@ -807,8 +807,10 @@ ht_status ht_model_train_epoch(ht_model *m, const ht_dataset *train,
     s = run(&r);
     if (s != HT_OK)
         return s;
+    const float lr = lr_at(&m->cfg, m->epoch);
     m->epoch++;
     if (stats) {
+        stats->lr = lr;
         stats->loss = r.loss_sum / (double)n;
         stats->seconds = ht_now() - t0;
         stats->samples_per_s = (double)n / stats->seconds;
