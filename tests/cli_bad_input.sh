@@ -187,6 +187,16 @@ expect "--profile-json into a missing directory" 2 "^hpctrain: --profile-json $T
     $(F) --profile-json "$T/nodir/p.json"
 expect "bench --profile-json a directory" 2 "^hpctrain: --profile-json $T: is a directory" \
     "$H" bench --steps 1 --profile-json "$T"
+expect "--log into a missing directory" 2 "^hpctrain: --log $T/nodir/l.csv: directory $T/nodir does not exist" \
+    $(F) --log "$T/nodir/l.csv"
+expect "--log and --save name one file" 2 "^hpctrain: --save and --log both name $SAVE$" $(F) --log "$SAVE"
+expect "--log and --resume name one file" 2 "^hpctrain: --log and --resume both name $T/good.ckpt$" \
+    $(F) --log "$T/good.ckpt" --resume "$T/good.ckpt"
+printf 'my notes\n' >"$T/ck/notes.txt"
+expect "--resume into a --log that is not an epoch log" 1 \
+    "^hpctrain: --log $T/ck/notes.txt: exists and does not start with the epoch log's header" \
+    "$H" train --train "$T/good.csv" --arch 4-8-3 --epochs 3 --quiet --resume "$T/good.ckpt" --log "$T/ck/notes.txt"
+rm -f "$T/ck/notes.txt"
 expect "--save into a missing directory" 2 "^hpctrain: --save $T/nodir/x.ckpt: directory $T/nodir does not exist" \
     "$H" train --train "$T/good.csv" --save "$T/nodir/x.ckpt"
 expect "eval flag on train" 2 "^hpctrain: --model: not a flag of 'hpctrain train'" $(F) --model x

@@ -61,7 +61,7 @@ PYEOF
 TR="--train $T/train.csv --test $T/test.csv --arch 6-32-16-3 --epochs 8 --batch 32 --lr 0.05 --dropout 0.1 --seed 7 --schedule constant --l2 0"
 
 # --- full run, 1 thread: accuracy, start line, per-epoch lines, no \r on a pipe
-if run "train 1 thread" "$T/t1.out" "$H" train $TR --threads 1 --print-hash --save "$T/full.ckpt"; then
+if run "train 1 thread" "$T/t1.out" "$H" train $TR --threads 1 --print-hash --save "$T/full.ckpt" --log "$T/full.csv"; then
     acc=$(field "$T/t1.out" "final test accuracy")
     h1=$(field "$T/t1.out" "weights hash")
     echo "     1 thread: final test accuracy $acc, hash $h1"
@@ -87,9 +87,37 @@ if run "train seed 8" "$T/s8.out" "$H" train ${TR/--seed 7/--seed 8} --print-has
     [ "$h8" != "${h1:-}" ] && ok "another seed gives another hash" || bad "seed" "same hash $h8"
 fi
 
-# --- save after 3 epochs, resume up to 8: the same weights as one run
-if run "train 3 epochs" "$T/r1.out" "$H" train ${TR/--epochs 8/--epochs 3} --save "$T/part.ckpt" &&
-   run "resume to 8" "$T/r2.out" "$H" train $TR --resume "$T/part.ckpt" --save "$T/part.ckpt" --print-hash; then
+# --- --log: a header and one row per epoch, agreeing with the printed lines
+if [ -s "$T/full.csv" ]; then
+    "$PY" - "$T/full.csv" "$T/t1.out" <<'PYEOF' && ok "--log: 8 rows agreeing with the epoch lines and the final accuracy" || bad "--log" "see above"
+import csv, re, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+out = open(sys.argv[2]).read()
+want = "epoch,loss,penalty,sparsity,lr,val_accuracy,val_loss,test_accuracy,test_loss,seconds,samples_per_s"
+assert open(sys.argv[1]).readline().strip() == want, "header"
+assert [int(r["epoch"]) for r in rows] == list(range(1, 9)), "epochs"
+printed = [float(x) for x in re.findall(r"^epoch \d+/8  loss ([0-9.]+)", out, re.M)]
+assert len(printed) == 8, "epoch lines"
+for r, p in zip(rows, printed):
+    assert abs(float(r["loss"]) - p) <= 5e-5, (r["loss"], p)
+    assert float(r["lr"]) == 0.05, r["lr"]          # --schedule constant
+    assert r["val_accuracy"] == "" and r["val_loss"] == "", "no --val: empty"
+    assert float(r["seconds"]) > 0 and float(r["samples_per_s"]) > 0
+final = float(re.search(r"^final test accuracy ([0-9.]+)$", out, re.M).group(1))
+assert abs(float(rows[-1]["test_accuracy"]) - final) <= 5e-5, "final accuracy"
+PYEOF
+fi
+
+# --- save after 3 epochs, resume up to 8: the same weights as one run. The
+# log gets a stray row 4 first, as when a run wrote epoch 4's row and died
+# before its checkpoint: resuming at 3 must drop it and redo it.
+if run "train 3 epochs" "$T/r1.out" "$H" train ${TR/--epochs 8/--epochs 3} --save "$T/part.ckpt" --log "$T/part.csv" &&
+   echo "4,9,9,9,9,,,9,9,9,9" >>"$T/part.csv" &&
+   run "resume to 8" "$T/r2.out" "$H" train $TR --resume "$T/part.ckpt" --save "$T/part.ckpt" --print-hash --log "$T/part.csv"; then
+    # every column but the timings equals the uninterrupted run's
+    [ -s "$T/full.csv" ] && [ "$(cut -d, -f1-9 "$T/part.csv")" = "$(cut -d, -f1-9 "$T/full.csv")" ] &&
+        ok "--log across save+resume: rows 1..8 once, equal to the uninterrupted run's" ||
+        bad "--log resume" "$(cut -d, -f1 "$T/part.csv" | tr '\n' ' ')"
     hr=$(field "$T/r2.out" "weights hash")
     grep -q "resumed from $T/part.ckpt at epoch 3" "$T/r2.out" && ok "resume starts at epoch 3" \
         || bad "resume epoch" "$(grep resumed "$T/r2.out")"
@@ -109,7 +137,21 @@ if [ -s "$T/full.ckpt" ] && run "eval" "$T/ev.out" "$H" eval --model "$T/full.ck
 fi
 
 # --- --val reports validation accuracy every epoch
-if run "train --val" "$T/val.out" "$H" train --train "$T/train.csv" --arch 6-16-3 --epochs 3 --val 0.25 --quiet; then
+if run "train --val" "$T/val.out" "$H" train --train "$T/train.csv" --arch 6-16-3 --epochs 3 --val 0.25 --quiet \
+       --lr 0.1 --schedule cosine --log "$T/val.csv"; then
+    # the log's val columns match the printed ones; lr follows the cosine
+    # schedule, 0.1 * (1 + cos(pi * e / 3)) / 2 for epochs e = 0, 1, 2
+    "$PY" - "$T/val.csv" "$T/val.out" <<'PYEOF' && ok "--log with --val: val columns, cosine lr 0.1, 0.075, 0.025" || bad "--log --val" "see above"
+import csv, math, re, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+printed = [float(x) for x in re.findall(r"  val acc ([0-9.]+)", open(sys.argv[2]).read())]
+assert len(rows) == 3 and len(printed) == 3, (len(rows), len(printed))
+for e, (r, p) in enumerate(zip(rows, printed)):
+    assert abs(float(r["val_accuracy"]) - p) <= 5e-5, (r["val_accuracy"], p)
+    assert float(r["val_loss"]) > 0 and r["test_accuracy"] == "", r
+    want = 0.1 * (1 + math.cos(math.pi * e / 3)) / 2
+    assert abs(float(r["lr"]) - want) <= 1e-7, (r["lr"], want)
+PYEOF
     [ "$(grep -Ec '  val acc [0-9.]+' "$T/val.out")" -eq 3 ] && ok "--val: val acc on each of 3 epochs" \
         || bad "--val" "$(grep ^epoch "$T/val.out")"
     grep -q "data: train 270 x 6 .*, val 90" "$T/val.out" && ok "--val 0.25 splits 360 rows into 270 + 90" \
@@ -124,8 +166,15 @@ fi
 
 # --- MSE regression from CSV targets
 if run "train mse" "$T/mse.out" "$H" train --train "$T/reg_train.csv" --test "$T/reg_test.csv" --loss mse \
-        --arch 3-32-1 --epochs 30 --batch 16 --lr 0.05 --dropout 0 --quiet; then
+        --arch 3-32-1 --epochs 30 --batch 16 --lr 0.05 --dropout 0 --quiet --log "$T/mse.csv"; then
     mloss=$(field "$T/mse.out" "final test loss")
+    # MSE: no accuracy in the log, the test loss of the last row is the final one
+    "$PY" - "$T/mse.csv" "$mloss" <<'PYEOF' && ok "--log with mse: test_loss filled, accuracy empty" || bad "--log mse" "see above"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert len(rows) == 30 and all(r["test_accuracy"] == "" for r in rows)
+assert abs(float(rows[-1]["test_loss"]) - float(sys.argv[2])) <= 1e-6 * max(1.0, float(sys.argv[2])), rows[-1]
+PYEOF
     # The targets have variance ~0.42; J = 1/(2m) sum err^2 of a fit must be far below that.
     [ -n "$mloss" ] && le "$mloss" 0.02 && ok "mse regression: final test loss $mloss <= 0.02" \
         || bad "mse regression" "final test loss '$mloss'"

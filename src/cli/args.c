@@ -13,6 +13,7 @@ enum flag_id {
     F_PROX_L1, F_REG_BIAS, F_SCHEDULE, F_STEP_EPOCHS, F_GAMMA, F_BATCH,
     F_EPOCHS, F_THREADS, F_SEED, F_LOSS, F_SAVE, F_RESUME, F_PRINT_HASH,
     F_PROFILE, F_VAL, F_DATA, F_TRAIN, F_TEST, F_QUIET, F_MODEL, F_STEPS, F_REPEAT, F_PROFILE_JSON,
+    F_LOG,
     F_TOPOLOGY, F_HELP
 };
 
@@ -68,6 +69,8 @@ static const flag_def flags[] = {
     {"--profile", F_PROFILE, NULL, T, "print the per-kernel profile at the end"},
     {"--profile-json", F_PROFILE_JSON, "FILE", T | B,
      "write the profile as JSON (atomic)"},
+    {"--log", F_LOG, "FILE", T,
+     "one CSV row per epoch (atomic; --resume keeps earlier rows)"},
     {"--quiet", F_QUIET, NULL, T | E | B, "no progress bar"},
     {"--topology", F_TOPOLOGY, NULL, I,
      "print the NUMA placement plan for --threads and --batch"},
@@ -350,6 +353,7 @@ static int apply(cli_opts *o, const flag_def *f, const char *v)
     case F_PRINT_HASH: o->print_hash = 1; return 0;
     case F_PROFILE: o->profile = 1; return 0;
     case F_PROFILE_JSON: o->profile_json = v; return 0;
+    case F_LOG: o->log = v; return 0;
     case F_QUIET: o->quiet = 1; return 0;
     case F_TOPOLOGY: o->topology = 1; return 0;
     case F_HELP: o->help = 1; return 0;

@@ -31,6 +31,7 @@ typedef struct cli_opts {
     double val;           /* validation fraction; 0: none                */
     const char *save, *resume, *model;
     const char *profile_json; /* train, bench: the profile as JSON here  */
+    const char *log;      /* train: per-epoch CSV                        */
     const char *data_dir, *train_csv, *test_csv;
     int print_hash, profile, quiet, help;
     int topology;         /* info: print the placement plan              */

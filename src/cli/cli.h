@@ -114,4 +114,26 @@ int cli_write_profile_json(const char *path, const ht_model *m,
                            const char *command, const double *run_seconds,
                            int runs, size_t samples);
 
+/* ------------------------------------------------------------ epoch log */
+
+/* --log: the epochs of a run as CSV (src/cli/log.c has the format). */
+typedef struct cli_log {
+    const char *path;
+    char *buf;          /* the whole file as it is on disk                 */
+    size_t len, cap;
+    int xent;           /* accuracy columns filled (classification)        */
+} cli_log;
+
+/* Writes the header (resumed_epoch < 0: a new log), or, when resuming at
+ * resumed_epoch, keeps an existing log's rows up to that epoch (a missing
+ * file starts a new log; a file that is not an epoch log is an error).
+ * 0, or an exit code after one line naming the file. */
+int cli_log_open(cli_log *l, const char *path, int resumed_epoch, int xent);
+
+/* Adds epoch's row (val, test may be NULL) and rewrites the file. */
+int cli_log_epoch(cli_log *l, int epoch, const ht_epoch_stats *st,
+                  const ht_eval_stats *val, const ht_eval_stats *test);
+
+void cli_log_free(cli_log *l);
+
 #endif

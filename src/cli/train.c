@@ -6,8 +6,6 @@
 
 #include "cli.h"
 
-/* --save must be creatable before an epoch is spent on it. */
-
 /* Sizes from the data when --arch is absent: inputs and outputs from the
  * data, hidden layers from the default configuration. */
 static int arch_from_data(const cli_data *d, ht_config *cfg)
@@ -106,6 +104,72 @@ static int divergence(const cli_opts *o, int epoch)
     return CLI_EXIT_RUNTIME;
 }
 
+/* The epochs still to train: one line, a --log row and a --save each.
+ * *ev and *have_final: the last test-set evaluation, if any. Returns 0 or
+ * an exit code after one line. */
+static int epochs(const cli_opts *o, cli_data *d, const ht_config *cfg,
+                  ht_model *m, cli_log *lg, ht_eval_stats *ev,
+                  int *have_final)
+{
+    cli_progress pg;
+    cli_progress_init(&pg, o->quiet);
+    for (int e = ht_model_epoch(m); e < o->epochs; e++) {
+        ht_epoch_stats st;
+        cli_progress_begin(&pg, e + 1, o->epochs);
+        ht_status s = ht_model_train_epoch(m, d->train, cli_progress_cb, &pg, &st);
+        cli_progress_end(&pg);
+        if (s == HT_ERR_DIVERGED)
+            return divergence(o, e + 1);
+        if (s != HT_OK)
+            return cli_lib_error("training", s);
+        printf("epoch %d/%d  loss %.4f", ht_model_epoch(m), o->epochs, st.loss);
+        if (cfg->l1 > 0 || cfg->l2 > 0)
+            printf("  penalty %.4g  sparsity %.3f", st.penalty, st.sparsity);
+        int rc = 0;
+        ht_eval_stats vev;
+        if (d->val && (rc = evaluate(m, d->val, d->train_x, &vev)) == 0)
+            print_metric(cfg, "val", &vev);
+        if (rc == 0 && d->test && (rc = evaluate(m, d->test, d->test_x, ev)) == 0) {
+            print_metric(cfg, "test", ev);
+            *have_final = 1;
+        }
+        if (rc == 0 && o->log)
+            rc = cli_log_epoch(lg, ht_model_epoch(m), &st,
+                               d->val ? &vev : NULL, d->test ? ev : NULL);
+        if (rc)
+            return rc;
+        printf("  %.3f s  %.0f samples/s\n", st.seconds, st.samples_per_s);
+        fflush(stdout);
+        if (o->save && (s = ht_model_save(m, o->save)) != HT_OK)
+            return cli_lib_error_file("--save", o->save, s);
+    }
+    return 0;
+}
+
+static int finish(const cli_opts *o, cli_data *d, const ht_config *cfg,
+                  ht_model *m, ht_eval_stats *ev, int have_final)
+{
+    const ht_dataset *final_set = d->test ? d->test : d->val ? d->val : d->train;
+    const char *final_name = d->test ? "test" : d->val ? "val" : "train";
+    const char *final_file = d->test ? d->test_x : d->train_x;
+    int rc;
+    if (!have_final && (rc = evaluate(m, final_set, final_file, ev)) != 0)
+        return rc;
+    if (cfg->loss == HT_LOSS_XENT)
+        printf("final %s accuracy %.4f\n", final_name, ev->accuracy);
+    else
+        printf("final %s loss %.6g\n", final_name, ev->loss);
+    if (o->save)
+        printf("checkpoint %s (epoch %d)\n", o->save, ht_model_epoch(m));
+    if (o->print_hash)
+        printf("weights hash %016llx\n", (unsigned long long)ht_model_hash(m));
+    if (o->profile)
+        cli_print_profile(stdout, m);
+    return o->profile_json ? cli_write_profile_json(o->profile_json, m, "train",
+                                                    NULL, 0, 0)
+                           : 0;
+}
+
 static int run(const cli_opts *o, cli_data *d, ht_config *cfg)
 {
     ht_model *m = NULL;
@@ -125,66 +189,42 @@ static int run(const cli_opts *o, cli_data *d, ht_config *cfg)
         printf("resumed from %s at epoch %d%s\n", o->resume, ht_model_epoch(m),
                ht_model_epoch(m) >= o->epochs ? " (nothing left to train)" : "");
 
-    cli_progress pg;
-    cli_progress_init(&pg, o->quiet);
+    cli_log lg = {0};
     ht_eval_stats ev = {0};
-    const ht_dataset *final_set = d->test ? d->test : d->val ? d->val : d->train;
-    const char *final_name = d->test ? "test" : d->val ? "val" : "train";
-    const char *final_file = d->test ? d->test_x : d->train_x;
     int have_final = 0;
-    for (int e = ht_model_epoch(m); e < o->epochs; e++) {
-        ht_epoch_stats st;
-        cli_progress_begin(&pg, e + 1, o->epochs);
-        s = ht_model_train_epoch(m, d->train, cli_progress_cb, &pg, &st);
-        cli_progress_end(&pg);
-        if (s == HT_ERR_DIVERGED) {
-            ht_model_free(m);
-            return divergence(o, e + 1);
-        }
-        if (s != HT_OK) {
-            ht_model_free(m);
-            return cli_lib_error("training", s);
-        }
-        printf("epoch %d/%d  loss %.4f", ht_model_epoch(m), o->epochs, st.loss);
-        if (cfg->l1 > 0 || cfg->l2 > 0)
-            printf("  penalty %.4g  sparsity %.3f", st.penalty, st.sparsity);
-        ht_eval_stats vev;
-        if (d->val && (rc = evaluate(m, d->val, d->train_x, &vev)) == 0)
-            print_metric(cfg, "val", &vev);
-        if (rc == 0 && d->test && (rc = evaluate(m, d->test, d->test_x, &ev)) == 0) {
-            print_metric(cfg, "test", &ev);
-            have_final = 1;
-        }
-        if (rc) {
-            ht_model_free(m);
-            return rc;
-        }
-        printf("  %.3f s  %.0f samples/s\n", st.seconds, st.samples_per_s);
-        fflush(stdout);
-        if (o->save && (s = ht_model_save(m, o->save)) != HT_OK) {
-            ht_model_free(m);
-            return cli_lib_error_file("--save", o->save, s);
-        }
-    }
-    if (!have_final && (rc = evaluate(m, final_set, final_file, &ev)) != 0) {
-        ht_model_free(m);
-        return rc;
-    }
-    if (cfg->loss == HT_LOSS_XENT)
-        printf("final %s accuracy %.4f\n", final_name, ev.accuracy);
-    else
-        printf("final %s loss %.6g\n", final_name, ev.loss);
-    if (o->save)
-        printf("checkpoint %s (epoch %d)\n", o->save, ht_model_epoch(m));
-    if (o->print_hash)
-        printf("weights hash %016llx\n", (unsigned long long)ht_model_hash(m));
-    if (o->profile)
-        cli_print_profile(stdout, m);
-    rc = o->profile_json ? cli_write_profile_json(o->profile_json, m, "train",
-                                                  NULL, 0, 0)
-                         : 0;
+    if (o->log)
+        rc = cli_log_open(&lg, o->log, o->resume ? ht_model_epoch(m) : -1,
+                          cfg->loss == HT_LOSS_XENT);
+    if (rc == 0)
+        rc = epochs(o, d, cfg, m, &lg, &ev, &have_final);
+    if (rc == 0)
+        rc = finish(o, d, cfg, m, &ev, have_final);
+    cli_log_free(&lg);
     ht_model_free(m);
     return rc;
+}
+
+/* Two flags naming one file would overwrite each other's output (or, for
+ * --log and --resume, the checkpoint being resumed). --save and --resume
+ * may name the same checkpoint: that is how a run is continued. */
+static int distinct_outputs(const cli_opts *o)
+{
+    const struct { const char *flag, *path; } f[] = {
+        {"--save", o->save}, {"--log", o->log},
+        {"--profile-json", o->profile_json}, {"--resume", o->resume}};
+    const size_t n = sizeof f / sizeof f[0];
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++) {
+            if (f[i].path == NULL || f[j].path == NULL ||
+                strcmp(f[i].path, f[j].path) != 0)
+                continue;
+            if (i == 0 && j == n - 1)
+                continue;       /* --save and --resume */
+            cli_error("%s and %s both name %s", f[i].flag, f[j].flag,
+                      f[i].path);
+            return CLI_EXIT_USAGE;
+        }
+    return 0;
 }
 
 int cli_train(const cli_opts *o)
@@ -193,6 +233,10 @@ int cli_train(const cli_opts *o)
     int rc = o->save ? cli_check_out_path("--save", o->save) : 0;
     if (rc == 0 && o->profile_json)
         rc = cli_check_out_path("--profile-json", o->profile_json);
+    if (rc == 0 && o->log)
+        rc = cli_check_out_path("--log", o->log);
+    if (rc == 0)
+        rc = distinct_outputs(o);
     if (rc)
         return rc;
     rc = cli_runtime_start(o, "train", 1, (unsigned long long)cfg.seed);
