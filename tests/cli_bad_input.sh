@@ -197,6 +197,10 @@ expect "--resume into a --log that is not an epoch log" 1 \
     "^hpctrain: --log $T/ck/notes.txt: exists and does not start with the epoch log's header" \
     "$H" train --train "$T/good.csv" --arch 4-8-3 --epochs 3 --quiet --resume "$T/good.ckpt" --log "$T/ck/notes.txt"
 rm -f "$T/ck/notes.txt"
+expect "eval --predictions into a missing directory" 2 "^hpctrain: --predictions $T/nodir/p.csv: directory $T/nodir does not exist" \
+    "$H" eval --model "$T/good.ckpt" --test "$T/good.csv" --predictions "$T/nodir/p.csv"
+expect "eval --predictions onto the model" 2 "^hpctrain: --predictions and --model both name $T/good.ckpt$" \
+    "$H" eval --model "$T/good.ckpt" --test "$T/good.csv" --predictions "$T/good.ckpt"
 expect "--save into a missing directory" 2 "^hpctrain: --save $T/nodir/x.ckpt: directory $T/nodir does not exist" \
     "$H" train --train "$T/good.csv" --save "$T/nodir/x.ckpt"
 expect "eval flag on train" 2 "^hpctrain: --model: not a flag of 'hpctrain train'" $(F) --model x
@@ -234,6 +238,9 @@ if $R --lr 0.01 --epochs 1 --save "$T/ck/div.ckpt" >"$T/out" 2>"$T/err"; then
         || bad "divergence: checkpoint untouched" "div.ckpt changed"
     expect "divergence without --save" 1 "^hpctrain: training diverged at epoch 1: loss is NaN/Inf; try a smaller --lr" \
         $R --lr 1e4 --epochs 3
+    expect "eval --confusion of a regression model" 2 \
+        "^hpctrain: --confusion: model $T/ck/div.ckpt is a regression \(mse\) model: it has no classes$" \
+        "$H" eval --model "$T/ck/div.ckpt" --test "$T/reg.csv" --confusion
 else
     bad "divergence: setup run" "exit $?"
 fi

@@ -136,6 +136,57 @@ if [ -s "$T/full.ckpt" ] && run "eval" "$T/ev.out" "$H" eval --model "$T/full.ck
         || bad "eval hash" "$(field "$T/ev.out" "weights hash")"
 fi
 
+# --- eval --confusion and --predictions agree with each other and with eval's
+# accuracy: the matrix's diagonal is the correct count, each CSV row's
+# predicted class is the argmax of its probabilities and its label the file's
+if [ -s "$T/full.ckpt" ] && run "eval reports" "$T/evr.out" "$H" eval --model "$T/full.ckpt" \
+       --test "$T/test.csv" --confusion --predictions "$T/pred.csv"; then
+    "$PY" - "$T/evr.out" "$T/pred.csv" "$T/test.csv" <<'PYEOF' && ok "eval --confusion/--predictions: diagonal, argmax, labels and accuracy agree" || bad "eval reports" "see above"
+import csv, re, sys
+out = open(sys.argv[1]).read()
+acc = float(re.search(r"test accuracy ([0-9.]+)", out).group(1))
+m = re.search(r"^  correct (\d+) of (\d+)$", out, re.M)
+correct, n = int(m.group(1)), int(m.group(2))
+assert n == 150 and abs(correct / n - acc) <= 5e-5, (correct, n, acc)
+diag = sum(int(l.split()[1 + int(l.split()[0])]) for l in out.splitlines()
+           if re.match(r"^  +[0-2] ", l))
+assert diag == correct, (diag, correct)
+rows = list(csv.DictReader(open(sys.argv[2])))
+labels = [int(l.split(",")[0]) for l in open(sys.argv[3]) if l.strip()]
+assert len(rows) == 150 and [int(r["label"]) for r in rows] == labels
+hits = 0
+for r in rows:
+    p = [float(r["p_%d" % j]) for j in range(3)]
+    assert abs(sum(p) - 1) < 1e-5 and int(r["predicted"]) == p.index(max(p)), r
+    hits += int(r["predicted"]) == int(r["label"])
+assert hits == correct, (hits, correct)
+PYEOF
+fi
+
+# 9000 rows: predictions are made in chunks of 8192, so rows past the first
+# chunk must keep their order and labels
+if [ -s "$T/full.ckpt" ] && "$PY" -c "
+import random; r = random.Random(5)
+c = [(2,0,0,0,1,0),(0,2,0,1,0,0),(0,0,2,0,0,1)]
+with open('$T/big.csv', 'w') as f:
+    for i in range(9000):
+        k = r.randrange(3); f.write('%d,%s\n' % (k, ','.join('%.4f' % (m + r.gauss(0, 0.7)) for m in c[k])))
+" && run "eval reports, 9000 rows" "$T/evb.out" "$H" eval --model "$T/full.ckpt" --test "$T/big.csv" \
+       --confusion --predictions "$T/big_pred.csv"; then
+    "$PY" - "$T/evb.out" "$T/big_pred.csv" "$T/big.csv" <<'PYEOF' && ok "eval reports over 9000 rows (two predict chunks) agree with the accuracy" || bad "eval reports 9000" "see above"
+import csv, re, sys
+out = open(sys.argv[1]).read()
+acc = float(re.search(r"test accuracy ([0-9.]+)", out).group(1))
+correct = int(re.search(r"^  correct (\d+) of 9000$", out, re.M).group(1))
+rows = list(csv.DictReader(open(sys.argv[2])))
+labels = [int(l.split(",")[0]) for l in open(sys.argv[3])]
+assert [int(r["row"]) for r in rows] == list(range(9000))
+assert [int(r["label"]) for r in rows] == labels
+hits = sum(int(r["predicted"]) == int(r["label"]) for r in rows)
+assert hits == correct and abs(correct / 9000 - acc) <= 5e-5, (hits, correct, acc)
+PYEOF
+fi
+
 # --- --val reports validation accuracy every epoch
 if run "train --val" "$T/val.out" "$H" train --train "$T/train.csv" --arch 6-16-3 --epochs 3 --val 0.25 --quiet \
        --lr 0.1 --schedule cosine --log "$T/val.csv"; then
@@ -166,7 +217,8 @@ fi
 
 # --- MSE regression from CSV targets
 if run "train mse" "$T/mse.out" "$H" train --train "$T/reg_train.csv" --test "$T/reg_test.csv" --loss mse \
-        --arch 3-32-1 --epochs 30 --batch 16 --lr 0.05 --dropout 0 --quiet --log "$T/mse.csv"; then
+        --arch 3-32-1 --epochs 30 --batch 16 --lr 0.05 --dropout 0 --quiet --log "$T/mse.csv" \
+        --save "$T/mse.ckpt"; then
     mloss=$(field "$T/mse.out" "final test loss")
     # MSE: no accuracy in the log, the test loss of the last row is the final one
     "$PY" - "$T/mse.csv" "$mloss" <<'PYEOF' && ok "--log with mse: test_loss filled, accuracy empty" || bad "--log mse" "see above"
@@ -175,6 +227,20 @@ rows = list(csv.DictReader(open(sys.argv[1])))
 assert len(rows) == 30 and all(r["test_accuracy"] == "" for r in rows)
 assert abs(float(rows[-1]["test_loss"]) - float(sys.argv[2])) <= 1e-6 * max(1.0, float(sys.argv[2])), rows[-1]
 PYEOF
+    # eval --predictions of the MSE model: its targets are the file's, and
+    # J = 1/(2m) sum (output - target)^2 over them is the printed test loss
+    if run "eval mse predictions" "$T/evm.out" "$H" eval --model "$T/mse.ckpt" --test "$T/reg_test.csv" \
+           --predictions "$T/mse_pred.csv"; then
+        "$PY" - "$T/mse_pred.csv" "$T/reg_test.csv" "$mloss" <<'PYEOF' && ok "eval --predictions (mse): targets, and J = 1/(2m) sum err^2 = the test loss" || bad "eval mse predictions" "see above"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+t = [float(l.split(",")[0]) for l in open(sys.argv[2]) if l.strip()]
+assert len(rows) == len(t) == 100
+assert all(abs(float(r["target_0"]) - y) <= 1e-6 for r, y in zip(rows, t))
+j = sum((float(r["output_0"]) - float(r["target_0"])) ** 2 for r in rows) / (2 * len(rows))
+assert abs(j - float(sys.argv[3])) <= 1e-4 * max(j, 1e-3), (j, sys.argv[3])
+PYEOF
+    fi
     # The targets have variance ~0.42; J = 1/(2m) sum err^2 of a fit must be far below that.
     [ -n "$mloss" ] && le "$mloss" 0.02 && ok "mse regression: final test loss $mloss <= 0.02" \
         || bad "mse regression" "final test loss '$mloss'"

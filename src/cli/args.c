@@ -13,7 +13,7 @@ enum flag_id {
     F_PROX_L1, F_REG_BIAS, F_SCHEDULE, F_STEP_EPOCHS, F_GAMMA, F_BATCH,
     F_EPOCHS, F_THREADS, F_SEED, F_LOSS, F_SAVE, F_RESUME, F_PRINT_HASH,
     F_PROFILE, F_VAL, F_DATA, F_TRAIN, F_TEST, F_QUIET, F_MODEL, F_STEPS, F_REPEAT, F_PROFILE_JSON,
-    F_LOG,
+    F_LOG, F_CONFUSION, F_PREDICTIONS,
     F_TOPOLOGY, F_HELP
 };
 
@@ -71,6 +71,10 @@ static const flag_def flags[] = {
      "write the profile as JSON (atomic)"},
     {"--log", F_LOG, "FILE", T,
      "one CSV row per epoch (atomic; --resume keeps earlier rows)"},
+    {"--confusion", F_CONFUSION, NULL, E,
+     "per-class recall and the confusion matrix"},
+    {"--predictions", F_PREDICTIONS, "FILE", E,
+     "each row's prediction as CSV (atomic)"},
     {"--quiet", F_QUIET, NULL, T | E | B, "no progress bar"},
     {"--topology", F_TOPOLOGY, NULL, I,
      "print the NUMA placement plan for --threads and --batch"},
@@ -354,6 +358,8 @@ static int apply(cli_opts *o, const flag_def *f, const char *v)
     case F_PROFILE: o->profile = 1; return 0;
     case F_PROFILE_JSON: o->profile_json = v; return 0;
     case F_LOG: o->log = v; return 0;
+    case F_CONFUSION: o->confusion = 1; return 0;
+    case F_PREDICTIONS: o->predictions = v; return 0;
     case F_QUIET: o->quiet = 1; return 0;
     case F_TOPOLOGY: o->topology = 1; return 0;
     case F_HELP: o->help = 1; return 0;

@@ -32,6 +32,8 @@ typedef struct cli_opts {
     const char *save, *resume, *model;
     const char *profile_json; /* train, bench: the profile as JSON here  */
     const char *log;      /* train: per-epoch CSV                        */
+    const char *predictions; /* eval: per-row predictions as CSV         */
+    int confusion;        /* eval: per-class recall, confusion matrix    */
     const char *data_dir, *train_csv, *test_csv;
     int print_hash, profile, quiet, help;
     int topology;         /* info: print the placement plan              */

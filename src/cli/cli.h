@@ -114,6 +114,11 @@ int cli_write_profile_json(const char *path, const ht_model *m,
                            const char *command, const double *run_seconds,
                            int runs, size_t samples);
 
+/* eval --confusion / --predictions over ds (labels and outputs checked
+ * against m, and --confusion against an MSE model, by the caller). 0, or
+ * an exit code after one line. */
+int cli_eval_reports(const cli_opts *o, ht_model *m, const ht_dataset *ds);
+
 /* ------------------------------------------------------------ epoch log */
 
 /* --log: the epochs of a run as CSV (src/cli/log.c has the format). */

@@ -1,4 +1,5 @@
-/* `hpctrain eval --model FILE`: test loss and accuracy of a checkpoint. */
+/* `hpctrain eval --model FILE`: test loss and accuracy of a checkpoint,
+ * and on request per-class figures and per-row predictions. */
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -7,6 +8,15 @@
 
 int cli_eval(const cli_opts *o)
 {
+    if (o->predictions) {
+        int rc = cli_check_out_path("--predictions", o->predictions);
+        if (rc)
+            return rc;
+        if (strcmp(o->predictions, o->model) == 0) {
+            cli_error("--predictions and --model both name %s", o->model);
+            return CLI_EXIT_USAGE;
+        }
+    }
     struct stat st;
     if (stat(o->model, &st) != 0) {
         cli_error("--model %s: cannot open: %s", o->model, strerror(errno));
@@ -22,6 +32,12 @@ int cli_eval(const cli_opts *o)
     /* The data is read the way the model was trained: MSE models take
      * regression targets from a CSV. */
     const ht_config *mc = ht_model_config(m);
+    if (o->confusion && mc->loss != HT_LOSS_XENT) {
+        ht_model_free(m);
+        cli_error("--confusion: model %s is a regression (mse) model: it has "
+                  "no classes", o->model);
+        return CLI_EXIT_USAGE;
+    }
     cli_opts od = *o;
     od.cfg.loss = mc->loss;
 
@@ -50,6 +66,8 @@ int cli_eval(const cli_opts *o)
             if (o->print_hash)
                 printf("weights hash %016llx\n",
                        (unsigned long long)ht_model_hash(m));
+            if (o->confusion || o->predictions)
+                rc = cli_eval_reports(o, m, d.test);
         }
     }
     cli_data_free(&d);
