@@ -281,10 +281,18 @@ if run "info" "$T/info.out" "$H" info; then
         grep -q "^  cores" "$T/info.out" && grep -q "^isa:" "$T/info.out" && ok "info: isa, kernel blocking, topology" \
         || bad "info" "missing lines"
 fi
-if run "bench" "$T/bench.out" "$H" bench --arch 20-16-4 --batch 8 --steps 4 --threads 2; then
+if run "bench" "$T/bench.out" "$H" bench --arch 20-16-4 --batch 8 --steps 4 --threads 2 --print-hash; then
     grep -Eq "^train: [0-9]+ samples/s, median of 5 runs \(.* runs [0-9.e-]+ to [0-9.e-]+ s\)$" "$T/bench.out" && grep -q "^  gemm_bwd_weight " "$T/bench.out" &&
-        [ "$(grep -Ec '^  gemm_.* m +[0-9]+ n +[0-9]+ k +[0-9]+ .* GFLOP/s$' "$T/bench.out")" -eq 3 ] && ok "bench: samples/s, profile, 3 sgemm shapes" \
+        grep -q "^threads: 2, " "$T/bench.out" &&
+        [ "$(grep -Ec '^  gemm_.* m +[0-9]+ n +[0-9]+ k +[0-9]+ .* GFLOP/s$' "$T/bench.out")" -eq 3 ] && ok "bench: samples/s, binding, profile, 3 sgemm shapes" \
         || bad "bench" "missing lines"
+    # the weights after bench's runs are the same for any thread count
+    # (what tools/scaling_run.sh checks on larger machines)
+    if run "bench 1 thread" "$T/bench1.out" "$H" bench --arch 20-16-4 --batch 8 --steps 4 --threads 1 --print-hash; then
+        hb1=$(field "$T/bench1.out" "weights hash") hb2=$(field "$T/bench.out" "weights hash")
+        [ -n "$hb1" ] && [ "$hb1" = "$hb2" ] && ok "bench --print-hash: 1 and 2 threads identical ($hb1)" \
+            || bad "bench hash" "1 thread '$hb1', 2 threads '$hb2'"
+    fi
 fi
 run "--help" "$T/help.out" "$H" --help && grep -q "train" "$T/help.out" && ok "--help"
 run "train --help" "$T/thelp.out" "$H" train --help && grep -q -- "--print-hash" "$T/thelp.out" && ok "train --help lists flags"

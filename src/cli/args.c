@@ -65,7 +65,7 @@ static const flag_def flags[] = {
     {"--seed", F_SEED, "N", T | B, "seed for init, shuffling, dropout"},
     {"--save", F_SAVE, "FILE", T, "checkpoint after every epoch (atomic)"},
     {"--resume", F_RESUME, "FILE", T, "continue from a checkpoint"},
-    {"--print-hash", F_PRINT_HASH, NULL, T | E, "print a hash of the final weights"},
+    {"--print-hash", F_PRINT_HASH, NULL, T | E | B, "print a hash of the final weights"},
     {"--profile", F_PROFILE, NULL, T, "print the per-kernel profile at the end"},
     {"--profile-json", F_PROFILE_JSON, "FILE", T | B,
      "write the profile as JSON (atomic)"},

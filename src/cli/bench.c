@@ -168,8 +168,13 @@ int cli_bench(const cli_opts *o)
     ht_model *m = NULL;
     ht_status s = ht_model_create(&cfg, &m);
     ht_epoch_stats st;
-    if (s == HT_OK)
+    if (s == HT_OK) {
+        /* threads, their binding and the memory policy really in force */
+        char place[1024];
+        ht_model_placement_describe(m, place, sizeof place);
+        fputs(place, stdout);
         s = ht_model_train_epoch(m, &warm, NULL, NULL, &st);
+    }
     /* Machines are shared and noisy: time several runs, quote the median
      * and the range; the profile adds up all of them. */
     double secs[1000], sorted[1000];
@@ -191,6 +196,10 @@ int cli_bench(const cli_opts *o)
                "samples, %.4g ms/step; runs %.4g to %.4g s)\n",
                (double)n / med, reps, med, n, 1e3 * med / o->steps, sorted[0],
                sorted[reps - 1]);
+        /* the weights after every run: the same for any thread count */
+        if (o->print_hash)
+            printf("weights hash %016llx\n",
+                   (unsigned long long)ht_model_hash(m));
         if (reps > 1)
             printf("(the profile below adds up all %d runs)\n", reps);
         cli_print_profile(stdout, m);
