@@ -23,10 +23,9 @@ static int append(cli_log *l, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char tmp[512];
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof tmp)
+    if (n < 0)
         return -1;
     if (l->len + (size_t)n + 1 > l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 4096;
@@ -38,7 +37,9 @@ static int append(cli_log *l, const char *fmt, ...)
         l->buf = nb;
         l->cap = cap;
     }
-    memcpy(l->buf + l->len, tmp, (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(l->buf + l->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
     l->len += (size_t)n;
     return 0;
 }
