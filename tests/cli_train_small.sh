@@ -127,6 +127,29 @@ if run "train 3 epochs" "$T/r1.out" "$H" train ${TR/--epochs 8/--epochs 3} --sav
         || bad "save+resume" "resumed ${hr:-?}, uninterrupted ${h1:-?}"
 fi
 
+# --- SIGTERM (as Ctrl-C, which a background job of this script would ignore):
+# the running epoch is finished, logged and saved, then exit 128 + 15
+"$H" train $TR --epochs 1000000 --threads 1 --save "$T/int.ckpt" --log "$T/int.csv" --quiet \
+    >"$T/int.out" 2>"$T/int.err" &
+ipid=$!
+for _ in $(seq 1 600); do   # up to 60 s (qemu): until two epochs are logged
+    [ -s "$T/int.csv" ] && [ "$(wc -l <"$T/int.csv")" -ge 3 ] && break
+    sleep 0.1
+done
+kill -TERM "$ipid" 2>/dev/null
+wait "$ipid"
+irc=$?
+ie=$(sed -n 's/^interrupted by SIGTERM after epoch \([0-9]*\) of 1000000$/\1/p' "$T/int.out")
+il=$(tail -n 1 "$T/int.csv" | cut -d, -f1)
+if [ "$irc" -eq 143 ] && [ -n "$ie" ] && [ "$ie" = "$il" ] &&
+   grep -q "^checkpoint $T/int.ckpt (epoch $ie)$" "$T/int.out" &&
+   run "eval interrupted" "$T/inte.out" "$H" eval --model "$T/int.ckpt" --test "$T/test.csv" &&
+   grep -q "^model: $T/int.ckpt, 6-32-16-3, epoch $ie$" "$T/inte.out"; then
+    ok "SIGTERM: exit 143 after epoch $ie, which is logged and checkpointed"
+else
+    bad "SIGTERM" "exit $irc, epoch '$ie', last log row '$il'; $(tail -n 2 "$T/int.out" | tr '\n' ' ')"
+fi
+
 # --- eval --model reproduces the final test accuracy
 if [ -s "$T/full.ckpt" ] && run "eval" "$T/ev.out" "$H" eval --model "$T/full.ckpt" --test "$T/test.csv" --print-hash; then
     eacc=$(sed -n 's/^test loss [0-9.]*  test accuracy \([0-9.]*\)$/\1/p' "$T/ev.out")

@@ -119,6 +119,16 @@ int cli_write_profile_json(const char *path, const ht_model *m,
  * an exit code after one line. */
 int cli_eval_reports(const cli_opts *o, ht_model *m, const ht_dataset *ds);
 
+/* ------------------------------------------------------------ interrupt */
+
+/* SIGINT / SIGTERM while training (src/cli/interrupt.c): after arm, the
+ * first signal is recorded (cli_interrupted returns its number, else 0)
+ * and the second one ends the process; disarm restores the old handlers.
+ * Not reentrant: one training loop at a time. */
+void cli_interrupt_arm(void);
+void cli_interrupt_disarm(void);
+int cli_interrupted(void);
+
 /* ------------------------------------------------------------ epoch log */
 
 /* --log: the epochs of a run as CSV (src/cli/log.c has the format). */

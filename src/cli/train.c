@@ -1,5 +1,6 @@
 /* `hpctrain train`: data, architecture, checkpoints, the epoch loop. */
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -104,9 +105,11 @@ static int divergence(const cli_opts *o, int epoch)
     return CLI_EXIT_RUNTIME;
 }
 
-/* The epochs still to train: one line, a --log row and a --save each.
- * *ev and *have_final: the last test-set evaluation, if any. Returns 0 or
- * an exit code after one line. */
+/* The epochs still to train: one line, a --log row and a --save each,
+ * until the last or until a SIGINT / SIGTERM has arrived (the epoch that
+ * was running is finished, logged and saved first). *ev and *have_final:
+ * the last test-set evaluation, if any. Returns 0 or an exit code after
+ * one line. */
 static int epochs(const cli_opts *o, cli_data *d, const ht_config *cfg,
                   ht_model *m, cli_log *lg, ht_eval_stats *ev,
                   int *have_final)
@@ -142,6 +145,8 @@ static int epochs(const cli_opts *o, cli_data *d, const ht_config *cfg,
         fflush(stdout);
         if (o->save && (s = ht_model_save(m, o->save)) != HT_OK)
             return cli_lib_error_file("--save", o->save, s);
+        if (cli_interrupted())
+            break;
     }
     return 0;
 }
@@ -195,10 +200,21 @@ static int run(const cli_opts *o, cli_data *d, ht_config *cfg)
     if (o->log)
         rc = cli_log_open(&lg, o->log, o->resume ? ht_model_epoch(m) : -1,
                           cfg->loss == HT_LOSS_XENT);
-    if (rc == 0)
+    if (rc == 0) {
+        cli_interrupt_arm();
         rc = epochs(o, d, cfg, m, &lg, &ev, &have_final);
+        cli_interrupt_disarm();
+    }
+    const int sig = cli_interrupted();
+    if (rc == 0 && sig)
+        printf("interrupted by %s after epoch %d of %d\n",
+               sig == SIGINT ? "SIGINT" : "SIGTERM", ht_model_epoch(m),
+               o->epochs);
     if (rc == 0)
         rc = finish(o, d, cfg, m, &ev, have_final);
+    /* the shell's convention for a run ended by a signal */
+    if (rc == 0 && sig)
+        rc = 128 + sig;
     cli_log_free(&lg);
     ht_model_free(m);
     return rc;
