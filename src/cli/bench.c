@@ -169,10 +169,7 @@ int cli_bench(const cli_opts *o)
     ht_status s = ht_model_create(&cfg, &m);
     ht_epoch_stats st;
     if (s == HT_OK) {
-        /* threads, their binding and the memory policy really in force */
-        char place[1024];
-        ht_model_placement_describe(m, place, sizeof place);
-        fputs(place, stdout);
+        cli_print_placement(m);
         s = ht_model_train_epoch(m, &warm, NULL, NULL, &st);
     }
     /* Machines are shared and noisy: time several runs, quote the median

@@ -42,6 +42,10 @@ int cli_bench(const cli_opts *o);
 int cli_runtime_start(const cli_opts *o, const char *cmd, int show_seed,
                       unsigned long long seed);
 
+/* Prints m's threads, their binding and the memory policy really in
+ * force (ht_model_placement_describe), for train and bench. */
+void cli_print_placement(const ht_model *m);
+
 /* Checks, before any work, that the file given to `flag` can be written:
  * a file name in an existing, writable directory. 0 or an exit code after
  * one line naming the flag. */

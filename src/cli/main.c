@@ -112,6 +112,13 @@ void cli_format_arch(const ht_config *cfg, char *buf, size_t len)
     }
 }
 
+void cli_print_placement(const ht_model *m)
+{
+    char place[1024];
+    ht_model_placement_describe(m, place, sizeof place);
+    fputs(place, stdout);
+}
+
 int cli_runtime_start(const cli_opts *o, const char *cmd, int show_seed,
                       unsigned long long seed)
 {

@@ -186,10 +186,7 @@ static int run(const cli_opts *o, cli_data *d, ht_config *cfg)
         ht_model_free(m);
         return rc;
     }
-    /* threads, their binding and the memory policy really in force */
-    char place[1024];
-    ht_model_placement_describe(m, place, sizeof place);
-    fputs(place, stdout);
+    cli_print_placement(m);
     if (o->resume)
         printf("resumed from %s at epoch %d%s\n", o->resume, ht_model_epoch(m),
                ht_model_epoch(m) >= o->epochs ? " (nothing left to train)" : "");
