@@ -256,6 +256,33 @@ uint64_t ht_model_step(const ht_model *m);    /* completed optimiser steps   */
 float *ht_model_weights(ht_model *m, size_t layer);
 float *ht_model_bias(ht_model *m, size_t layer);
 
+/* Input standardisation: a per-feature map x' = (x - shift) * scale that
+ * the model applies to every row it reads (training, evaluation,
+ * prediction: the caller always passes raw features), saved in and loaded
+ * from checkpoints. A model starts without one.
+ *
+ * ht_model_fit_standardize: shift = mean, scale = 1/standard deviation
+ * (population, divided by n) of each feature over ds's rows, computed in
+ * row order in double, so the same data gives the same bits on any thread
+ * count; a constant feature gets shift = its value and scale = 1 (it maps
+ * to 0). Fit on the training rows only, never on validation or test rows.
+ * HT_ERR_SHAPE if ds->d != sizes[0] or ds is empty; HT_ERR_FORMAT if a
+ * feature's spread is too small for a float scale (< ~3e-39).
+ *
+ * ht_model_set_input_transform: copies sizes[0] shifts and scales (finite;
+ * scales non-zero, else HT_ERR_ARG); both NULL removes the transform.
+ *
+ * ht_model_input_transform: whether the model has one; *shift and *scale
+ * (either pointer may be NULL) point into the model, valid until the next
+ * set, fit or ht_model_free.
+ *
+ * None is thread-safe on the same model; not during a training call. */
+ht_status ht_model_fit_standardize(ht_model *m, const ht_dataset *ds);
+ht_status ht_model_set_input_transform(ht_model *m, const float *shift,
+                                       const float *scale);
+int ht_model_input_transform(const ht_model *m, const float **shift,
+                             const float **scale);
+
 /* Statistics of one epoch of training. */
 typedef struct ht_epoch_stats {
     double loss;         /* mean data loss over the epoch's batches          */
@@ -301,7 +328,7 @@ ht_status ht_model_evaluate(ht_model *m, const ht_dataset *ds,
 ht_status ht_model_predict(ht_model *m, const float *x, size_t n, float *out);
 
 /* Checkpoint: architecture, configuration, weights, optimiser state, epoch
- * and step, written atomically (temporary file in the same directory,
+ * and step, and the input transform if there is one, written atomically (temporary file in the same directory,
  * fsync, rename) with a CRC-32 over the content. A failed save leaves an
  * existing file at `path` untouched. */
 ht_status ht_model_save(const ht_model *m, const char *path);
@@ -312,7 +339,8 @@ ht_status ht_model_load(const char *path, ht_model **out);
 
 /* Loads a checkpoint's state into an existing model of the same
  * architecture (HT_ERR_SHAPE otherwise), keeping m's hyper-parameters.
- * Used by --resume. */
+ * The state includes the input transform: m gets the checkpoint's, or
+ * none if the checkpoint has none. Used by --resume. */
 ht_status ht_model_load_into(ht_model *m, const char *path);
 
 /* Per-kernel profile: wall seconds, floating-point operations and calls per
@@ -366,7 +394,8 @@ const char *ht_prof_name(ht_prof_kind k);
 void ht_model_profile(const ht_model *m, ht_profile *out);
 void ht_model_profile_reset(ht_model *m);
 
-/* 64-bit FNV-1a hash of all weights and biases (bit patterns), for
+/* 64-bit FNV-1a hash of all weights and biases (bit patterns), then of
+ * the input transform's shifts and scales if the model has one, for
  * comparing runs bit for bit. */
 uint64_t ht_model_hash(const ht_model *m);
 

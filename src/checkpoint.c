@@ -1,11 +1,17 @@
 /* Checkpoints: architecture, hyper-parameters, weights, optimiser state,
- * epoch and step, little-endian, followed by a CRC-32 of everything before
- * it; written atomically (ht_file_write_atomic).
+ * epoch and step, and the input transform, little-endian, followed by a
+ * CRC-32 of everything before it; written atomically
+ * (ht_file_write_atomic).
  *
  *   "HTCKPT01"  u32 version  u32 header bytes  header  payload  u32 crc
  *   header : config fields (fixed order, fixed widths), i32 epoch, u64 step,
  *            u64 n_params, u32 has_m, u32 has_v
+ *            version 2 only: u32 has_norm (1)
  *   payload: params[n_params] (then opt_m, then opt_v if present), f32
+ *            version 2 only: shift[sizes[0]], scale[sizes[0]], f32
+ *
+ * A model without an input transform is written as version 1, byte for
+ * byte what earlier builds wrote and read; both versions are read.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +21,8 @@
 #include "model_internal.h"
 
 #define CKPT_MAGIC "HTCKPT01"
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 1u      /* no input transform */
+#define CKPT_VERSION_NORM 2u /* with one */
 
 typedef struct wbuf {
     unsigned char *p;
@@ -146,7 +153,8 @@ ht_status ht_model_save(const ht_model *m, const char *path)
                         "little-endian only", path);
     wbuf w = {0};
     put(&w, CKPT_MAGIC, 8);
-    put_u32(&w, CKPT_VERSION);
+    const int has_norm = m->in_shift != NULL;
+    put_u32(&w, has_norm ? CKPT_VERSION_NORM : CKPT_VERSION);
     wbuf h = {0};
     put_config(&h, &m->cfg);
     put_u32(&h, (uint32_t)m->epoch);
@@ -154,6 +162,8 @@ ht_status ht_model_save(const ht_model *m, const char *path)
     put_u64(&h, m->n_params);
     put_u32(&h, m->opt_m != NULL);
     put_u32(&h, m->opt_v != NULL);
+    if (has_norm)
+        put_u32(&h, 1);
     put_u32(&w, (uint32_t)h.len);
     put(&w, h.p, h.len);
     put(&w, m->params, m->n_params * sizeof(float));
@@ -161,6 +171,8 @@ ht_status ht_model_save(const ht_model *m, const char *path)
         put(&w, m->opt_m, m->n_params * sizeof(float));
     if (m->opt_v)
         put(&w, m->opt_v, m->n_params * sizeof(float));
+    if (has_norm)
+        put(&w, m->in_shift, 2 * m->cfg.sizes[0] * sizeof(float));
     ht_status s = HT_OK;
     if (w.oom || h.oom) {
         s = ht_error(HT_ERR_NOMEM, "%s: out of memory serialising the model",
@@ -186,9 +198,10 @@ static ht_status parse(const char *path, const unsigned char *p, size_t len,
     memcpy(&crc_stored, p + len - 4, 4);
     rbuf r = {p, len - 4, 8, 0};
     const uint32_t version = get_u32(&r);
-    if (version != CKPT_VERSION)
+    if (version != CKPT_VERSION && version != CKPT_VERSION_NORM)
         return ht_error(HT_ERR_FORMAT, "%s: checkpoint version %u, this build "
-                        "reads version %u", path, version, CKPT_VERSION);
+                        "reads versions %u and %u", path, version,
+                        CKPT_VERSION, CKPT_VERSION_NORM);
     const uint32_t hlen = get_u32(&r);
     ht_config c;
     get_config(&r, &c);
@@ -196,7 +209,8 @@ static ht_status parse(const char *path, const unsigned char *p, size_t len,
     const uint64_t step = get_u64(&r);
     const uint64_t n_params = get_u64(&r);
     const uint32_t has_m = get_u32(&r), has_v = get_u32(&r);
-    if (r.short_read || r.pos != 16 + (size_t)hlen)
+    const uint32_t has_norm = version == CKPT_VERSION_NORM ? get_u32(&r) : 0;
+    if (r.short_read || (version == CKPT_VERSION_NORM && has_norm != 1) || r.pos != 16 + (size_t)hlen)
         return ht_error(HT_ERR_FORMAT, "%s: truncated or malformed checkpoint "
                         "header", path);
     if (ht_crc32(p, len - 4) != crc_stored)
@@ -214,9 +228,10 @@ static ht_status parse(const char *path, const unsigned char *p, size_t len,
     int want_m, want_v;
     const size_t want_params = ht_config_n_params(&c, &want_m, &want_v);
     const size_t bytes = want_params * sizeof(float);
+    const size_t norm_bytes = has_norm ? 2 * c.sizes[0] * sizeof(float) : 0;
     if (n_params != want_params || (uint32_t)want_m != has_m ||
         (uint32_t)want_v != has_v ||
-        r.len - r.pos != bytes * (size_t)(1 + want_m + want_v))
+        r.len - r.pos != bytes * (size_t)(1 + want_m + want_v) + norm_bytes)
         return ht_error(HT_ERR_FORMAT, "%s: truncated checkpoint: payload "
                         "does not match its architecture", path);
     ht_model *m;
@@ -228,6 +243,22 @@ static ht_status parse(const char *path, const unsigned char *p, size_t len,
         get(&r, m->opt_m, bytes);
     if (want_v)
         get(&r, m->opt_v, bytes);
+    if (has_norm) {
+        const size_t d = c.sizes[0];
+        float *t = malloc(norm_bytes);
+        if (t == NULL) {
+            ht_model_free(m);
+            return ht_error(HT_ERR_NOMEM, "%s: out of memory", path);
+        }
+        get(&r, t, norm_bytes);
+        s = ht_model_set_input_transform(m, t, t + d);
+        free(t);
+        if (s != HT_OK) {
+            ht_model_free(m);
+            return ht_error(HT_ERR_FORMAT, "%s: invalid input transform in "
+                            "checkpoint: %s", path, ht_last_error());
+        }
+    }
     m->epoch = epoch;
     m->step = step;
     *out = m;
@@ -277,6 +308,14 @@ ht_status ht_model_load_into(ht_model *m, const char *path)
         ht_model_free(src);
         return ht_error(HT_ERR_SHAPE, "%s: checkpoint architecture %s does "
                         "not match %s", path, a, b);
+    }
+    /* The transform goes with the weights that were trained on it. Set
+     * first: it is the only step that can fail (memory), and then m is
+     * still untouched. */
+    s = ht_model_set_input_transform(m, src->in_shift, src->in_scale);
+    if (s != HT_OK) {
+        ht_model_free(src);
+        return s;
     }
     const size_t bytes = m->n_params * sizeof(float);
     memcpy(m->params, src->params, bytes);

@@ -165,6 +165,7 @@ void ht_model_free(ht_model *m)
         return;
     ht_sched_free(m);
     free(m->perm);
+    free(m->in_shift);
     free(m);
 }
 
@@ -192,6 +193,11 @@ uint64_t ht_model_hash(const ht_model *m)
             h = (h ^ p[i]) * 0x100000001b3ull;
         p = (const unsigned char *)(m->params + m->b_off[l]);
         for (size_t i = 0; i < m->cfg.sizes[l + 1] * sizeof(float); i++)
+            h = (h ^ p[i]) * 0x100000001b3ull;
+    }
+    if (m->in_shift) {
+        const unsigned char *p = (const unsigned char *)m->in_shift;
+        for (size_t i = 0; i < 2 * m->cfg.sizes[0] * sizeof(float); i++)
             h = (h ^ p[i]) * 0x100000001b3ull;
     }
     return h;

@@ -47,6 +47,9 @@ struct ht_model {
     float *loss_row;
     size_t *perm;                 /* epoch permutation, grown on demand       */
     size_t perm_cap;
+    /* Input standardisation (src/input_norm.c): sizes[0] shifts then
+     * sizes[0] scales in one allocation owned here, or both NULL. */
+    float *in_shift, *in_scale;
 
     ht_profile prof;
 
@@ -93,6 +96,10 @@ ht_status ht_sched_alloc(ht_model *m, size_t param_floats, int need_m,
                          int need_v, size_t work_floats);
 void ht_sched_first_touch(ht_model *m, size_t param_floats);
 void ht_sched_free(ht_model *m);
+
+/* Applies the model's input transform, if any, to `rows` rows of
+ * sizes[0] floats at x, in place. */
+void ht_input_norm_apply(const ht_model *m, float *x, size_t rows);
 
 /* Wall clock in seconds (monotonic). */
 double ht_now(void);

@@ -279,14 +279,16 @@ static void gather_rows(const run_ctx *r, int buf, size_t pos, size_t count,
         tgt = m->tgtbuf[buf] + dst_row * ds->n_targets;
     if (r->idx) {
         ht_dataset_gather(ds, r->idx + pos, count, x, lab, tgt);
-        return;
+    } else {
+        memcpy(x, ds->x + pos * d, count * d * sizeof(float));
+        if (lab)
+            memcpy(lab, ds->label + pos, count * sizeof(int32_t));
+        if (tgt)
+            memcpy(tgt, ds->target + pos * ds->n_targets,
+                   count * ds->n_targets * sizeof(float));
     }
-    memcpy(x, ds->x + pos * d, count * d * sizeof(float));
-    if (lab)
-        memcpy(lab, ds->label + pos, count * sizeof(int32_t));
-    if (tgt)
-        memcpy(tgt, ds->target + pos * ds->n_targets,
-               count * ds->n_targets * sizeof(float));
+    /* while the rows are still in cache */
+    ht_input_norm_apply(m, x, count);
 }
 
 static size_t step_rows(const run_ctx *r, size_t step)

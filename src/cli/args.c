@@ -13,7 +13,7 @@ enum flag_id {
     F_PROX_L1, F_REG_BIAS, F_SCHEDULE, F_STEP_EPOCHS, F_GAMMA, F_BATCH,
     F_EPOCHS, F_THREADS, F_SEED, F_LOSS, F_SAVE, F_RESUME, F_PRINT_HASH,
     F_PROFILE, F_VAL, F_DATA, F_TRAIN, F_TEST, F_QUIET, F_MODEL, F_STEPS, F_REPEAT, F_PROFILE_JSON,
-    F_LOG, F_CONFUSION, F_PREDICTIONS,
+    F_LOG, F_CONFUSION, F_PREDICTIONS, F_STANDARDIZE,
     F_TOPOLOGY, F_HELP
 };
 
@@ -37,6 +37,8 @@ static const flag_def flags[] = {
     {"--train", F_TRAIN, "FILE.csv", T, "training CSV (label first)"},
     {"--test", F_TEST, "FILE.csv", T | E, "test CSV"},
     {"--val", F_VAL, "FRAC", T, "split FRAC of training data off for validation"},
+    {"--standardize", F_STANDARDIZE, NULL, T,
+     "inputs to mean 0, std 1 per feature (fit on training rows)"},
     {"--model", F_MODEL, "FILE", E, "checkpoint to evaluate (required)"},
     {"--arch", F_ARCH, "A-B-..-Z", T | B, "layer sizes, e.g. 784-1024-1024-10"},
     {"--loss", F_LOSS, "xent|mse", T, "loss (mse loads CSV targets as regression)"},
@@ -359,6 +361,7 @@ static int apply(cli_opts *o, const flag_def *f, const char *v)
     case F_PROFILE_JSON: o->profile_json = v; return 0;
     case F_LOG: o->log = v; return 0;
     case F_CONFUSION: o->confusion = 1; return 0;
+    case F_STANDARDIZE: o->standardize = 1; return 0;
     case F_PREDICTIONS: o->predictions = v; return 0;
     case F_QUIET: o->quiet = 1; return 0;
     case F_TOPOLOGY: o->topology = 1; return 0;

@@ -34,6 +34,7 @@ typedef struct cli_opts {
     const char *log;      /* train: per-epoch CSV                        */
     const char *predictions; /* eval: per-row predictions as CSV         */
     int confusion;        /* eval: per-class recall, confusion matrix    */
+    int standardize;      /* train: fit an input standardisation         */
     const char *data_dir, *train_csv, *test_csv;
     int print_hash, profile, quiet, help;
     int topology;         /* info: print the placement plan              */

@@ -53,6 +53,9 @@ int cli_eval(const cli_opts *o)
     rc = cli_data_check(&d, mc, source);
     if (rc == 0) {
         printf("model: %s, %s, epoch %d\n", o->model, arch, ht_model_epoch(m));
+        if (ht_model_input_transform(m, NULL, NULL))
+            printf("input: standardized per feature (the map in %s)\n",
+                   o->model);
         ht_eval_stats ev;
         s = ht_model_evaluate(m, d.test, &ev);
         if (s != HT_OK) {

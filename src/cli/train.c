@@ -47,6 +47,33 @@ static int resume(ht_model *m, const char *path)
     return cli_lib_error_file("--resume", path, s);
 }
 
+/* --standardize fits the map on the training rows (after --val has split
+ * its rows off, so nothing is learnt from them). A resumed run keeps the
+ * checkpoint's map, whatever the flags: its weights were trained on it. */
+static int input_transform(const cli_opts *o, const cli_data *d, ht_model *m)
+{
+    const int have = ht_model_input_transform(m, NULL, NULL);
+    if (o->resume) {
+        if (o->standardize && !have) {
+            cli_error("--standardize: checkpoint %s was trained without it; "
+                      "resume without --standardize", o->resume);
+            return CLI_EXIT_RUNTIME;
+        }
+        if (have)
+            printf("input: standardized per feature (the map in %s)\n",
+                   o->resume);
+        return 0;
+    }
+    if (!o->standardize)
+        return 0;
+    ht_status s = ht_model_fit_standardize(m, d->train);
+    if (s != HT_OK)
+        return cli_lib_error("--standardize", s);
+    printf("input: standardized per feature (mean and std of the %zu "
+           "training rows)\n", d->train->n);
+    return 0;
+}
+
 static void print_setup(const cli_opts *o, const cli_data *d, const ht_config *c)
 {
     static const char *const opt[] = {"sgd", "adam", "adamw"};
@@ -190,6 +217,11 @@ static int run(const cli_opts *o, cli_data *d, ht_config *cfg)
     if (o->resume)
         printf("resumed from %s at epoch %d%s\n", o->resume, ht_model_epoch(m),
                ht_model_epoch(m) >= o->epochs ? " (nothing left to train)" : "");
+    rc = input_transform(o, d, m);
+    if (rc) {
+        ht_model_free(m);
+        return rc;
+    }
 
     cli_log lg = {0};
     ht_eval_stats ev = {0};
