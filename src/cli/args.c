@@ -13,7 +13,7 @@ enum flag_id {
     F_PROX_L1, F_REG_BIAS, F_SCHEDULE, F_STEP_EPOCHS, F_GAMMA, F_BATCH,
     F_EPOCHS, F_THREADS, F_SEED, F_LOSS, F_SAVE, F_RESUME, F_PRINT_HASH,
     F_PROFILE, F_VAL, F_DATA, F_TRAIN, F_TEST, F_QUIET, F_MODEL, F_STEPS, F_REPEAT, F_PROFILE_JSON,
-    F_LOG, F_CONFUSION, F_PREDICTIONS, F_STANDARDIZE,
+    F_LOG, F_CONFUSION, F_PREDICTIONS, F_STANDARDIZE, F_SAVE_BEST, F_PATIENCE,
     F_TOPOLOGY, F_HELP
 };
 
@@ -67,6 +67,10 @@ static const flag_def flags[] = {
     {"--seed", F_SEED, "N", T | B, "seed for init, shuffling, dropout"},
     {"--save", F_SAVE, "FILE", T, "checkpoint after every epoch (atomic)"},
     {"--resume", F_RESUME, "FILE", T, "continue from a checkpoint"},
+    {"--save-best", F_SAVE_BEST, "FILE", T,
+     "checkpoint the epoch with the best validation score (needs --val)"},
+    {"--patience", F_PATIENCE, "N", T,
+     "stop after N epochs without a better validation score (needs --val)"},
     {"--print-hash", F_PRINT_HASH, NULL, T | E | B, "print a hash of the final weights"},
     {"--profile", F_PROFILE, NULL, T, "print the per-kernel profile at the end"},
     {"--profile-json", F_PROFILE_JSON, "FILE", T | B,
@@ -351,6 +355,8 @@ static int apply(cli_opts *o, const flag_def *f, const char *v)
         return 0;
     }
     case F_SAVE: o->save = v; return 0;
+    case F_SAVE_BEST: o->save_best = v; return 0;
+    case F_PATIENCE: return parse_int(n, v, 1, 1000000, &o->patience);
     case F_RESUME: o->resume = v; return 0;
     case F_MODEL: o->model = v; return 0;
     case F_DATA: o->data_dir = v; return 0;
@@ -438,6 +444,13 @@ int cli_parse(enum cli_cmd cmd, int argc, char **argv, int first, cli_opts *o)
     }
     if (cmd == CLI_TRAIN && o->test_csv && !o->train_csv) {
         cli_error("--test %s: needs --train FILE.csv as well", o->test_csv);
+        return CLI_EXIT_USAGE;
+    }
+    if (cmd == CLI_TRAIN && (o->save_best || o->patience) && o->val <= 0) {
+        /* choosing an epoch on the test rows would leak them into the model */
+        cli_error("%s: needs --val FRAC: the best epoch is chosen on "
+                  "validation rows, never on the test set",
+                  o->save_best ? "--save-best" : "--patience");
         return CLI_EXIT_USAGE;
     }
     if (cmd == CLI_EVAL && o->model == NULL) {

@@ -32,6 +32,9 @@ typedef struct cli_opts {
     const char *save, *resume, *model;
     const char *profile_json; /* train, bench: the profile as JSON here  */
     const char *log;      /* train: per-epoch CSV                        */
+    const char *save_best; /* train: checkpoint of the best val epoch    */
+    int patience;         /* train: early stop after this many epochs
+                             without a better val score; 0: never        */
     const char *predictions; /* eval: per-row predictions as CSV         */
     int confusion;        /* eval: per-class recall, confusion matrix    */
     int standardize;      /* train: fit an input standardisation         */
