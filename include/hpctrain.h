@@ -129,7 +129,9 @@ ht_status ht_sgemm_ex(int transa, int transb, size_t m, size_t n, size_t k,
 
 /* A data set held in memory. x is n x d row-major, features as floats.
  * For classification `label` holds n class indices and `target` is NULL;
- * for regression `target` holds n x n_targets values and `label` is NULL. */
+ * for regression `target` holds n x n_targets values and `label` is NULL;
+ * a set of inputs only (HT_TARGET_NONE, ht_dataset_load_idx_images) has
+ * neither: it can be predicted on, not trained or evaluated on. */
 typedef struct ht_dataset {
     size_t n;          /* rows (samples)                                    */
     size_t d;          /* features per row                                  */
@@ -150,13 +152,19 @@ typedef struct ht_dataset {
 ht_status ht_dataset_load_idx(const char *images_path, const char *labels_path,
                               ht_dataset **out);
 
+/* The images of an IDX file alone (inputs to predict on): as
+ * ht_dataset_load_idx, with label and target NULL. Thread-safe. */
+ht_status ht_dataset_load_idx_images(const char *images_path,
+                                     ht_dataset **out);
+
 typedef enum ht_target_kind {
     HT_TARGET_CLASS = 0,     /* first column: integer class label >= 0      */
-    HT_TARGET_REGRESSION = 1 /* first column: numeric target                 */
+    HT_TARGET_REGRESSION = 1, /* first column: numeric target                */
+    HT_TARGET_NONE = 2        /* no label column: every column is a feature  */
 } ht_target_kind;
 
 /* Loads a CSV file: one row per line, first column the label or target,
- * the rest the features; comma separated, optional header line (a first
+ * the rest the features (HT_TARGET_NONE: every column a feature); comma separated, optional header line (a first
  * line whose fields are not all numbers). Empty lines are skipped. Errors
  * name the file and line: HT_ERR_IO, HT_ERR_FORMAT (bad number, ragged
  * row, NaN/Inf, negative or non-integer label). Thread-safe. */

@@ -199,6 +199,7 @@ static ht_status parse_row(const csv_ctx *c, const char *p, float *x,
                            int32_t *label, float *target, const char **next)
 {
     const size_t nf = c->fields;
+    const size_t off = c->kind == HT_TARGET_NONE ? 0 : 1; /* x[f - off] */
     for (size_t f = 0; f < nf; f++) {
         const char *q = p;
         p = skip_blank(p);
@@ -213,10 +214,10 @@ static ht_status parse_row(const csv_ctx *c, const char *p, float *x,
                 return bad_number(c, f + 1, p);
             if (!isfinite(v))
                 return not_finite(c, f + 1, p);
-            if (f == 0)
+            if (f < off)
                 *target = v;
             else
-                x[f - 1] = v;
+                x[f - off] = v;
         }
         p = skip_blank(q);
         if (*p != ',' && *p != '\n' && *p != '\0')
@@ -268,7 +269,8 @@ ht_status ht_dataset_load_csv(const char *path, ht_target_kind kind,
 {
     if (!path || !out)
         return ht_error(HT_ERR_ARG, "ht_dataset_load_csv: NULL argument");
-    if (kind != HT_TARGET_CLASS && kind != HT_TARGET_REGRESSION)
+    if (kind != HT_TARGET_CLASS && kind != HT_TARGET_REGRESSION &&
+        kind != HT_TARGET_NONE)
         return ht_error(HT_ERR_ARG, "%s: unknown target kind %d", path,
                         (int)kind);
     void *data;
@@ -328,7 +330,8 @@ ht_status ht_dataset_load_csv(const char *path, ht_target_kind kind,
     }
     c.fields = count_fields(data_start);
     c.fields_line = data_line;
-    if (c.fields < 2) {
+    const size_t off = kind == HT_TARGET_NONE ? 0 : 1; /* label columns */
+    if (c.fields < 1 + off) {
         free(data);
         return ht_error(HT_ERR_FORMAT, "%s:%zu: 1 field: a row needs a %s and "
                         "at least one feature", path, data_line,
@@ -336,11 +339,15 @@ ht_status ht_dataset_load_csv(const char *path, ht_target_kind kind,
     }
 
     ht_dataset *ds;
-    s = ht_dataset_alloc(rows, c.fields - 1,
+    s = ht_dataset_alloc(rows, c.fields - off,
                          kind == HT_TARGET_REGRESSION ? 1 : 0, path, &ds);
     if (s != HT_OK) {
         free(data);
         return s;
+    }
+    if (kind == HT_TARGET_NONE) {
+        free(ds->label);
+        ds->label = NULL;
     }
     const size_t d = ds->d;
     int32_t max_label = 0;
@@ -358,7 +365,7 @@ ht_status ht_dataset_load_csv(const char *path, ht_target_kind kind,
                 ds->label[r] = lab;
                 if (lab > max_label)
                     max_label = lab;
-            } else {
+            } else if (kind == HT_TARGET_REGRESSION) {
                 ds->target[r] = tgt;
             }
             r++;

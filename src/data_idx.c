@@ -450,3 +450,31 @@ ht_status ht_dataset_load_idx(const char *images_path, const char *labels_path,
     *out = ds;
     return HT_OK;
 }
+
+ht_status ht_dataset_load_idx_images(const char *images_path,
+                                     ht_dataset **out)
+{
+    if (!images_path || !out)
+        return ht_error(HT_ERR_ARG, "ht_dataset_load_idx_images: NULL "
+                        "argument");
+    idx_file img;
+    ht_status s = idx_open(&img, images_path, "image");
+    if (s != HT_OK)
+        return s;
+    ht_dataset *ds = NULL;
+    s = idx_header(&img);
+    if (s == HT_OK)
+        s = ht_dataset_alloc(img.n, img.d, 0, images_path, &ds);
+    if (s == HT_OK) {
+        free(ds->label);
+        ds->label = NULL;
+        s = read_elements(&img, ds->x);
+    }
+    idx_close(&img);
+    if (s != HT_OK) {
+        ht_dataset_free(ds);
+        return s;
+    }
+    *out = ds;
+    return HT_OK;
+}

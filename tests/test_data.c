@@ -349,6 +349,35 @@ static void test_idx_truncated(void **state)
     }
 }
 
+/* Images alone: the same floats as the labelled loader, no label array;
+ * truncation still reported against the file. */
+static void test_idx_images_only(void **state)
+{
+    (void)state;
+    const char *img = tmp("io_img.idx.gz"), *lab = tmp("io_lab.idx.gz");
+    write_good_pair(img, lab, 1);
+    ht_dataset *a = NULL, *b = NULL;
+    assert_int_equal(ht_dataset_load_idx(img, lab, &a), HT_OK);
+    assert_int_equal(ht_dataset_load_idx_images(img, &b), HT_OK);
+    assert_int_equal(b->n, a->n);
+    assert_int_equal(b->d, a->d);
+    assert_memory_equal(b->x, a->x, a->n * a->d * sizeof(float));
+    assert_null(b->label);
+    assert_null(b->target);
+    assert_int_equal(b->n_classes, 0);
+    ht_dataset_free(a);
+    ht_dataset_free(b);
+    truncate_to(img, file_size(img) / 2);
+    b = (ht_dataset *)&b;
+    assert_int_equal(ht_dataset_load_idx_images(img, &b), HT_ERR_FORMAT);
+    assert_ptr_equal(b, (ht_dataset *)&b);
+    assert_msg_has("io_img.idx.gz");
+    assert_msg_has("truncated");
+    assert_int_equal(ht_dataset_load_idx_images(tmp("io_missing.idx"), &b),
+                     HT_ERR_IO);
+    assert_msg_has("io_missing.idx");
+}
+
 static void test_idx_corrupt_gzip(void **state)
 {
     (void)state;
@@ -595,6 +624,45 @@ static void test_csv_good(void **state)
     assert_int_equal(ds->n_targets, 1);
     assert_true(ds->target[0] == -1.5f && ds->target[1] == 250.0f);
     ht_dataset_free(ds);
+}
+
+/* Inputs only (HT_TARGET_NONE): every column is a feature, a label-looking
+ * first column included; one column is enough; errors as for labelled
+ * files, with field numbers counted from 1 over all columns. */
+static void test_csv_features_only(void **state)
+{
+    (void)state;
+    const char *path = tmp("feat.csv");
+    write_text(path, "a,b,c\n1, 0.5 ,2\n\n-3,1e3,-0\n");
+    ht_dataset *ds = NULL;
+    if (ht_dataset_load_csv(path, HT_TARGET_NONE, &ds) != HT_OK)
+        fail_msg("%s", ht_last_error());
+    assert_int_equal(ds->n, 2);
+    assert_int_equal(ds->d, 3);
+    assert_null(ds->label);
+    assert_null(ds->target);
+    assert_int_equal(ds->n_classes, 0);
+    assert_int_equal(ds->n_targets, 0);
+    static const float want[6] = {1, 0.5f, 2, -3, 1000, -0.0f};
+    assert_memory_equal(ds->x, want, sizeof want);
+    ht_dataset_free(ds);
+
+    write_text(path, "7\n-2.5\n");
+    assert_int_equal(ht_dataset_load_csv(path, HT_TARGET_NONE, &ds), HT_OK);
+    assert_int_equal(ds->n, 2);
+    assert_int_equal(ds->d, 1);
+    assert_true(ds->x[0] == 7.0f && ds->x[1] == -2.5f);
+    ht_dataset_free(ds);
+
+    expect_csv_fail("1,2\n3,x\n", HT_TARGET_NONE, HT_ERR_FORMAT,
+                    "bad.csv:2: field 2");
+    expect_csv_fail("1,2\n3\n", HT_TARGET_NONE, HT_ERR_FORMAT,
+                    "1 field, expected 2");
+    expect_csv_fail("1,nan\n", HT_TARGET_NONE, HT_ERR_FORMAT, "bad.csv:1");
+    ds = (ht_dataset *)&ds;
+    assert_int_equal(ht_dataset_load_csv(path, (ht_target_kind)3, &ds),
+                     HT_ERR_ARG);
+    assert_ptr_equal(ds, (ht_dataset *)&ds);
 }
 
 static void test_csv_errors(void **state)
@@ -880,6 +948,7 @@ int main(void)
         cmocka_unit_test(test_idx_types_and_dims),
         cmocka_unit_test(test_idx_nonfinite),
         cmocka_unit_test(test_idx_truncated),
+        cmocka_unit_test(test_idx_images_only),
         cmocka_unit_test(test_idx_corrupt_gzip),
         cmocka_unit_test(test_idx_bad_headers),
         cmocka_unit_test(test_idx_count_mismatch),
@@ -887,6 +956,7 @@ int main(void)
         cmocka_unit_test(test_idx_absurd_header),
         cmocka_unit_test(test_idx_fashion_mnist),
         cmocka_unit_test(test_csv_good),
+        cmocka_unit_test(test_csv_features_only),
         cmocka_unit_test(test_csv_errors),
         cmocka_unit_test(test_csv_matches_strtof),
         cmocka_unit_test(test_split),

@@ -14,13 +14,14 @@ enum flag_id {
     F_EPOCHS, F_THREADS, F_SEED, F_LOSS, F_SAVE, F_RESUME, F_PRINT_HASH,
     F_PROFILE, F_VAL, F_DATA, F_TRAIN, F_TEST, F_QUIET, F_MODEL, F_STEPS, F_REPEAT, F_PROFILE_JSON,
     F_LOG, F_CONFUSION, F_PREDICTIONS, F_STANDARDIZE, F_SAVE_BEST, F_PATIENCE,
-    F_TOPOLOGY, F_HELP
+    F_INPUT, F_OUTPUT, F_TOPOLOGY, F_HELP
 };
 
 #define T CLI_TRAIN
 #define E CLI_EVAL
 #define I CLI_INFO
 #define B CLI_BENCH
+#define P CLI_PREDICT
 
 typedef struct flag_def {
     const char *name;
@@ -39,7 +40,10 @@ static const flag_def flags[] = {
     {"--val", F_VAL, "FRAC", T, "split FRAC of training data off for validation"},
     {"--standardize", F_STANDARDIZE, NULL, T,
      "inputs to mean 0, std 1 per feature (fit on training rows)"},
-    {"--model", F_MODEL, "FILE", E, "checkpoint to evaluate (required)"},
+    {"--model", F_MODEL, "FILE", E | P, "checkpoint to use (required)"},
+    {"--input", F_INPUT, "FILE", P,
+     "inputs: CSV of features only, or IDX images (required)"},
+    {"--output", F_OUTPUT, "FILE", P, "predictions as CSV (atomic; required)"},
     {"--arch", F_ARCH, "A-B-..-Z", T | B, "layer sizes, e.g. 784-1024-1024-10"},
     {"--loss", F_LOSS, "xent|mse", T, "loss (mse loads CSV targets as regression)"},
     {"--dropout", F_DROPOUT, "P", T | B, "dropout on hidden activations, [0,1)"},
@@ -63,7 +67,7 @@ static const flag_def flags[] = {
     {"--epochs", F_EPOCHS, "N", T, "total epochs (with --resume: up to N)"},
     {"--steps", F_STEPS, "N", B, "optimiser steps to time (default 20)"},
     {"--repeat", F_REPEAT, "N", B, "timed runs of those steps (default 5)"},
-    {"--threads", F_THREADS, "N", T | E | I | B, "OpenMP threads"},
+    {"--threads", F_THREADS, "N", T | E | I | B | P, "OpenMP threads"},
     {"--seed", F_SEED, "N", T | B, "seed for init, shuffling, dropout"},
     {"--save", F_SAVE, "FILE", T, "checkpoint after every epoch (atomic)"},
     {"--resume", F_RESUME, "FILE", T, "continue from a checkpoint"},
@@ -84,13 +88,14 @@ static const flag_def flags[] = {
     {"--quiet", F_QUIET, NULL, T | E | B, "no progress bar"},
     {"--topology", F_TOPOLOGY, NULL, I,
      "print the NUMA placement plan for --threads and --batch"},
-    {"--help", F_HELP, NULL, T | E | I | B, "this text"},
+    {"--help", F_HELP, NULL, T | E | I | B | P, "this text"},
 };
 
 #undef T
 #undef E
 #undef I
 #undef B
+#undef P
 
 static const struct {
     const char *name;
@@ -101,6 +106,7 @@ static const struct {
     {"eval", CLI_EVAL, "evaluate a checkpoint on test data"},
     {"info", CLI_INFO, "CPU, ISA, threads, kernel blocking, hwloc topology"},
     {"bench", CLI_BENCH, "time training steps on random data, per-kernel profile"},
+    {"predict", CLI_PREDICT, "a checkpoint's predictions for unlabelled inputs"},
 };
 
 const char *cli_cmd_name(enum cli_cmd cmd)
@@ -359,6 +365,8 @@ static int apply(cli_opts *o, const flag_def *f, const char *v)
     case F_PATIENCE: return parse_int(n, v, 1, 1000000, &o->patience);
     case F_RESUME: o->resume = v; return 0;
     case F_MODEL: o->model = v; return 0;
+    case F_INPUT: o->input = v; return 0;
+    case F_OUTPUT: o->predictions = v; return 0;
     case F_DATA: o->data_dir = v; return 0;
     case F_TRAIN: o->train_csv = v; return 0;
     case F_TEST: o->test_csv = v; return 0;
@@ -453,8 +461,15 @@ int cli_parse(enum cli_cmd cmd, int argc, char **argv, int first, cli_opts *o)
                   o->save_best ? "--save-best" : "--patience");
         return CLI_EXIT_USAGE;
     }
-    if (cmd == CLI_EVAL && o->model == NULL) {
-        cli_error("--model: required (the checkpoint to evaluate)");
+    if ((cmd == CLI_EVAL || cmd == CLI_PREDICT) && o->model == NULL) {
+        cli_error("--model: required (the checkpoint to %s)",
+                  cmd == CLI_EVAL ? "evaluate" : "predict with");
+        return CLI_EXIT_USAGE;
+    }
+    if (cmd == CLI_PREDICT && (o->input == NULL || o->predictions == NULL)) {
+        cli_error("%s: required (%s)", o->input ? "--output" : "--input",
+                  o->input ? "the CSV file to write"
+                           : "the inputs: a CSV of features or IDX images");
         return CLI_EXIT_USAGE;
     }
     o->cfg.total_epochs = o->epochs;

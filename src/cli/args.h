@@ -15,7 +15,8 @@ enum cli_cmd {
     CLI_TRAIN = 1,
     CLI_EVAL = 2,
     CLI_INFO = 4,
-    CLI_BENCH = 8
+    CLI_BENCH = 8,
+    CLI_PREDICT = 16
 };
 
 typedef struct cli_opts {
@@ -35,7 +36,9 @@ typedef struct cli_opts {
     const char *save_best; /* train: checkpoint of the best val epoch    */
     int patience;         /* train: early stop after this many epochs
                              without a better val score; 0: never        */
-    const char *predictions; /* eval: per-row predictions as CSV         */
+    const char *predictions; /* eval: per-row predictions as CSV;
+                                predict: its --output                   */
+    const char *input;    /* predict: the inputs (CSV or IDX images)     */
     int confusion;        /* eval: per-class recall, confusion matrix    */
     int standardize;      /* train: fit an input standardisation         */
     const char *data_dir, *train_csv, *test_csv;

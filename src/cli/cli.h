@@ -36,6 +36,7 @@ int cli_train(const cli_opts *o);
 int cli_eval(const cli_opts *o);
 int cli_info(const cli_opts *o);
 int cli_bench(const cli_opts *o);
+int cli_predict(const cli_opts *o);
 
 /* Common start-of-run setup: runtime init, --threads, and the line naming
  * the ISA, thread count and seed. Returns 0 or an exit code. */
@@ -119,8 +120,9 @@ int cli_write_profile_json(const char *path, const ht_model *m,
                            int runs, size_t samples);
 
 /* eval --confusion / --predictions over ds (labels and outputs checked
- * against m, and --confusion against an MSE model, by the caller). 0, or
- * an exit code after one line. */
+ * against m, and --confusion against an MSE model, by the caller); for
+ * predict (o->cmd), the --output CSV of a set without labels or targets.
+ * 0, or an exit code after one line. */
 int cli_eval_reports(const cli_opts *o, ht_model *m, const ht_dataset *ds);
 
 /* ------------------------------------------------------------ interrupt */

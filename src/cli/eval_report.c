@@ -1,5 +1,7 @@
 /* eval's per-row reports: --confusion (per-class recall and the confusion
- * matrix) and --predictions FILE (each row's prediction as CSV). Both take
+ * matrix) and --predictions FILE (each row's prediction as CSV), and
+ * predict's --output (the same CSV without the label or target columns,
+ * for inputs that have none). Both take
  * the model's outputs from ht_model_predict, whose probabilities are the
  * bits ht_model_evaluate scores, and the same first-maximum argmax, so the
  * matrix's diagonal adds up to exactly the accuracy eval prints. */
@@ -14,6 +16,7 @@
 #define PREDICT_CHUNK 8192
 
 typedef struct report {
+    const char *cmd, *flag; /* "eval", "--predictions" for messages     */
     const ht_dataset *ds;
     size_t outs;            /* outputs per row                          */
     int xent;
@@ -34,11 +37,11 @@ static void csv_header(const report *r)
 {
     fputs("row", r->csv);
     if (r->xent) {
-        fputs(",label,predicted", r->csv);
+        fputs(r->ds->label ? ",label,predicted" : ",predicted", r->csv);
         for (size_t j = 0; j < r->outs; j++)
             fprintf(r->csv, ",p_%zu", j);
     } else {
-        for (size_t j = 0; j < r->outs; j++)
+        for (size_t j = 0; r->ds->target && j < r->outs; j++)
             fprintf(r->csv, ",target_%zu", j);
         for (size_t j = 0; j < r->outs; j++)
             fprintf(r->csv, ",output_%zu", j);
@@ -51,9 +54,11 @@ static void csv_row(const report *r, size_t i, const float *out)
 {
     fprintf(r->csv, "%zu", i);
     if (r->xent) {
-        fprintf(r->csv, ",%d,%zu", (int)r->ds->label[i], argmax(out, r->outs));
+        if (r->ds->label)
+            fprintf(r->csv, ",%d", (int)r->ds->label[i]);
+        fprintf(r->csv, ",%zu", argmax(out, r->outs));
     } else {
-        for (size_t j = 0; j < r->outs; j++)
+        for (size_t j = 0; r->ds->target && j < r->outs; j++)
             fprintf(r->csv, ",%.9g", (double)r->ds->target[i * r->outs + j]);
     }
     for (size_t j = 0; j < r->outs; j++)
@@ -67,7 +72,7 @@ static int predict_all(ht_model *m, report *r)
     const size_t chunk = ds->n < PREDICT_CHUNK ? ds->n : PREDICT_CHUNK;
     float *out = malloc((chunk ? chunk : 1) * r->outs * sizeof *out);
     if (out == NULL) {
-        cli_error("eval: cannot allocate %zu bytes for predictions",
+        cli_error("%s: cannot allocate %zu bytes for predictions", r->cmd,
                   chunk * r->outs * sizeof *out);
         return CLI_EXIT_RUNTIME;
     }
@@ -76,7 +81,7 @@ static int predict_all(ht_model *m, report *r)
         ht_status s = ht_model_predict(m, ds->x + i0 * ds->d, n, out);
         if (s != HT_OK) {
             free(out);
-            return cli_lib_error("eval", s);
+            return cli_lib_error(r->cmd, s);
         }
         for (size_t i = 0; i < n; i++) {
             const float *o = out + i * r->outs;
@@ -124,8 +129,10 @@ static void print_confusion(const report *r)
 int cli_eval_reports(const cli_opts *o, ht_model *m, const ht_dataset *ds)
 {
     const ht_config *mc = ht_model_config(m);
-    report r = {ds, mc->sizes[mc->n_layers], mc->loss == HT_LOSS_XENT, NULL,
-                NULL};
+    const int predict = o->cmd == CLI_PREDICT;
+    report r = {predict ? "predict" : "eval",
+                predict ? "--output" : "--predictions", ds,
+                mc->sizes[mc->n_layers], mc->loss == HT_LOSS_XENT, NULL, NULL};
     char *text = NULL;
     size_t len = 0;
     if (o->confusion &&
@@ -136,14 +143,14 @@ int cli_eval_reports(const cli_opts *o, ht_model *m, const ht_dataset *ds)
     }
     if (o->predictions && (r.csv = open_memstream(&text, &len)) == NULL) {
         free(r.conf);
-        cli_error("--predictions %s: cannot allocate the text", o->predictions);
+        cli_error("%s %s: cannot allocate the text", r.flag, o->predictions);
         return CLI_EXIT_RUNTIME;
     }
     if (r.csv)
         csv_header(&r);
     int rc = predict_all(m, &r);
     if (r.csv && fclose(r.csv) != 0 && rc == 0) {
-        cli_error("--predictions %s: cannot allocate the text", o->predictions);
+        cli_error("%s %s: cannot allocate the text", r.flag, o->predictions);
         rc = CLI_EXIT_RUNTIME;
     }
     if (rc == 0 && r.conf)
@@ -151,7 +158,7 @@ int cli_eval_reports(const cli_opts *o, ht_model *m, const ht_dataset *ds)
     if (rc == 0 && o->predictions) {
         ht_status s = ht_file_write_atomic(o->predictions, text, len);
         if (s != HT_OK)
-            rc = cli_lib_error_file("--predictions", o->predictions, s);
+            rc = cli_lib_error_file(r.flag, o->predictions, s);
         else
             printf("predictions: %s, %zu rows\n", o->predictions, ds->n);
     }

@@ -172,6 +172,7 @@ int main(int argc, char **argv)
     case CLI_EVAL: return cli_eval(&o);
     case CLI_INFO: return cli_info(&o);
     case CLI_BENCH: return cli_bench(&o);
+    case CLI_PREDICT: return cli_predict(&o);
     case CLI_NONE: break;
     }
     return CLI_EXIT_USAGE;

@@ -35,10 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     enum { MAX_ARGS = 64 };
     static const enum cli_cmd cmds[] = {CLI_TRAIN, CLI_EVAL, CLI_INFO,
-                                        CLI_BENCH};
+                                        CLI_BENCH, CLI_PREDICT};
     if (size < 1)
         return 0;
-    const enum cli_cmd cmd = cmds[data[0] % 4];
+    const enum cli_cmd cmd = cmds[data[0] % 5];
     char *copy = malloc(size); /* the arguments, NUL-terminated */
     FUZZ_CHECK(copy != NULL);
     memcpy(copy, data + 1, size - 1);

@@ -1,0 +1,96 @@
+/* `hpctrain predict --model FILE --input FILE --output FILE`: a
+ * checkpoint's outputs for inputs without labels, as CSV. The input is a
+ * CSV of features only or an IDX image file (raw or gzip), told apart by
+ * content: IDX starts with two zero bytes (gzip with 1f 8b), and a CSV
+ * can do neither (the CSV reader refuses NUL bytes). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+/* 1: IDX (or gzip), 0: CSV, -1 after one error line. */
+static int input_is_idx(const char *path)
+{
+    struct stat st;
+    FILE *f = NULL;
+    if (stat(path, &st) != 0 || (f = fopen(path, "rb")) == NULL) {
+        cli_error("--input %s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        fclose(f);
+        cli_error("--input %s: not a regular file", path);
+        return -1;
+    }
+    unsigned char b[2] = {1, 1};
+    const size_t got = fread(b, 1, 2, f);
+    fclose(f);
+    return got == 2 && ((b[0] == 0 && b[1] == 0) || (b[0] == 0x1f && b[1] == 0x8b));
+}
+
+static int load_input(const char *path, ht_dataset **ds)
+{
+    const int idx = input_is_idx(path);
+    if (idx < 0)
+        return CLI_EXIT_RUNTIME;
+    ht_status s = idx ? ht_dataset_load_idx_images(path, ds)
+                      : ht_dataset_load_csv(path, HT_TARGET_NONE, ds);
+    if (s == HT_OK)
+        return 0;
+    const char *msg = ht_last_error();
+    return msg && strstr(msg, path) ? cli_lib_error(NULL, s)
+                                    : cli_lib_error_file("--input", path, s);
+}
+
+int cli_predict(const cli_opts *o)
+{
+    int rc = cli_check_out_path("--output", o->predictions);
+    if (rc)
+        return rc;
+    if (strcmp(o->predictions, o->model) == 0 ||
+        strcmp(o->predictions, o->input) == 0) {
+        cli_error("--output %s: also given as --%s", o->predictions,
+                  strcmp(o->predictions, o->model) == 0 ? "model" : "input");
+        return CLI_EXIT_USAGE;
+    }
+    struct stat st;
+    if (stat(o->model, &st) != 0) {
+        cli_error("--model %s: cannot open: %s", o->model, strerror(errno));
+        return CLI_EXIT_RUNTIME;
+    }
+    rc = cli_runtime_start(o, "predict", 0, 0);
+    if (rc)
+        return rc;
+    ht_model *m = NULL;
+    ht_status s = ht_model_load(o->model, &m);
+    if (s != HT_OK)
+        return cli_lib_error_file("--model", o->model, s);
+    ht_dataset *ds = NULL;
+    rc = load_input(o->input, &ds);
+    const ht_config *mc = ht_model_config(m);
+    char arch[256];
+    cli_format_arch(mc, arch, sizeof arch);
+    if (rc == 0 && ds->d != mc->sizes[0]) {
+        cli_error("--input %s: %zu features per row, but model %s (%s) takes "
+                  "%zu%s", o->input, ds->d, o->model, arch, mc->sizes[0],
+                  ds->d == mc->sizes[0] + 1
+                      ? " (a label column? predict reads features only; "
+                        "eval takes labelled data)"
+                      : "");
+        rc = CLI_EXIT_RUNTIME;
+    }
+    if (rc == 0) {
+        printf("model: %s, %s, epoch %d\n", o->model, arch, ht_model_epoch(m));
+        if (ht_model_input_transform(m, NULL, NULL))
+            printf("input: standardized per feature (the map in %s)\n",
+                   o->model);
+        printf("input: %s, %zu rows x %zu features\n", o->input, ds->n, ds->d);
+        fflush(stdout);
+        rc = cli_eval_reports(o, m, ds);
+    }
+    ht_dataset_free(ds);
+    ht_model_free(m);
+    return rc;
+}
