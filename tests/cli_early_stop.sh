@@ -8,22 +8,7 @@
 # both flags need --val.
 # usage: bash cli_early_stop.sh /path/to/hpctrain TMPDIR
 set -u
-H=${1:?usage: cli_early_stop.sh HPCTRAIN TMPDIR}
-T=${2:?usage: cli_early_stop.sh HPCTRAIN TMPDIR}
-rm -rf "$T" && mkdir -p "$T" || { echo "cannot create $T"; exit 1; }
-PY=$(command -v python3) || { echo "FAIL: python3 (stdlib only) is needed to generate the data"; exit 1; }
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
-run() {
-    local name=$1 out=$2
-    shift 2
-    if "$@" >"$out" 2>"$T/err"; then return 0; fi
-    bad "$name" "exit $? from: $*"
-    sed 's/^/     stderr: /' "$T/err"
-    return 1
-}
+. "$(dirname "$0")/testlib.sh"
 
 # Overlapping classes with label noise, and few rows: the validation score
 # peaks early and then wanders, so the patience rule has work to do.
@@ -160,5 +145,4 @@ urc=$?
 [ "$urc" -eq 2 ] && grep -q "^hpctrain: --patience 0: must be in \[1, 1000000\]$" "$T/u.err" \
     && ok "--patience 0: refused" || bad "--patience 0" "exit $urc: $(cat "$T/u.err")"
 
-echo "cli_early_stop: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

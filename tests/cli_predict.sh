@@ -6,22 +6,8 @@
 # naming the file or flag and writes nothing.
 # usage: bash cli_predict.sh /path/to/hpctrain TMPDIR
 set -u
-H=${1:?usage: cli_predict.sh HPCTRAIN TMPDIR}
-T=${2:?usage: cli_predict.sh HPCTRAIN TMPDIR}
-rm -rf "$T" && mkdir -p "$T/idx" || { echo "cannot create $T"; exit 1; }
-PY=$(command -v python3) || { echo "FAIL: python3 (stdlib only) is needed to generate the data"; exit 1; }
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
-run() {
-    local name=$1 out=$2
-    shift 2
-    if "$@" >"$out" 2>"$T/err"; then return 0; fi
-    bad "$name" "exit $? from: $*"
-    sed 's/^/     stderr: /' "$T/err"
-    return 1
-}
+. "$(dirname "$0")/testlib.sh"
+mkdir -p "$T/idx" || { echo "cannot create $T/idx"; exit 1; }
 
 "$PY" - "$T" <<'PYEOF' || { echo "FAIL: generating data"; exit 1; }
 import gzip, os, random, struct, sys
@@ -157,5 +143,4 @@ expect "--output in a missing folder" 2 "^hpctrain: --output $T/no/dir/p.csv" \
     --model "$T/m.ckpt" --input "$T/feat.csv" --output "$T/no/dir/p.csv"
 expect "train flag" 2 "^hpctrain: --epochs: not a flag of 'hpctrain predict'" --epochs 3
 
-echo "cli_predict: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

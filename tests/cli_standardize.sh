@@ -9,24 +9,7 @@
 # without it with the flag is refused.
 # usage: bash cli_standardize.sh /path/to/hpctrain TMPDIR
 set -u
-H=${1:?usage: cli_standardize.sh HPCTRAIN TMPDIR}
-T=${2:?usage: cli_standardize.sh HPCTRAIN TMPDIR}
-rm -rf "$T" && mkdir -p "$T" || { echo "cannot create $T"; exit 1; }
-PY=$(command -v python3) || { echo "FAIL: python3 (stdlib only) is needed to generate the data"; exit 1; }
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
-run() {
-    local name=$1 out=$2
-    shift 2
-    if "$@" >"$out" 2>"$T/err"; then return 0; fi
-    bad "$name" "exit $? from: $*"
-    sed 's/^/     stderr: /' "$T/err"
-    return 1
-}
-field() { sed -n "s/^$2 \([0-9a-f.e+-]*\)$/\1/p" "$1" | tail -n 1; }
-ge() { "$PY" -c "import sys; sys.exit(0 if float('$1') >= float('$2') else 1)" 2>/dev/null; }
+. "$(dirname "$0")/testlib.sh"
 
 # Every value written is a float32 printed exactly (repr of the float32 as a
 # double), so the reader's parse and Python's agree on every bit; the
@@ -148,5 +131,4 @@ if run "3 plain epochs" "$T/q.out" "$H" train --train "$T/ztrain.csv" ${TR/--epo
         || bad "resume mismatch" "exit $qrc: $(cat "$T/q2.err")"
 fi
 
-echo "cli_standardize: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

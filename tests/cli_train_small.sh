@@ -5,27 +5,7 @@
 # info and bench.
 # usage: bash cli_train_small.sh /path/to/hpctrain TMPDIR
 set -u
-H=${1:?usage: cli_train_small.sh HPCTRAIN TMPDIR}
-T=${2:?usage: cli_train_small.sh HPCTRAIN TMPDIR}
-rm -rf "$T" && mkdir -p "$T" || { echo "cannot create $T"; exit 1; }
-PY=$(command -v python3) || { echo "FAIL: python3 (stdlib only) is needed to generate the data"; exit 1; }
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
-
-# run NAME OUTFILE CMD...: CMD must succeed; its stdout goes to OUTFILE.
-run() {
-    local name=$1 out=$2
-    shift 2
-    if "$@" >"$out" 2>"$T/err"; then return 0; fi
-    bad "$name" "exit $? from: $*"
-    sed 's/^/     stderr: /' "$T/err"
-    return 1
-}
-field() { sed -n "s/^$2 \([0-9a-f.e+-]*\)$/\1/p" "$1" | tail -n 1; }
-ge() { "$PY" -c "import sys; sys.exit(0 if float('$1') >= float('$2') else 1)" 2>/dev/null; }
-le() { "$PY" -c "import sys; sys.exit(0 if float('$1') <= float('$2') else 1)" 2>/dev/null; }
+. "$(dirname "$0")/testlib.sh"
 
 "$PY" - "$T" <<'PYEOF' || { echo "FAIL: generating data"; exit 1; }
 import os, random, sys
@@ -320,5 +300,4 @@ fi
 run "--help" "$T/help.out" "$H" --help && grep -q "train" "$T/help.out" && ok "--help"
 run "train --help" "$T/thelp.out" "$H" train --help && grep -q -- "--print-hash" "$T/thelp.out" && ok "train --help lists flags"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

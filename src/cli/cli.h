@@ -43,6 +43,11 @@ int cli_predict(const cli_opts *o);
 int cli_runtime_start(const cli_opts *o, const char *cmd, int show_seed,
                       unsigned long long seed);
 
+/* eval and predict: checks that --model exists (before the start line),
+ * then cli_runtime_start(cmd), then loads it into *m (the caller frees).
+ * 0, or an exit code after one line naming --model. */
+int cli_open_model(const cli_opts *o, const char *cmd, ht_model **m);
+
 /* Prints m's threads, their binding and the memory policy really in
  * force (ht_model_placement_describe), for train and bench. */
 void cli_print_placement(const ht_model *m);

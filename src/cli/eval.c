@@ -17,18 +17,11 @@ int cli_eval(const cli_opts *o)
             return CLI_EXIT_USAGE;
         }
     }
-    struct stat st;
-    if (stat(o->model, &st) != 0) {
-        cli_error("--model %s: cannot open: %s", o->model, strerror(errno));
-        return CLI_EXIT_RUNTIME;
-    }
-    int rc = cli_runtime_start(o, "eval", 0, 0);
+    ht_model *m = NULL;
+    int rc = cli_open_model(o, "eval", &m);
     if (rc)
         return rc;
-    ht_model *m = NULL;
-    ht_status s = ht_model_load(o->model, &m);
-    if (s != HT_OK)
-        return cli_lib_error_file("--model", o->model, s);
+    ht_status s;
     /* The data is read the way the model was trained: MSE models take
      * regression targets from a CSV. */
     const ht_config *mc = ht_model_config(m);

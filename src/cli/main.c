@@ -1,4 +1,5 @@
 /* hpctrain: command dispatch and the helpers every command shares. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -134,6 +135,20 @@ int cli_runtime_start(const cli_opts *o, const char *cmd, int show_seed,
     printf("\n");
     fflush(stdout);
     return 0;
+}
+
+int cli_open_model(const cli_opts *o, const char *cmd, ht_model **m)
+{
+    struct stat st;
+    if (stat(o->model, &st) != 0) {
+        cli_error("--model %s: cannot open: %s", o->model, strerror(errno));
+        return CLI_EXIT_RUNTIME;
+    }
+    int rc = cli_runtime_start(o, cmd, 0, 0);
+    if (rc)
+        return rc;
+    ht_status s = ht_model_load(o->model, m);
+    return s == HT_OK ? 0 : cli_lib_error_file("--model", o->model, s);
 }
 
 int main(int argc, char **argv)

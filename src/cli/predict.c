@@ -55,18 +55,10 @@ int cli_predict(const cli_opts *o)
                   strcmp(o->predictions, o->model) == 0 ? "model" : "input");
         return CLI_EXIT_USAGE;
     }
-    struct stat st;
-    if (stat(o->model, &st) != 0) {
-        cli_error("--model %s: cannot open: %s", o->model, strerror(errno));
-        return CLI_EXIT_RUNTIME;
-    }
-    rc = cli_runtime_start(o, "predict", 0, 0);
+    ht_model *m = NULL;
+    rc = cli_open_model(o, "predict", &m);
     if (rc)
         return rc;
-    ht_model *m = NULL;
-    ht_status s = ht_model_load(o->model, &m);
-    if (s != HT_OK)
-        return cli_lib_error_file("--model", o->model, s);
     ht_dataset *ds = NULL;
     rc = load_input(o->input, &ds);
     const ht_config *mc = ht_model_config(m);
