@@ -157,14 +157,21 @@ ht_status ht_dataset_load_idx(const char *images_path, const char *labels_path,
 ht_status ht_dataset_load_idx_images(const char *images_path,
                                      ht_dataset **out);
 
+/* Inputs to predict on, format told by content: IDX images (as
+ * ht_dataset_load_idx_images) when the data, inflated first if gzip,
+ * begins with the IDX magic's two zero bytes, else a CSV of features only
+ * (ht_dataset_load_csv with HT_TARGET_NONE). Thread-safe. */
+ht_status ht_dataset_load_inputs(const char *path, ht_dataset **out);
+
 typedef enum ht_target_kind {
     HT_TARGET_CLASS = 0,     /* first column: integer class label >= 0      */
     HT_TARGET_REGRESSION = 1, /* first column: numeric target                */
     HT_TARGET_NONE = 2        /* no label column: every column is a feature  */
 } ht_target_kind;
 
-/* Loads a CSV file: one row per line, first column the label or target,
- * the rest the features (HT_TARGET_NONE: every column a feature); comma separated, optional header line (a first
+/* Loads a CSV file, raw or gzip-compressed (decided by content): one row
+ * per line, first column the label or target, the rest the features
+ * (HT_TARGET_NONE: every column a feature); comma separated, optional header line (a first
  * line whose fields are not all numbers). Empty lines are skipped. Errors
  * name the file and line: HT_ERR_IO, HT_ERR_FORMAT (bad number, ragged
  * row, NaN/Inf, negative or non-integer label). Thread-safe. */

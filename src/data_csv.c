@@ -1,6 +1,7 @@
-/* CSV reader: the whole file is read into memory once (ht_file_read_all),
- * rows are counted with memchr, then parsed in place with a correctly
- * rounded fast path for short decimals and strtof/strtod for the rest. */
+/* CSV reader: the whole file is read into memory once (ht_file_read_text,
+ * which inflates gzip), rows are counted with memchr, then parsed in place
+ * with a correctly rounded fast path for short decimals and strtof/strtod
+ * for the rest. */
 #include <errno.h>
 #include <float.h>
 #include <math.h>
@@ -275,7 +276,7 @@ ht_status ht_dataset_load_csv(const char *path, ht_target_kind kind,
                         (int)kind);
     void *data;
     size_t len;
-    ht_status s = ht_file_read_all(path, &data, &len);
+    ht_status s = ht_file_read_text(path, &data, &len);
     if (s != HT_OK)
         return s;
     const char *buf = data;

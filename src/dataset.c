@@ -4,6 +4,7 @@
 
 #include "dataset_internal.h"
 #include "error.h"
+#include "fileio.h"
 #include "internal.h"
 #include "rng.h"
 
@@ -133,4 +134,16 @@ ht_status ht_dataset_split(const ht_dataset *src, double frac, uint64_t seed,
     *train = tr;
     *val = va;
     return HT_OK;
+}
+
+ht_status ht_dataset_load_inputs(const char *path, ht_dataset **out)
+{
+    if (!path || !out)
+        return ht_error(HT_ERR_ARG, "ht_dataset_load_inputs: NULL argument");
+    /* IDX begins with two zero bytes; the CSV reader refuses NUL bytes, so
+     * no CSV does */
+    static const unsigned char idx_magic[2] = {0, 0};
+    return ht_file_content_starts(path, idx_magic, 2)
+               ? ht_dataset_load_idx_images(path, out)
+               : ht_dataset_load_csv(path, HT_TARGET_NONE, out);
 }

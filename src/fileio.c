@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,6 +240,109 @@ ht_status ht_file_read_all(const char *path, void **data, size_t *len)
     *data = buf;
     *len = n;
     return HT_OK;
+}
+
+/* Inflates the gzip members in[0..len) (one or more, back to back, as
+ * gzip itself writes and reads them) into a new NUL-terminated buffer. */
+static ht_status gunzip(const char *path, const unsigned char *in, size_t len,
+                        unsigned char **data, size_t *out_len)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, 15 + 16) != Z_OK) /* 16: gzip framing only */
+        return ht_error(HT_ERR_NOMEM, "%s: cannot start zlib", path);
+    /* a first guess; deflate expands at most 1032:1, so this grows a few
+     * times at most for any real file */
+    size_t cap = len < ((size_t)1 << 28) ? 4 * len + 4096 : len, n = 0;
+    unsigned char *buf = malloc(cap);
+    ht_status s = buf ? HT_OK
+                      : ht_error(HT_ERR_NOMEM, "%s: out of memory for %zu "
+                                 "bytes", path, cap);
+    size_t pos = 0;
+    while (s == HT_OK) {
+        if (cap - n < 2) { /* room for output and the final NUL */
+            size_t ncap = cap + cap / 2;
+            unsigned char *nb = ncap > cap ? realloc(buf, ncap) : NULL;
+            if (nb == NULL) {
+                s = ht_error(HT_ERR_NOMEM, "%s: out of memory inflating "
+                             "%zu bytes", path, ncap);
+                break;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        const size_t in_chunk = len - pos < UINT_MAX ? len - pos : UINT_MAX;
+        const size_t out_chunk = cap - n - 1 < UINT_MAX ? cap - n - 1 : UINT_MAX;
+        z.next_in = (unsigned char *)(uintptr_t)(in + pos);
+        z.avail_in = (unsigned)in_chunk;
+        z.next_out = buf + n;
+        z.avail_out = (unsigned)out_chunk;
+        const int r = inflate(&z, Z_NO_FLUSH);
+        pos += in_chunk - z.avail_in;
+        n += out_chunk - z.avail_out;
+        if (r == Z_STREAM_END) {
+            if (pos == len)
+                break;
+            if (len - pos >= 2 && in[pos] == 0x1f && in[pos + 1] == 0x8b) {
+                inflateReset(&z); /* the next member */
+                continue;
+            }
+            s = ht_error(HT_ERR_FORMAT, "%s: %zu bytes of trailing data after "
+                         "the gzip stream", path, len - pos);
+        } else if (r == Z_BUF_ERROR && pos == len) {
+            s = ht_error(HT_ERR_FORMAT, "%s: truncated gzip stream (unexpected "
+                         "end of file)", path);
+        } else if (r == Z_MEM_ERROR) {
+            s = ht_error(HT_ERR_NOMEM, "%s: out of memory in zlib", path);
+        } else if (r != Z_OK && r != Z_BUF_ERROR) {
+            s = ht_error(HT_ERR_FORMAT, "%s: corrupt gzip data: %s", path,
+                         z.msg ? z.msg : "inflate failed");
+        }
+    }
+    inflateEnd(&z);
+    if (s != HT_OK) {
+        free(buf);
+        return s;
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *out_len = n;
+    return HT_OK;
+}
+
+ht_status ht_file_read_text(const char *path, void **data, size_t *len)
+{
+    void *raw;
+    size_t n;
+    ht_status s = ht_file_read_all(path, &raw, &n);
+    if (s != HT_OK)
+        return s;
+    const unsigned char *p = raw;
+    if (n < 2 || p[0] != 0x1f || p[1] != 0x8b) {
+        *data = raw;
+        *len = n;
+        return HT_OK;
+    }
+    unsigned char *out = NULL;
+    s = gunzip(path, p, n, &out, &n);
+    free(raw);
+    if (s != HT_OK)
+        return s;
+    *data = out;
+    *len = n;
+    return HT_OK;
+}
+
+int ht_file_content_starts(const char *path, const void *magic, size_t len)
+{
+    gzFile gz = gzopen(path, "rb");
+    if (gz == NULL)
+        return 0;
+    unsigned char b[16];
+    const int want = len < sizeof b ? (int)len : (int)sizeof b;
+    const int got = gzread(gz, b, (unsigned)want);
+    gzclose_r(gz);
+    return got == want && memcmp(b, magic, (size_t)want) == 0;
 }
 
 uint32_t ht_crc32(const void *data, size_t len)

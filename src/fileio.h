@@ -34,6 +34,18 @@ ht_status ht_file_write_atomic(const char *path, const void *data, size_t len);
  * Thread-safe. */
 ht_status ht_file_read_all(const char *path, void **data, size_t *len);
 
+/* ht_file_read_all, then, if the content is gzip (magic 1f 8b, whatever
+ * the name), inflated: one or more members back to back, as gzip writes
+ * them. The buffer is NUL-terminated as ht_file_read_all's. Errors as
+ * ht_file_read_all's, plus HT_ERR_FORMAT naming the path for a truncated
+ * or corrupt stream or trailing bytes after it. Thread-safe. */
+ht_status ht_file_read_text(const char *path, void **data, size_t *len);
+
+/* Whether the content of path (inflated first if gzip) begins with the
+ * len bytes at magic (len <= 16); 0 if it cannot be read or is shorter.
+ * Thread-safe. */
+int ht_file_content_starts(const char *path, const void *magic, size_t len);
+
 /* The standard CRC-32 (zlib's crc32, polynomial 0xEDB88320, initial value
  * 0, as in gzip and PNG) of len bytes; any len, data may be NULL when
  * len == 0. Thread-safe, allocation-free. */

@@ -95,6 +95,13 @@ if run "train" "$T/t.out" "$H" train --train "$T/train.csv" --test "$T/test.csv"
         && ok "predict names its input, the map and the output" || bad "predict lines" "$(cat "$T/p.out")"
 fi
 
+# --- the same CSV gzipped (the name does not matter: content decides)
+if gzip -c "$T/feat.csv" >"$T/feat.data" &&
+   run "predict csv.gz" "$T/pg.out" "$H" predict --model "$T/m.ckpt" --input "$T/feat.data" --output "$T/pg.csv"; then
+    cmp -s "$T/pg.csv" "$T/p.csv" && ok "a gzipped features CSV gives the same predictions" \
+        || bad "predict gzip csv" "differs from the raw CSV's"
+fi
+
 # --- regression
 if run "train mse" "$T/rt.out" "$H" train --train "$T/reg.csv" --loss mse --arch 3-16-1 $TR --save "$T/r.ckpt" &&
    run "eval mse" "$T/re.out" "$H" eval --model "$T/r.ckpt" --test "$T/regtest.csv" --predictions "$T/re.csv" &&

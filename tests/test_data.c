@@ -665,6 +665,130 @@ static void test_csv_features_only(void **state)
     assert_ptr_equal(ds, (ht_dataset *)&ds);
 }
 
+/* Reads a whole file into a new buffer (the caller frees). */
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    long n = file_size(path);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    unsigned char *p = malloc((size_t)n + 1);
+    assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return p;
+}
+
+/* gzip CSV (by content, whatever the name): the same set as the raw file,
+ * also when gzip members are concatenated (large enough that the output
+ * buffer grows); a cut, a damaged byte, trailing junk and gzipped binary
+ * are format errors naming the file; nothing is returned on failure. */
+static void test_csv_gzip(void **state)
+{
+    (void)state;
+    size_t cap = 1 << 20, len = 0;
+    char *text = malloc(cap);
+    len += (size_t)snprintf(text, cap, "label,a,b\n");
+    for (int i = 0; len + 64 < cap / 2; i++)
+        len += (size_t)snprintf(text + len, cap - len, "%d,%d.25,%d\n", i % 7,
+                                i, -3 * i);
+    const size_t half = len;
+    for (int i = 0; len + 64 < cap; i++) /* a second member's rows */
+        len += (size_t)snprintf(text + len, cap - len, "%d,0.5,%d\n", i % 3, i);
+    const char *raw = tmp("gz_raw.csv"), *gz = tmp("gz_data.bin");
+    write_bytes(raw, text, len, 0);
+    write_bytes(gz, text, half, 1);
+    /* append the second member */
+    const char *gz2 = tmp("gz_member2.gz");
+    write_bytes(gz2, text + half, len - half, 1);
+    size_t n1, n2;
+    unsigned char *m1 = slurp(gz, &n1), *m2 = slurp(gz2, &n2);
+    unsigned char *both = malloc(n1 + n2);
+    memcpy(both, m1, n1);
+    memcpy(both + n1, m2, n2);
+    write_bytes(gz, both, n1 + n2, 0);
+    ht_dataset *a = NULL, *b = NULL;
+    assert_int_equal(ht_dataset_load_csv(raw, HT_TARGET_CLASS, &a), HT_OK);
+    if (ht_dataset_load_csv(gz, HT_TARGET_CLASS, &b) != HT_OK)
+        fail_msg("%s", ht_last_error());
+    assert_true(a->n > 20000 && b->n == a->n && b->d == a->d);
+    assert_memory_equal(a->x, b->x, a->n * a->d * sizeof(float));
+    assert_memory_equal(a->label, b->label, a->n * sizeof(int32_t));
+    ht_dataset_free(a);
+    ht_dataset_free(b);
+
+    const size_t n = n1 + n2;
+    const size_t cuts[] = {n - 1, n - 4, n - 9, n1 + 5, n1, n1 / 2, 11, 3};
+    for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+        write_bytes(gz, both, cuts[c], 0);
+        b = (ht_dataset *)&b;
+        ht_status s = ht_dataset_load_csv(gz, HT_TARGET_CLASS, &b);
+        if (c == 4) {
+            /* the first member alone is a whole gzip file */
+            assert_int_equal(s, HT_OK);
+            ht_dataset_free(b);
+            continue;
+        }
+        if (s != HT_ERR_FORMAT)
+            fail_msg("cut at %zu of %zu: status %d (%s)", cuts[c], n, s,
+                     ht_last_error());
+        assert_ptr_equal(b, (ht_dataset *)&b);
+        assert_msg_has("gz_data.bin");
+        assert_msg_has("truncated");
+    }
+    unsigned char *bad = malloc(n + 3);
+    memcpy(bad, both, n);
+    bad[n1 / 2] ^= 0x55;
+    write_bytes(gz, bad, n, 0);
+    b = (ht_dataset *)&b;
+    assert_int_equal(ht_dataset_load_csv(gz, HT_TARGET_CLASS, &b), HT_ERR_FORMAT);
+    assert_ptr_equal(b, (ht_dataset *)&b);
+    assert_msg_has("gz_data.bin");
+    bad[n1 / 2] ^= 0x55;
+    memcpy(bad + n, "xyz", 3);
+    write_bytes(gz, bad, n + 3, 0);
+    assert_int_equal(ht_dataset_load_csv(gz, HT_TARGET_CLASS, &b), HT_ERR_FORMAT);
+    assert_msg_has("3 bytes of trailing data after the gzip stream");
+    const unsigned char bin[6] = {'1', ',', 0, '2', '\n', 0};
+    write_bytes(gz, bin, sizeof bin, 1);
+    assert_int_equal(ht_dataset_load_csv(gz, HT_TARGET_CLASS, &b), HT_ERR_FORMAT);
+    assert_msg_has("NUL bytes");
+    free(bad);
+    free(both);
+    free(m1);
+    free(m2);
+    free(text);
+}
+
+/* ht_dataset_load_inputs tells IDX images from a features CSV by content,
+ * raw or gzip, whatever the file is called. */
+static void test_load_inputs(void **state)
+{
+    (void)state;
+    const char *img = tmp("in_img.csv"), *lab = tmp("in_lab.idx");
+    for (int gz = 0; gz < 2; gz++) {
+        write_good_pair(img, lab, gz);
+        ht_dataset *a = NULL, *b = NULL;
+        assert_int_equal(ht_dataset_load_idx(img, lab, &a), HT_OK);
+        assert_int_equal(ht_dataset_load_inputs(img, &b), HT_OK);
+        assert_int_equal(b->d, 784);
+        assert_null(b->label);
+        assert_memory_equal(a->x, b->x, a->n * a->d * sizeof(float));
+        ht_dataset_free(a);
+        ht_dataset_free(b);
+        const char *csv = tmp("in_feat.idx");
+        write_bytes(csv, "x,y\n1,2\n3,4\n", 12, gz);
+        assert_int_equal(ht_dataset_load_inputs(csv, &b), HT_OK);
+        assert_int_equal(b->n, 2);
+        assert_int_equal(b->d, 2);
+        assert_null(b->label);
+        assert_true(b->x[3] == 4.0f);
+        ht_dataset_free(b);
+    }
+    ht_dataset *b = (ht_dataset *)&b;
+    assert_int_equal(ht_dataset_load_inputs(tmp("in_none"), &b), HT_ERR_IO);
+    assert_ptr_equal(b, (ht_dataset *)&b);
+}
+
 static void test_csv_errors(void **state)
 {
     (void)state;
@@ -957,6 +1081,8 @@ int main(void)
         cmocka_unit_test(test_idx_fashion_mnist),
         cmocka_unit_test(test_csv_good),
         cmocka_unit_test(test_csv_features_only),
+        cmocka_unit_test(test_csv_gzip),
+        cmocka_unit_test(test_load_inputs),
         cmocka_unit_test(test_csv_errors),
         cmocka_unit_test(test_csv_matches_strtof),
         cmocka_unit_test(test_split),

@@ -1,8 +1,7 @@
 /* `hpctrain predict --model FILE --input FILE --output FILE`: a
  * checkpoint's outputs for inputs without labels, as CSV. The input is a
- * CSV of features only or an IDX image file (raw or gzip), told apart by
- * content: IDX starts with two zero bytes (gzip with 1f 8b), and a CSV
- * can do neither (the CSV reader refuses NUL bytes). */
+ * CSV of features only or an IDX image file, raw or gzip, told apart by
+ * content (ht_dataset_load_inputs). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,33 +9,18 @@
 
 #include "cli.h"
 
-/* 1: IDX (or gzip), 0: CSV, -1 after one error line. */
-static int input_is_idx(const char *path)
-{
-    struct stat st;
-    FILE *f = NULL;
-    if (stat(path, &st) != 0 || (f = fopen(path, "rb")) == NULL) {
-        cli_error("--input %s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        fclose(f);
-        cli_error("--input %s: not a regular file", path);
-        return -1;
-    }
-    unsigned char b[2] = {1, 1};
-    const size_t got = fread(b, 1, 2, f);
-    fclose(f);
-    return got == 2 && ((b[0] == 0 && b[1] == 0) || (b[0] == 0x1f && b[1] == 0x8b));
-}
-
 static int load_input(const char *path, ht_dataset **ds)
 {
-    const int idx = input_is_idx(path);
-    if (idx < 0)
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        cli_error("--input %s: cannot open: %s", path, strerror(errno));
         return CLI_EXIT_RUNTIME;
-    ht_status s = idx ? ht_dataset_load_idx_images(path, ds)
-                      : ht_dataset_load_csv(path, HT_TARGET_NONE, ds);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        cli_error("--input %s: not a regular file", path);
+        return CLI_EXIT_RUNTIME;
+    }
+    ht_status s = ht_dataset_load_inputs(path, ds);
     if (s == HT_OK)
         return 0;
     const char *msg = ht_last_error();

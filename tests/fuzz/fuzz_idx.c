@@ -1,7 +1,8 @@
 /* Fuzz target: ht_dataset_load_idx on an arbitrary image file and label
- * file, raw or gzip (the reader decides by content). The first two bytes
- * give the length of the label file (at most the rest); the image file is
- * what remains. */
+ * file, raw or gzip (the reader decides by content), then
+ * ht_dataset_load_inputs on the image file alone. The first two bytes give
+ * the length of the label file (at most the rest); the image file is what
+ * remains. */
 #define _GNU_SOURCE /* memfd_create */
 #include <stdint.h>
 #include <unistd.h>
@@ -26,6 +27,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(lfd >= 0 && ifd >= 0); /* an environment failure */
     ht_dataset *ds = NULL;
     ht_status s = ht_dataset_load_idx(ipath, lpath, &ds);
+    fuzz_check_dataset(s, ds);
+    /* the image file alone, as predict reads it: by content, IDX images
+     * or (when it does not start with the IDX magic) a CSV of features */
+    ds = NULL;
+    s = ht_dataset_load_inputs(ipath, &ds);
+    FUZZ_CHECK(s != HT_OK || ds->label == NULL);
     fuzz_check_dataset(s, ds);
     close(lfd);
     close(ifd);
