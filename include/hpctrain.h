@@ -140,6 +140,9 @@ typedef struct ht_dataset {
     size_t n_classes;  /* 1 + largest label seen (classification), else 0   */
     float *target;     /* n*n_targets regression targets, or NULL           */
     size_t n_targets;  /* columns of target (regression), else 0            */
+    char **class_names;/* named classes: n_classes NUL-terminated names,
+                          label i is class_names[i]; NULL when classes are
+                          numbered. Owned by the data set.                  */
 } ht_dataset;
 
 /* Loads an IDX image file and its IDX label file (the MNIST format), raw or
@@ -171,12 +174,25 @@ typedef enum ht_target_kind {
 
 /* Loads a CSV file, raw or gzip-compressed (decided by content): one row
  * per line, first column the label or target, the rest the features
- * (HT_TARGET_NONE: every column a feature); comma separated, optional header line (a first
+ * (HT_TARGET_NONE: every column a feature). Class labels are either
+ * non-negative integers, or, as soon as one label is not a number, names
+ * (any text but commas; "setosa"): the classes are then the distinct names
+ * in byte order (strcmp), label i is class_names[i], and a name of over 255
+ * bytes is an error; comma separated, optional header line (a first
  * line whose fields are not all numbers). Empty lines are skipped. Errors
  * name the file and line: HT_ERR_IO, HT_ERR_FORMAT (bad number, ragged
  * row, NaN/Inf, negative or non-integer label). Thread-safe. */
 ht_status ht_dataset_load_csv(const char *path, ht_target_kind kind,
                               ht_dataset **out);
+
+/* Renumbers the named classes of ds as the n names given (a model's
+ * classes, say): afterwards ds->class_names is a copy of names, n_classes
+ * is n and each label indexes names. HT_ERR_SHAPE, ds unchanged, when ds
+ * has a class that is not among names (the message names it), when ds's
+ * classes are numbered, not named, or when names has duplicates. Not
+ * thread-safe on the same data set. */
+ht_status ht_dataset_use_classes(ht_dataset *ds, const char *const *names,
+                                 size_t n);
 
 /* Splits off the last `frac` of a seeded permutation of src's rows as a
  * validation set; both outputs are new data sets (src is untouched).
@@ -297,6 +313,18 @@ ht_status ht_model_set_input_transform(ht_model *m, const float *shift,
                                        const float *scale);
 int ht_model_input_transform(const ht_model *m, const float **shift,
                              const float **scale);
+
+/* Class names of a classifier (from a CSV with named classes), saved in
+ * and loaded from checkpoints so eval and predict report names.
+ * ht_model_set_class_names copies n = sizes[n_layers] names (HT_ERR_SHAPE
+ * for another count); each must be 1..255 bytes without ',' or a line
+ * break (they go into CSV output) and all distinct (HT_ERR_ARG, nothing
+ * changed); names NULL removes them. ht_model_class_names: the names
+ * (pointers into the model, valid until the next set or ht_model_free), or
+ * NULL when the classes are numbered. Not thread-safe on the same model. */
+ht_status ht_model_set_class_names(ht_model *m, const char *const *names,
+                                   size_t n);
+const char *const *ht_model_class_names(const ht_model *m);
 
 /* Statistics of one epoch of training. */
 typedef struct ht_epoch_stats {

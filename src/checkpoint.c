@@ -6,23 +6,28 @@
  *   "HTCKPT01"  u32 version  u32 header bytes  header  payload  u32 crc
  *   header : config fields (fixed order, fixed widths), i32 epoch, u64 step,
  *            u64 n_params, u32 has_m, u32 has_v
- *            version 2 only: u32 has_norm (1)
+ *            version 2 only: u32 sections (bit 0: input transform,
+ *            bit 1: class names; at least one set)
  *   payload: params[n_params] (then opt_m, then opt_v if present), f32
- *            version 2 only: shift[sizes[0]], scale[sizes[0]], f32
+ *            bit 0: shift[sizes[0]], scale[sizes[0]], f32
+ *            bit 1: sizes[n_layers] x (u32 length, that many bytes)
  *
- * A model without an input transform is written as version 1, byte for
- * byte what earlier builds wrote and read; both versions are read.
+ * A model with neither is written as version 1, byte for byte what
+ * earlier builds wrote and read; both versions are read.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataset_internal.h"
 #include "error.h"
 #include "fileio.h"
 #include "model_internal.h"
 
 #define CKPT_MAGIC "HTCKPT01"
-#define CKPT_VERSION 1u      /* no input transform */
-#define CKPT_VERSION_NORM 2u /* with one */
+#define CKPT_VERSION 1u      /* no optional sections */
+#define CKPT_VERSION_NORM 2u /* with a sections word */
+#define SEC_NORM 1u
+#define SEC_NAMES 2u
 
 typedef struct wbuf {
     unsigned char *p;
@@ -153,8 +158,9 @@ ht_status ht_model_save(const ht_model *m, const char *path)
                         "little-endian only", path);
     wbuf w = {0};
     put(&w, CKPT_MAGIC, 8);
-    const int has_norm = m->in_shift != NULL;
-    put_u32(&w, has_norm ? CKPT_VERSION_NORM : CKPT_VERSION);
+    const uint32_t sections = (m->in_shift ? SEC_NORM : 0) |
+                              (m->class_names ? SEC_NAMES : 0);
+    put_u32(&w, sections ? CKPT_VERSION_NORM : CKPT_VERSION);
     wbuf h = {0};
     put_config(&h, &m->cfg);
     put_u32(&h, (uint32_t)m->epoch);
@@ -162,8 +168,8 @@ ht_status ht_model_save(const ht_model *m, const char *path)
     put_u64(&h, m->n_params);
     put_u32(&h, m->opt_m != NULL);
     put_u32(&h, m->opt_v != NULL);
-    if (has_norm)
-        put_u32(&h, 1);
+    if (sections)
+        put_u32(&h, sections);
     put_u32(&w, (uint32_t)h.len);
     put(&w, h.p, h.len);
     put(&w, m->params, m->n_params * sizeof(float));
@@ -171,8 +177,14 @@ ht_status ht_model_save(const ht_model *m, const char *path)
         put(&w, m->opt_m, m->n_params * sizeof(float));
     if (m->opt_v)
         put(&w, m->opt_v, m->n_params * sizeof(float));
-    if (has_norm)
+    if (m->in_shift)
         put(&w, m->in_shift, 2 * m->cfg.sizes[0] * sizeof(float));
+    for (size_t i = 0; m->class_names && i < m->cfg.sizes[m->cfg.n_layers];
+         i++) {
+        const size_t len = strlen(m->class_names[i]);
+        put_u32(&w, (uint32_t)len);
+        put(&w, m->class_names[i], len);
+    }
     ht_status s = HT_OK;
     if (w.oom || h.oom) {
         s = ht_error(HT_ERR_NOMEM, "%s: out of memory serialising the model",
@@ -184,6 +196,45 @@ ht_status ht_model_save(const ht_model *m, const char *path)
     }
     free(h.p);
     free(w.p);
+    return s;
+}
+
+/* The class names section: one per output, each u32 length and bytes, and
+ * then the end of the payload. */
+static ht_status get_names(const char *path, rbuf *r, ht_model *m)
+{
+    const size_t n = m->cfg.sizes[m->cfg.n_layers];
+    char **names = calloc(n ? n : 1, sizeof *names);
+    char *text = malloc(n * 256);
+    ht_status s = names && text ? HT_OK
+                                : ht_error(HT_ERR_NOMEM, "%s: out of memory",
+                                           path);
+    for (size_t i = 0; i < n && s == HT_OK; i++) {
+        const uint32_t len = get_u32(r);
+        if (r->short_read || len > 255 || r->len - r->pos < len) {
+            s = ht_error(HT_ERR_FORMAT, "%s: truncated or malformed class "
+                         "names", path);
+            break;
+        }
+        names[i] = text + i * 256;
+        get(r, names[i], len);
+        names[i][len] = '\0';
+        if (strlen(names[i]) != len)
+            s = ht_error(HT_ERR_FORMAT, "%s: class name %zu holds a NUL byte",
+                         path, i);
+    }
+    if (s == HT_OK && r->pos != r->len)
+        s = ht_error(HT_ERR_FORMAT, "%s: %zu bytes after the class names",
+                     path, r->len - r->pos);
+    if (s == HT_OK) {
+        s = ht_model_set_class_names(m, (const char *const *)names, n);
+        if (s != HT_OK)
+            s = ht_error(s == HT_ERR_NOMEM ? s : HT_ERR_FORMAT, "%s: invalid "
+                         "class names in checkpoint: %s", path,
+                         ht_last_error());
+    }
+    free(names);
+    free(text);
     return s;
 }
 
@@ -209,8 +260,10 @@ static ht_status parse(const char *path, const unsigned char *p, size_t len,
     const uint64_t step = get_u64(&r);
     const uint64_t n_params = get_u64(&r);
     const uint32_t has_m = get_u32(&r), has_v = get_u32(&r);
-    const uint32_t has_norm = version == CKPT_VERSION_NORM ? get_u32(&r) : 0;
-    if (r.short_read || (version == CKPT_VERSION_NORM && has_norm != 1) || r.pos != 16 + (size_t)hlen)
+    const uint32_t sections = version == CKPT_VERSION_NORM ? get_u32(&r) : 0;
+    const int has_norm = (sections & SEC_NORM) != 0;
+    if (r.short_read || (version == CKPT_VERSION_NORM &&
+                         (sections == 0 || (sections & ~(SEC_NORM | SEC_NAMES)))) || r.pos != 16 + (size_t)hlen)
         return ht_error(HT_ERR_FORMAT, "%s: truncated or malformed checkpoint "
                         "header", path);
     if (ht_crc32(p, len - 4) != crc_stored)
@@ -229,9 +282,11 @@ static ht_status parse(const char *path, const unsigned char *p, size_t len,
     const size_t want_params = ht_config_n_params(&c, &want_m, &want_v);
     const size_t bytes = want_params * sizeof(float);
     const size_t norm_bytes = has_norm ? 2 * c.sizes[0] * sizeof(float) : 0;
+    const size_t fixed = bytes * (size_t)(1 + want_m + want_v) + norm_bytes;
     if (n_params != want_params || (uint32_t)want_m != has_m ||
         (uint32_t)want_v != has_v ||
-        r.len - r.pos != bytes * (size_t)(1 + want_m + want_v) + norm_bytes)
+        ((sections & SEC_NAMES) ? r.len - r.pos < fixed
+                                : r.len - r.pos != fixed))
         return ht_error(HT_ERR_FORMAT, "%s: truncated checkpoint: payload "
                         "does not match its architecture", path);
     ht_model *m;
@@ -257,6 +312,13 @@ static ht_status parse(const char *path, const unsigned char *p, size_t len,
             ht_model_free(m);
             return ht_error(HT_ERR_FORMAT, "%s: invalid input transform in "
                             "checkpoint: %s", path, ht_last_error());
+        }
+    }
+    if (sections & SEC_NAMES) {
+        s = get_names(path, &r, m);
+        if (s != HT_OK) {
+            ht_model_free(m);
+            return s;
         }
     }
     m->epoch = epoch;
@@ -309,14 +371,25 @@ ht_status ht_model_load_into(ht_model *m, const char *path)
         return ht_error(HT_ERR_SHAPE, "%s: checkpoint architecture %s does "
                         "not match %s", path, a, b);
     }
-    /* The transform goes with the weights that were trained on it. Set
-     * first: it is the only step that can fail (memory), and then m is
-     * still untouched. */
+    /* The transform and the class names go with the weights that were
+     * trained with them. Both allocate, so both are prepared before m
+     * changes: a failure leaves m untouched. */
+    const size_t outs = m->cfg.sizes[m->cfg.n_layers];
+    char **names = NULL;
+    if (src->class_names &&
+        (names = ht_names_dup((const char *const *)src->class_names, outs)) ==
+            NULL) {
+        ht_model_free(src);
+        return ht_error(HT_ERR_NOMEM, "%s: out of memory", path);
+    }
     s = ht_model_set_input_transform(m, src->in_shift, src->in_scale);
     if (s != HT_OK) {
+        free(names);
         ht_model_free(src);
         return s;
     }
+    free(m->class_names);
+    m->class_names = names;
     const size_t bytes = m->n_params * sizeof(float);
     memcpy(m->params, src->params, bytes);
     if (m->opt_m) {

@@ -19,6 +19,7 @@ typedef struct csv_ctx {
     size_t fields;      /* fields per row, from the first data row         */
     size_t fields_line; /* the line that fixed `fields`                    */
     ht_target_kind kind;
+    int names;          /* class labels are names, not numbers            */
 } csv_ctx;
 
 static int is_blank_char(char c)
@@ -194,10 +195,37 @@ static ht_status parse_label(const csv_ctx *c, const char *p,
     return HT_OK;
 }
 
+#define MAX_NAME 255 /* bytes of a class name */
+
+/* A named label: the field at p, trimmed; *endp after it. */
+static ht_status parse_name(const csv_ctx *c, const char *p,
+                            const char **endp, const char **name,
+                            size_t *len)
+{
+    const char *e = p;
+    while (*e && *e != ',' && *e != '\n')
+        e++;
+    *endp = e;
+    while (e > p && is_blank_char(e[-1]))
+        e--;
+    *name = p;
+    *len = (size_t)(e - p);
+    if (*len == 0)
+        return ht_error(HT_ERR_FORMAT, "%s:%zu: field 1: the class name is "
+                        "empty", c->path, c->line);
+    if (*len > MAX_NAME)
+        return ht_error(HT_ERR_FORMAT, "%s:%zu: field 1: a class name of %zu "
+                        "bytes (at most %d)", c->path, c->line, *len,
+                        MAX_NAME);
+    return HT_OK;
+}
+
 /* Parses one non-blank line starting at p into x (c->fields - 1 features)
- * and the label or target. On success *next is the start of the next line. */
+ * and the label or target (or, for named classes, the name's span). On
+ * success *next is the start of the next line. */
 static ht_status parse_row(const csv_ctx *c, const char *p, float *x,
-                           int32_t *label, float *target, const char **next)
+                           int32_t *label, float *target, const char **name,
+                           size_t *name_len, const char **next)
 {
     const size_t nf = c->fields;
     const size_t off = c->kind == HT_TARGET_NONE ? 0 : 1; /* x[f - off] */
@@ -205,7 +233,11 @@ static ht_status parse_row(const csv_ctx *c, const char *p, float *x,
         const char *q = p;
         p = skip_blank(p);
         const char *start = p;
-        if (f == 0 && c->kind == HT_TARGET_CLASS) {
+        if (f == 0 && c->names) {
+            ht_status s = parse_name(c, p, &q, name, name_len);
+            if (s != HT_OK)
+                return s;
+        } else if (f == 0 && c->kind == HT_TARGET_CLASS) {
             ht_status s = parse_label(c, p, &q, label);
             if (s != HT_OK)
                 return s;
@@ -247,6 +279,18 @@ static int line_blank(const char *p, const char **next)
     return q >= e;
 }
 
+/* Whether the field at p parses whole as a number. */
+static int field_is_number(const char *p)
+{
+    const char *q;
+    p = skip_blank(p);
+    (void)parse_float(p, &q);
+    if (q == p)
+        return 0;
+    q = skip_blank(q);
+    return *q == ',' || *q == '\n' || *q == '\0';
+}
+
 /* Whether every field of the line at p parses as a number: a first line
  * that does not is a header. */
 static int line_all_numbers(const char *p)
@@ -263,6 +307,59 @@ static int line_all_numbers(const char *p)
         else
             return *p == '\n' || *p == '\0';
     }
+}
+
+/* A named label's text in the file, and its row. */
+typedef struct name_span {
+    const char *p;
+    size_t len, row;
+} name_span;
+
+static int span_cmp(const void *a, const void *b)
+{
+    const name_span *x = a, *y = b;
+    const int c = memcmp(x->p, y->p, x->len < y->len ? x->len : y->len);
+    if (c)
+        return c;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return x->row < y->row ? -1 : x->row > y->row;
+}
+
+/* Classes from the rows' names: the distinct names in byte order, each
+ * row's label its index. Sorts sp. */
+static ht_status number_names(const char *path, name_span *sp, size_t n,
+                              ht_dataset *ds)
+{
+    qsort(sp, n, sizeof *sp, span_cmp);
+    size_t k = 0, bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || span_cmp(&(name_span){sp[i].p, sp[i].len, 0},
+                               &(name_span){sp[i - 1].p, sp[i - 1].len, 0})) {
+            k++;
+            bytes += sp[i].len + 1;
+        }
+    if (k > INT32_MAX)
+        return ht_error(HT_ERR_FORMAT, "%s: %zu class names", path, k);
+    char **names = malloc(k * sizeof *names + bytes);
+    if (names == NULL)
+        return ht_error(HT_ERR_NOMEM, "%s: out of memory for %zu class names",
+                        path, k);
+    char *text = (char *)(names + k);
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || span_cmp(&(name_span){sp[i].p, sp[i].len, 0},
+                               &(name_span){sp[i - 1].p, sp[i - 1].len, 0})) {
+            names[j++] = text;
+            memcpy(text, sp[i].p, sp[i].len);
+            text[sp[i].len] = '\0';
+            text += sp[i].len + 1;
+        }
+        ds->label[sp[i].row] = (int32_t)(j - 1);
+    }
+    ds->class_names = names;
+    ds->n_classes = k;
+    return HT_OK;
 }
 
 ht_status ht_dataset_load_csv(const char *path, ht_target_kind kind,
@@ -288,7 +385,7 @@ ht_status ht_dataset_load_csv(const char *path, ht_target_kind kind,
                         "CSV file", path);
     }
 
-    csv_ctx c = {path, 0, 0, 0, kind};
+    csv_ctx c = {path, 0, 0, 0, kind, 0};
     /* First non-blank line: header or first row. */
     const char *p = buf, *next, *first = NULL;
     size_t line = 1, first_line = 0;
@@ -307,6 +404,23 @@ ht_status ht_dataset_load_csv(const char *path, ht_target_kind kind,
                         len == 0 ? "empty file" : "only blank lines");
     }
     int header = !line_all_numbers(first);
+    if (kind == HT_TARGET_CLASS) {
+        /* Named classes: a label that is not a number on a line after the
+         * first. The first line is then a header only if its features are
+         * not all numbers ("species,sl,sw" but not "setosa,5.1,3.5");
+         * without names, a first line with any non-number is a header, as
+         * it always was ("label,1,2"). */
+        line_blank(first, &next);
+        for (p = next; *p && !c.names; p = next)
+            if (!line_blank(p, &next) && !field_is_number(p))
+                c.names = 1;
+        if (c.names) {
+            const char *f = first;
+            while (*f && *f != ',' && *f != '\n')
+                f++;
+            header = *f == ',' && !line_all_numbers(f + 1);
+        }
+    }
 
     /* Count the data rows and find the first one. */
     size_t rows = 0, data_line = 0;
@@ -353,6 +467,10 @@ ht_status ht_dataset_load_csv(const char *path, ht_target_kind kind,
     const size_t d = ds->d;
     int32_t max_label = 0;
     size_t r = 0;
+    name_span *spans = NULL;
+    if (c.names && (spans = malloc(rows * sizeof *spans)) == NULL)
+        s = ht_error(HT_ERR_NOMEM, "%s: out of memory for %zu class names",
+                     path, rows);
     p = data_start;
     c.line = data_line;
     while (*p && s == HT_OK) {
@@ -361,7 +479,14 @@ ht_status ht_dataset_load_csv(const char *path, ht_target_kind kind,
         } else {
             int32_t lab = 0;
             float tgt = 0.0f;
-            s = parse_row(&c, p, ds->x + r * d, &lab, &tgt, &next);
+            const char *nm = NULL;
+            size_t nl = 0;
+            s = parse_row(&c, p, ds->x + r * d, &lab, &tgt, &nm, &nl, &next);
+            if (spans) {
+                spans[r].p = nm;
+                spans[r].len = nl;
+                spans[r].row = r;
+            }
             if (kind == HT_TARGET_CLASS) {
                 ds->label[r] = lab;
                 if (lab > max_label)
@@ -374,12 +499,15 @@ ht_status ht_dataset_load_csv(const char *path, ht_target_kind kind,
         }
         c.line++;
     }
+    if (s == HT_OK && spans)
+        s = number_names(path, spans, rows, ds);
+    free(spans);
     free(data);
     if (s != HT_OK) {
         ht_dataset_free(ds);
         return s;
     }
-    if (kind == HT_TARGET_CLASS)
+    if (kind == HT_TARGET_CLASS && !c.names)
         ds->n_classes = (size_t)max_label + 1;
     *out = ds;
     return HT_OK;

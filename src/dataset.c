@@ -45,6 +45,7 @@ void ht_dataset_free(ht_dataset *ds)
     ht_aligned_free(ds->x);
     free(ds->label);
     free(ds->target);
+    free(ds->class_names);
     free(ds);
 }
 
@@ -60,6 +61,68 @@ void ht_dataset_gather(const ht_dataset *ds, const size_t *idx, size_t count,
         if (target_out && ds->target)
             memcpy(target_out + i * t, ds->target + r * t, t * sizeof(float));
     }
+}
+
+char **ht_names_dup(const char *const *names, size_t n)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += strlen(names[i]) + 1;
+    char **out = malloc(n * sizeof *out + bytes + 1);
+    if (out == NULL)
+        return NULL;
+    char *text = (char *)(out + n);
+    for (size_t i = 0; i < n; i++) {
+        const size_t len = strlen(names[i]) + 1;
+        memcpy(text, names[i], len);
+        out[i] = text;
+        text += len;
+    }
+    return out;
+}
+
+ht_status ht_dataset_use_classes(ht_dataset *ds, const char *const *names,
+                                 size_t n)
+{
+    if (ds == NULL || (n && names == NULL))
+        return ht_error(HT_ERR_ARG, "ht_dataset_use_classes: NULL argument");
+    if (ds->label == NULL || ds->class_names == NULL)
+        return ht_error(HT_ERR_SHAPE, "the data's classes are %s, not named",
+                        ds->label ? "numbered" : "absent (no labels)");
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            if (strcmp(names[i], names[j]) == 0)
+                return ht_error(HT_ERR_SHAPE, "class name '%s' given twice",
+                                names[i]);
+    /* old index -> new index, every old class found before anything moves */
+    int32_t *map = malloc((ds->n_classes ? ds->n_classes : 1) * sizeof *map);
+    char **copy = ht_names_dup(names, n);
+    if (map == NULL || copy == NULL) {
+        free(map);
+        free(copy);
+        return ht_error(HT_ERR_NOMEM, "out of memory renumbering %zu classes",
+                        n);
+    }
+    for (size_t c = 0; c < ds->n_classes; c++) {
+        map[c] = -1;
+        for (size_t i = 0; i < n && map[c] < 0; i++)
+            if (strcmp(ds->class_names[c], names[i]) == 0)
+                map[c] = (int32_t)i;
+        if (map[c] < 0) {
+            ht_status s = ht_error(HT_ERR_SHAPE, "class '%s' is not among "
+                                   "the %zu classes", ds->class_names[c], n);
+            free(map);
+            free(copy);
+            return s;
+        }
+    }
+    for (size_t r = 0; r < ds->n; r++)
+        ds->label[r] = map[ds->label[r]];
+    free(map);
+    free(ds->class_names);
+    ds->class_names = copy;
+    ds->n_classes = n;
+    return HT_OK;
 }
 
 void ht_permutation(size_t *perm, size_t n, uint64_t seed)
@@ -94,6 +157,13 @@ static ht_status subset(const ht_dataset *src, const size_t *idx,
     /* Both sides keep the source's class count, so a model sized from the
      * training split also fits a validation split that misses a class. */
     ds->n_classes = src->n_classes;
+    if (src->class_names &&
+        (ds->class_names = ht_names_dup((const char *const *)src->class_names,
+                                        src->n_classes)) == NULL) {
+        ht_dataset_free(ds);
+        return ht_error(HT_ERR_NOMEM, "%s: out of memory for %zu class names",
+                        what, src->n_classes);
+    }
     *out = ds;
     return HT_OK;
 }

@@ -26,6 +26,10 @@ ht_status ht_dataset_alloc(size_t n, size_t d, size_t n_targets,
 void ht_dataset_gather(const ht_dataset *ds, const size_t *idx, size_t count,
                        float *x_out, int32_t *label_out, float *target_out);
 
+/* A copy of n NUL-terminated names in one allocation (free() it once):
+ * the pointer array, then the text. NULL when out of memory. Thread-safe. */
+char **ht_names_dup(const char *const *names, size_t n);
+
 /* The permutation ht_dataset_split uses, exposed for tests: perm[0..n) is
  * a Fisher-Yates shuffle of 0..n-1 driven by splitmix64 from seed. For
  * i = n-1 down to 1, j is drawn uniformly from [0, i]: the next

@@ -166,6 +166,7 @@ void ht_model_free(ht_model *m)
     ht_sched_free(m);
     free(m->perm);
     free(m->in_shift);
+    free(m->class_names);
     free(m);
 }
 

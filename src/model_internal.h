@@ -50,6 +50,9 @@ struct ht_model {
     /* Input standardisation (src/input_norm.c): sizes[0] shifts then
      * sizes[0] scales in one allocation owned here, or both NULL. */
     float *in_shift, *in_scale;
+    /* Named classes (src/class_names.c): sizes[n_layers] names in one
+     * allocation (ht_names_dup), or NULL. */
+    char **class_names;
 
     ht_profile prof;
 
@@ -100,6 +103,10 @@ void ht_sched_free(ht_model *m);
 /* Applies the model's input transform, if any, to `rows` rows of
  * sizes[0] floats at x, in place. */
 void ht_input_norm_apply(const ht_model *m, float *x, size_t rows);
+
+/* Checks n class names as ht_model_set_class_names does (HT_ERR_ARG with
+ * a message). */
+ht_status ht_class_names_check(const char *const *names, size_t n);
 
 /* Wall clock in seconds (monotonic). */
 double ht_now(void);

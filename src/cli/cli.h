@@ -91,6 +91,16 @@ int cli_data_check(const cli_data *d, const ht_config *cfg,
 /* Splits o->val of the training set off as d->val (seeded). 0 or exit. */
 int cli_data_split(const cli_opts *o, uint64_t seed, cli_data *d);
 
+/* Renumbers d->test's named classes as names (n of them; NULL: numbered
+ * classes) of `owner` (for messages: "train.csv", "model m.ckpt"); named
+ * against numbered is an error. 0 or an exit code after one line. */
+int cli_data_classes(cli_data *d, const char *const *names, size_t n,
+                     const char *owner);
+
+/* Formats up to max of n names as "a, b, c" (then ", ... (n in all)"). */
+void cli_format_names(const char *const *names, size_t n, size_t max,
+                      char *buf, size_t len);
+
 void cli_data_free(cli_data *d);
 
 /* -------------------------------------------------------------- progress */

@@ -229,3 +229,44 @@ void cli_data_free(cli_data *d)
     ht_dataset_free(d->test);
     d->train = d->val = d->test = NULL;
 }
+
+/* "setosa, versicolor, virginica" (at most `max` names, then "..."). */
+void cli_format_names(const char *const *names, size_t n, size_t max,
+                      char *buf, size_t len)
+{
+    size_t pos = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && pos + 1 < len; i++) {
+        if (i == max) {
+            snprintf(buf + pos, len - pos, ", ... (%zu in all)", n);
+            return;
+        }
+        snprintf(buf + pos, len - pos, i ? ", %s" : "%s", names[i]);
+        pos += strlen(buf + pos);
+    }
+}
+
+/* The test set's classes numbered as `names` (the training data's or the
+ * model's): named classes renumbered, and numbered against named refused
+ * either way, naming both sides. */
+int cli_data_classes(cli_data *d, const char *const *names, size_t n,
+                     const char *owner)
+{
+    ht_dataset *t = d->test;
+    if (t == NULL || t->label == NULL)
+        return 0;
+    if ((names == NULL) != (t->class_names == NULL)) {
+        cli_error("%s: %s classes, but %s has %s classes", d->test_y,
+                  t->class_names ? "named" : "numbered", owner,
+                  names ? "named" : "numbered");
+        return CLI_EXIT_RUNTIME;
+    }
+    if (names == NULL)
+        return 0;
+    ht_status s = ht_dataset_use_classes(t, names, n);
+    if (s != HT_OK) {
+        cli_error("%s: %s of %s", d->test_y, ht_last_error(), owner);
+        return CLI_EXIT_RUNTIME;
+    }
+    return 0;
+}

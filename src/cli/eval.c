@@ -43,7 +43,11 @@ int cli_eval(const cli_opts *o)
     char arch[256], source[1400];
     cli_format_arch(mc, arch, sizeof arch);
     snprintf(source, sizeof source, "model %s (%s)", o->model, arch);
-    rc = cli_data_check(&d, mc, source);
+    if (mc->loss == HT_LOSS_XENT)
+        rc = cli_data_classes(&d, ht_model_class_names(m),
+                              mc->sizes[mc->n_layers], source);
+    if (rc == 0)
+        rc = cli_data_check(&d, mc, source);
     if (rc == 0) {
         printf("model: %s, %s, epoch %d\n", o->model, arch, ht_model_epoch(m));
         if (ht_model_input_transform(m, NULL, NULL))

@@ -20,6 +20,7 @@ typedef struct report {
     const ht_dataset *ds;
     size_t outs;            /* outputs per row                          */
     int xent;
+    const char *const *names; /* the model's class names, or NULL       */
     size_t *conf;           /* classes x classes counts, or NULL        */
     FILE *csv;              /* --predictions text, or NULL              */
 } report;
@@ -54,9 +55,16 @@ static void csv_row(const report *r, size_t i, const float *out)
 {
     fprintf(r->csv, "%zu", i);
     if (r->xent) {
-        if (r->ds->label)
+        /* named classes by name (they hold no comma or line break) */
+        const size_t k = argmax(out, r->outs);
+        if (r->ds->label && r->names)
+            fprintf(r->csv, ",%s", r->names[r->ds->label[i]]);
+        else if (r->ds->label)
             fprintf(r->csv, ",%d", (int)r->ds->label[i]);
-        fprintf(r->csv, ",%zu", argmax(out, r->outs));
+        if (r->names)
+            fprintf(r->csv, ",%s", r->names[k]);
+        else
+            fprintf(r->csv, ",%zu", k);
     } else {
         for (size_t j = 0; r->ds->target && j < r->outs; j++)
             fprintf(r->csv, ",%.9g", (double)r->ds->target[i * r->outs + j]);
@@ -124,6 +132,11 @@ static void print_confusion(const report *r)
             printf(" %7zu %7s\n", rows, "-");
     }
     printf("  correct %zu of %zu\n", correct, r->ds->n);
+    if (r->names) {
+        printf("  classes:");
+        for (size_t i = 0; i < c; i++)
+            printf(" %zu %s%s", i, r->names[i], i + 1 < c ? "," : "\n");
+    }
 }
 
 int cli_eval_reports(const cli_opts *o, ht_model *m, const ht_dataset *ds)
@@ -132,7 +145,8 @@ int cli_eval_reports(const cli_opts *o, ht_model *m, const ht_dataset *ds)
     const int predict = o->cmd == CLI_PREDICT;
     report r = {predict ? "predict" : "eval",
                 predict ? "--output" : "--predictions", ds,
-                mc->sizes[mc->n_layers], mc->loss == HT_LOSS_XENT, NULL, NULL};
+                mc->sizes[mc->n_layers], mc->loss == HT_LOSS_XENT,
+                ht_model_class_names(m), NULL, NULL};
     char *text = NULL;
     size_t len = 0;
     if (o->confusion &&

@@ -47,6 +47,34 @@ static int resume(ht_model *m, const char *path)
     return cli_lib_error_file("--resume", path, s);
 }
 
+/* Named classes go into the model (and so into its checkpoints); a
+ * resumed model must have the data's names, in the same order. */
+static int class_names(const cli_opts *o, const cli_data *d, ht_model *m)
+{
+    const ht_dataset *t = d->train;
+    const char *const *have = ht_model_class_names(m);
+    const char *const *want = (const char *const *)t->class_names;
+    if (!o->resume) {
+        ht_status s = want ? ht_model_set_class_names(m, want, t->n_classes)
+                           : HT_OK;
+        return s == HT_OK ? 0 : cli_lib_error(d->train_x, s);
+    }
+    int same = (have == NULL) == (want == NULL);
+    for (size_t i = 0; same && want && i < t->n_classes; i++)
+        same = strcmp(have[i], want[i]) == 0;
+    if (!same) {
+        char a[160] = "numbered", b[160] = "numbered";
+        if (have)
+            cli_format_names(have, t->n_classes, 6, a, sizeof a);
+        if (want)
+            cli_format_names(want, t->n_classes, 6, b, sizeof b);
+        cli_error("--resume %s: the checkpoint's classes (%s) differ from "
+                  "those of %s (%s)", o->resume, a, d->train_x, b);
+        return CLI_EXIT_RUNTIME;
+    }
+    return 0;
+}
+
 /* --standardize fits the map on the training rows (after --val has split
  * its rows off, so nothing is learnt from them). A resumed run keeps the
  * checkpoint's map, whatever the flags: its weights were trained on it. */
@@ -96,6 +124,12 @@ static void print_setup(const cli_opts *o, const cli_data *d, const ht_config *c
         printf(" weight-decay %g", c->weight_decay);
     printf(", schedule %s, batch %zu, epochs %d\n", sched[c->schedule], c->batch,
            o->epochs);
+    if (d->train->class_names) {
+        char names[400];
+        cli_format_names((const char *const *)d->train->class_names,
+                         d->train->n_classes, 10, names, sizeof names);
+        printf("classes: %s\n", names);
+    }
     if (c->dropout > 0 || c->input_dropout > 0 || c->l1 > 0 || c->l2 > 0)
         printf("regularisation: dropout %g, input dropout %g, l1 %g%s, l2 %g%s\n",
                c->dropout, c->input_dropout, c->l1, c->prox_l1 ? " (prox)" : "",
@@ -337,7 +371,9 @@ static int run(const cli_opts *o, cli_data *d, ht_config *cfg)
         printf("resumed from %s at epoch %d%s\n", o->resume, ht_model_epoch(m),
                ht_model_epoch(m) >= o->epochs ? " (nothing left to train)" : "");
     best_val best = {0, 0.0, 0.0};
-    rc = input_transform(o, d, m);
+    rc = class_names(o, d, m);
+    if (rc == 0)
+        rc = input_transform(o, d, m);
     if (rc == 0)
         rc = best_from_file(o, d, m, &best);
     if (rc) {
@@ -417,8 +453,16 @@ int cli_train(const cli_opts *o)
     rc = cli_data_load(o, 1, &d);
     if (rc)
         return rc;
+    if (d.train && d.train->label) {
+        char owner[1100];
+        snprintf(owner, sizeof owner, "the training data %s", d.train_x);
+        rc = cli_data_classes(&d, (const char *const *)d.train->class_names,
+                              d.train->n_classes, owner);
+    }
     char source[300];
-    if (o->arch_given) {
+    if (rc) {
+        /* reported */
+    } else if (o->arch_given) {
         snprintf(source, sizeof source, "--arch %s", o->arch_text);
     } else {
         rc = arch_from_data(&d, &cfg);
