@@ -172,4 +172,23 @@ int cli_log_epoch(cli_log *l, int epoch, const ht_epoch_stats *st,
 
 void cli_log_free(cli_log *l);
 
+/* The best validation epoch of a run (--save-best, --patience); epoch 0:
+ * none yet. cli_best_update: whether `ev` (epoch `epoch`'s validation
+ * figures) is strictly better (classification: higher accuracy, ties to
+ * lower loss; MSE: lower loss), recording it if so. cli_best_resume: on
+ * --resume, the best so far from --save-best's file evaluated on d->val
+ * (nothing if there is no file). cli_best_report: the final line, with
+ * the saved model's test score when there is test data. The last two
+ * return 0 or an exit code after one line. */
+typedef struct cli_best {
+    int epoch;
+    double acc, loss;
+} cli_best;
+int cli_best_update(const ht_config *c, const ht_eval_stats *ev, int epoch,
+                    cli_best *b);
+int cli_best_resume(const cli_opts *o, const cli_data *d, const ht_model *m,
+                    cli_best *b);
+int cli_best_report(const cli_opts *o, const cli_data *d,
+                    const ht_config *cfg, const cli_best *b);
+
 #endif

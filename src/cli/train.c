@@ -166,77 +166,6 @@ static int divergence(const cli_opts *o, int epoch)
     return CLI_EXIT_RUNTIME;
 }
 
-/* The best validation epoch so far, for --save-best and --patience. */
-typedef struct best_val {
-    int epoch;       /* 0: none yet */
-    double acc, loss;
-} best_val;
-
-/* Classification: higher accuracy, ties to lower loss; MSE: lower loss.
- * Strictly better only, so a later epoch that merely equals the best does
- * not replace it (and a redone epoch after --resume changes nothing). */
-static int better(const ht_config *c, const ht_eval_stats *ev,
-                  const best_val *b)
-{
-    if (b->epoch == 0)
-        return 1;
-    if (c->loss == HT_LOSS_XENT && ev->accuracy != b->acc)
-        return ev->accuracy > b->acc;
-    return ev->loss < b->loss;
-}
-
-static void print_val_score(const ht_config *c, const best_val *b)
-{
-    if (c->loss == HT_LOSS_XENT)
-        printf("val acc %.4f", b->acc);
-    else
-        printf("val loss %.6g", b->loss);
-}
-
-/* A resumed run takes the best so far from --save-best's file, if there is
- * one, by evaluating it on this run's validation rows, so the patience
- * count and the next comparison go on where they stopped. */
-static int best_from_file(const cli_opts *o, const cli_data *d,
-                          const ht_model *m, best_val *b)
-{
-    struct stat st;
-    if (o->save_best == NULL || o->resume == NULL ||
-        stat(o->save_best, &st) != 0)
-        return 0;
-    ht_model *bm = NULL;
-    ht_status s = ht_model_load(o->save_best, &bm);
-    if (s != HT_OK)
-        return cli_lib_error_file("--save-best", o->save_best, s);
-    const ht_config *a = ht_model_config(bm), *c = ht_model_config(m);
-    int same = a->n_layers == c->n_layers && a->loss == c->loss;
-    for (size_t l = 0; same && l <= c->n_layers; l++)
-        same = a->sizes[l] == c->sizes[l];
-    int rc = 0;
-    if (!same) {
-        char theirs[256], mine[256];
-        cli_format_arch(a, theirs, sizeof theirs);
-        cli_format_arch(c, mine, sizeof mine);
-        cli_error("--save-best %s: checkpoint architecture %s differs from "
-                  "this run's %s", o->save_best, theirs, mine);
-        rc = CLI_EXIT_RUNTIME;
-    } else {
-        ht_eval_stats ev;
-        s = ht_model_evaluate(bm, d->val, &ev);
-        if (s != HT_OK) {
-            rc = cli_lib_error("--save-best", s);
-        } else {
-            b->epoch = ht_model_epoch(bm);
-            b->acc = ev.accuracy;
-            b->loss = ev.loss;
-            printf("best so far: epoch %d, ", b->epoch);
-            print_val_score(c, b);
-            printf(" (%s)\n", o->save_best);
-        }
-    }
-    ht_model_free(bm);
-    return rc;
-}
-
 /* The epochs still to train: one line, a --log row and a --save each,
  * until the last or until a SIGINT / SIGTERM has arrived (the epoch that
  * was running is finished, logged and saved first). *ev and *have_final:
@@ -244,7 +173,7 @@ static int best_from_file(const cli_opts *o, const cli_data *d,
  * one line. */
 static int epochs(const cli_opts *o, cli_data *d, const ht_config *cfg,
                   ht_model *m, cli_log *lg, ht_eval_stats *ev,
-                  int *have_final, best_val *best)
+                  int *have_final, cli_best *best)
 {
     const int track = d->val && (o->save_best || o->patience);
     cli_progress pg;
@@ -265,12 +194,8 @@ static int epochs(const cli_opts *o, cli_data *d, const ht_config *cfg,
         ht_eval_stats vev;
         if (d->val && (rc = evaluate(m, d->val, d->train_x, &vev)) == 0)
             print_metric(cfg, "val", &vev);
-        if (rc == 0 && track && better(cfg, &vev, best)) {
-            improved = 1;
-            best->epoch = ht_model_epoch(m);
-            best->acc = vev.accuracy;
-            best->loss = vev.loss;
-        }
+        if (rc == 0 && track)
+            improved = cli_best_update(cfg, &vev, ht_model_epoch(m), best);
         if (rc == 0 && d->test && (rc = evaluate(m, d->test, d->test_x, ev)) == 0) {
             print_metric(cfg, "test", ev);
             *have_final = 1;
@@ -301,36 +226,9 @@ static int epochs(const cli_opts *o, cli_data *d, const ht_config *cfg,
     return 0;
 }
 
-/* "best val epoch 7: val acc 0.8912, test acc 0.8850 (best.ckpt)": the
- * --save-best checkpoint, evaluated on the test rows if there are any. */
-static int report_best(const cli_opts *o, const cli_data *d,
-                       const ht_config *cfg, const best_val *b)
-{
-    printf("best val epoch %d: ", b->epoch);
-    print_val_score(cfg, b);
-    if (d->test) {
-        ht_model *bm = NULL;
-        ht_status s = ht_model_load(o->save_best, &bm);
-        ht_eval_stats ev;
-        if (s == HT_OK)
-            s = ht_model_evaluate(bm, d->test, &ev);
-        ht_model_free(bm);
-        if (s != HT_OK) {
-            printf("\n");
-            return cli_lib_error_file("--save-best", o->save_best, s);
-        }
-        if (cfg->loss == HT_LOSS_XENT)
-            printf(", test acc %.4f", ev.accuracy);
-        else
-            printf(", test loss %.6g", ev.loss);
-    }
-    printf(" (%s)\n", o->save_best);
-    return 0;
-}
-
 static int finish(const cli_opts *o, cli_data *d, const ht_config *cfg,
                   ht_model *m, ht_eval_stats *ev, int have_final,
-                  const best_val *best)
+                  const cli_best *best)
 {
     const ht_dataset *final_set = d->test ? d->test : d->val ? d->val : d->train;
     const char *final_name = d->test ? "test" : d->val ? "val" : "train";
@@ -344,7 +242,7 @@ static int finish(const cli_opts *o, cli_data *d, const ht_config *cfg,
         printf("final %s loss %.6g\n", final_name, ev->loss);
     if (o->save)
         printf("checkpoint %s (epoch %d)\n", o->save, ht_model_epoch(m));
-    if (o->save_best && best->epoch > 0 && (rc = report_best(o, d, cfg, best)))
+    if (o->save_best && best->epoch > 0 && (rc = cli_best_report(o, d, cfg, best)))
         return rc;
     if (o->print_hash)
         printf("weights hash %016llx\n", (unsigned long long)ht_model_hash(m));
@@ -370,12 +268,12 @@ static int run(const cli_opts *o, cli_data *d, ht_config *cfg)
     if (o->resume)
         printf("resumed from %s at epoch %d%s\n", o->resume, ht_model_epoch(m),
                ht_model_epoch(m) >= o->epochs ? " (nothing left to train)" : "");
-    best_val best = {0, 0.0, 0.0};
+    cli_best best = {0, 0.0, 0.0};
     rc = class_names(o, d, m);
     if (rc == 0)
         rc = input_transform(o, d, m);
     if (rc == 0)
-        rc = best_from_file(o, d, m, &best);
+        rc = cli_best_resume(o, d, m, &best);
     if (rc) {
         ht_model_free(m);
         return rc;
