@@ -1,7 +1,7 @@
 /* Checkpoints: architecture, hyper-parameters, weights, optimiser state,
- * epoch and step, and the input transform, little-endian, followed by a
- * CRC-32 of everything before it; written atomically
- * (ht_file_write_atomic).
+ * epoch and step, and the input transform and class names if any,
+ * little-endian, followed by a CRC-32 of everything before it; written
+ * atomically (ht_file_write_atomic).
  *
  *   "HTCKPT01"  u32 version  u32 header bytes  header  payload  u32 crc
  *   header : config fields (fixed order, fixed widths), i32 epoch, u64 step,
@@ -25,7 +25,7 @@
 
 #define CKPT_MAGIC "HTCKPT01"
 #define CKPT_VERSION 1u      /* no optional sections */
-#define CKPT_VERSION_NORM 2u /* with a sections word */
+#define CKPT_VERSION_SECTIONS 2u /* with a sections word */
 #define SEC_NORM 1u
 #define SEC_NAMES 2u
 
@@ -160,7 +160,7 @@ ht_status ht_model_save(const ht_model *m, const char *path)
     put(&w, CKPT_MAGIC, 8);
     const uint32_t sections = (m->in_shift ? SEC_NORM : 0) |
                               (m->class_names ? SEC_NAMES : 0);
-    put_u32(&w, sections ? CKPT_VERSION_NORM : CKPT_VERSION);
+    put_u32(&w, sections ? CKPT_VERSION_SECTIONS : CKPT_VERSION);
     wbuf h = {0};
     put_config(&h, &m->cfg);
     put_u32(&h, (uint32_t)m->epoch);
@@ -204,8 +204,9 @@ ht_status ht_model_save(const ht_model *m, const char *path)
 static ht_status get_names(const char *path, rbuf *r, ht_model *m)
 {
     const size_t n = m->cfg.sizes[m->cfg.n_layers];
+    /* the names and their NULs fit in what is left of the file */
     char **names = calloc(n ? n : 1, sizeof *names);
-    char *text = malloc(n * 256);
+    char *text = malloc(r->len - r->pos + n + 1), *t = text;
     ht_status s = names && text ? HT_OK
                                 : ht_error(HT_ERR_NOMEM, "%s: out of memory",
                                            path);
@@ -216,9 +217,10 @@ static ht_status get_names(const char *path, rbuf *r, ht_model *m)
                          "names", path);
             break;
         }
-        names[i] = text + i * 256;
-        get(r, names[i], len);
-        names[i][len] = '\0';
+        names[i] = t;
+        get(r, t, len);
+        t[len] = '\0';
+        t += len + 1;
         if (strlen(names[i]) != len)
             s = ht_error(HT_ERR_FORMAT, "%s: class name %zu holds a NUL byte",
                          path, i);
@@ -249,10 +251,10 @@ static ht_status parse(const char *path, const unsigned char *p, size_t len,
     memcpy(&crc_stored, p + len - 4, 4);
     rbuf r = {p, len - 4, 8, 0};
     const uint32_t version = get_u32(&r);
-    if (version != CKPT_VERSION && version != CKPT_VERSION_NORM)
+    if (version != CKPT_VERSION && version != CKPT_VERSION_SECTIONS)
         return ht_error(HT_ERR_FORMAT, "%s: checkpoint version %u, this build "
                         "reads versions %u and %u", path, version,
-                        CKPT_VERSION, CKPT_VERSION_NORM);
+                        CKPT_VERSION, CKPT_VERSION_SECTIONS);
     const uint32_t hlen = get_u32(&r);
     ht_config c;
     get_config(&r, &c);
@@ -260,10 +262,11 @@ static ht_status parse(const char *path, const unsigned char *p, size_t len,
     const uint64_t step = get_u64(&r);
     const uint64_t n_params = get_u64(&r);
     const uint32_t has_m = get_u32(&r), has_v = get_u32(&r);
-    const uint32_t sections = version == CKPT_VERSION_NORM ? get_u32(&r) : 0;
+    const uint32_t sections = version == CKPT_VERSION_SECTIONS ? get_u32(&r) : 0;
     const int has_norm = (sections & SEC_NORM) != 0;
-    if (r.short_read || (version == CKPT_VERSION_NORM &&
-                         (sections == 0 || (sections & ~(SEC_NORM | SEC_NAMES)))) || r.pos != 16 + (size_t)hlen)
+    const int bad_sections = version == CKPT_VERSION_SECTIONS &&
+        (sections == 0 || (sections & ~(SEC_NORM | SEC_NAMES)) != 0);
+    if (r.short_read || bad_sections || r.pos != 16 + (size_t)hlen)
         return ht_error(HT_ERR_FORMAT, "%s: truncated or malformed checkpoint "
                         "header", path);
     if (ht_crc32(p, len - 4) != crc_stored)

@@ -17,12 +17,18 @@ ht_status ht_class_names_check(const char *const *names, size_t n)
         if (strpbrk(names[i], ",\n\r"))
             return ht_error(HT_ERR_ARG, "class %zu: the name '%s' holds a "
                             "comma or a line break", i, names[i]);
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(names[i], names[j]) == 0)
-                return ht_error(HT_ERR_ARG, "classes %zu and %zu are both "
-                                "named '%s'", j, i, names[i]);
     }
-    return HT_OK;
+    size_t dup;
+    ht_name_ix *v = ht_names_sorted(names, n, &dup);
+    if (v == NULL)
+        return ht_error(HT_ERR_NOMEM, "out of memory checking %zu class "
+                        "names", n);
+    ht_status s = HT_OK;
+    if (dup < n)
+        s = ht_error(HT_ERR_ARG, "classes %zu and %zu are both named '%s'",
+                     v[dup - 1].i, v[dup].i, v[dup].s);
+    free(v);
+    return s;
 }
 
 ht_status ht_model_set_class_names(ht_model *m, const char *const *names,

@@ -326,6 +326,11 @@ static int span_cmp(const void *a, const void *b)
     return x->row < y->row ? -1 : x->row > y->row;
 }
 
+static int same_name(const name_span *x, const name_span *y)
+{
+    return x->len == y->len && memcmp(x->p, y->p, x->len) == 0;
+}
+
 /* Classes from the rows' names: the distinct names in byte order, each
  * row's label its index. Sorts sp. */
 static ht_status number_names(const char *path, name_span *sp, size_t n,
@@ -334,8 +339,7 @@ static ht_status number_names(const char *path, name_span *sp, size_t n,
     qsort(sp, n, sizeof *sp, span_cmp);
     size_t k = 0, bytes = 0;
     for (size_t i = 0; i < n; i++)
-        if (i == 0 || span_cmp(&(name_span){sp[i].p, sp[i].len, 0},
-                               &(name_span){sp[i - 1].p, sp[i - 1].len, 0})) {
+        if (i == 0 || !same_name(&sp[i], &sp[i - 1])) {
             k++;
             bytes += sp[i].len + 1;
         }
@@ -348,8 +352,7 @@ static ht_status number_names(const char *path, name_span *sp, size_t n,
     char *text = (char *)(names + k);
     size_t j = 0;
     for (size_t i = 0; i < n; i++) {
-        if (i == 0 || span_cmp(&(name_span){sp[i].p, sp[i].len, 0},
-                               &(name_span){sp[i - 1].p, sp[i - 1].len, 0})) {
+        if (i == 0 || !same_name(&sp[i], &sp[i - 1])) {
             names[j++] = text;
             memcpy(text, sp[i].p, sp[i].len);
             text[sp[i].len] = '\0';

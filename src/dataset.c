@@ -81,6 +81,28 @@ char **ht_names_dup(const char *const *names, size_t n)
     return out;
 }
 
+static int name_ix_cmp(const void *a, const void *b)
+{
+    const ht_name_ix *x = a, *y = b;
+    const int c = strcmp(x->s, y->s);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+ht_name_ix *ht_names_sorted(const char *const *names, size_t n, size_t *dup)
+{
+    ht_name_ix *v = malloc((n ? n : 1) * sizeof *v);
+    if (v == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        v[i] = (ht_name_ix){names[i], i};
+    qsort(v, n, sizeof *v, name_ix_cmp);
+    *dup = n;
+    for (size_t i = 1; i < n && *dup == n; i++)
+        if (strcmp(v[i].s, v[i - 1].s) == 0)
+            *dup = i;
+    return v;
+}
+
 ht_status ht_dataset_use_classes(ht_dataset *ds, const char *const *names,
                                  size_t n)
 {
@@ -89,32 +111,39 @@ ht_status ht_dataset_use_classes(ht_dataset *ds, const char *const *names,
     if (ds->label == NULL || ds->class_names == NULL)
         return ht_error(HT_ERR_SHAPE, "the data's classes are %s, not named",
                         ds->label ? "numbered" : "absent (no labels)");
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = i + 1; j < n; j++)
-            if (strcmp(names[i], names[j]) == 0)
-                return ht_error(HT_ERR_SHAPE, "class name '%s' given twice",
-                                names[i]);
-    /* old index -> new index, every old class found before anything moves */
+    /* old index -> new index, every old class found before anything moves;
+     * sorted, so a million classes cost n log n, not n^2 */
+    size_t dup;
+    ht_name_ix *sorted = ht_names_sorted(names, n, &dup);
     int32_t *map = malloc((ds->n_classes ? ds->n_classes : 1) * sizeof *map);
     char **copy = ht_names_dup(names, n);
-    if (map == NULL || copy == NULL) {
+    ht_status s = HT_OK;
+    if (sorted == NULL || map == NULL || copy == NULL)
+        s = ht_error(HT_ERR_NOMEM, "out of memory renumbering %zu classes", n);
+    else if (dup < n)
+        s = ht_error(HT_ERR_SHAPE, "class name '%s' given twice",
+                     sorted[dup].s);
+    for (size_t c = 0; s == HT_OK && c < ds->n_classes; c++) {
+        const ht_name_ix key = {ds->class_names[c], 0};
+        size_t lo = 0, hi = n; /* first entry >= key by name */
+        while (lo < hi) {
+            const size_t mid = lo + (hi - lo) / 2;
+            if (strcmp(sorted[mid].s, key.s) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < n && strcmp(sorted[lo].s, key.s) == 0)
+            map[c] = (int32_t)sorted[lo].i;
+        else
+            s = ht_error(HT_ERR_SHAPE, "class '%s' is not among the %zu "
+                         "classes", key.s, n);
+    }
+    free(sorted);
+    if (s != HT_OK) {
         free(map);
         free(copy);
-        return ht_error(HT_ERR_NOMEM, "out of memory renumbering %zu classes",
-                        n);
-    }
-    for (size_t c = 0; c < ds->n_classes; c++) {
-        map[c] = -1;
-        for (size_t i = 0; i < n && map[c] < 0; i++)
-            if (strcmp(ds->class_names[c], names[i]) == 0)
-                map[c] = (int32_t)i;
-        if (map[c] < 0) {
-            ht_status s = ht_error(HT_ERR_SHAPE, "class '%s' is not among "
-                                   "the %zu classes", ds->class_names[c], n);
-            free(map);
-            free(copy);
-            return s;
-        }
+        return s;
     }
     for (size_t r = 0; r < ds->n; r++)
         ds->label[r] = map[ds->label[r]];

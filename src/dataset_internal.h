@@ -30,6 +30,16 @@ void ht_dataset_gather(const ht_dataset *ds, const size_t *idx, size_t count,
  * the pointer array, then the text. NULL when out of memory. Thread-safe. */
 char **ht_names_dup(const char *const *names, size_t n);
 
+/* A name and its index in a list. ht_names_sorted: the n names as (name,
+ * index) pairs in a new array (free() it) sorted by strcmp, then index;
+ * *dup is the position of the first entry equal to its predecessor, or n
+ * when all are distinct. NULL when out of memory. Thread-safe. */
+typedef struct ht_name_ix {
+    const char *s;
+    size_t i;
+} ht_name_ix;
+ht_name_ix *ht_names_sorted(const char *const *names, size_t n, size_t *dup);
+
 /* The permutation ht_dataset_split uses, exposed for tests: perm[0..n) is
  * a Fisher-Yates shuffle of 0..n-1 driven by splitmix64 from seed. For
  * i = n-1 down to 1, j is drawn uniformly from [0, i]: the next
