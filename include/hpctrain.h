@@ -174,11 +174,11 @@ typedef enum ht_target_kind {
 
 /* Loads a CSV file, raw or gzip-compressed (decided by content): one row
  * per line, first column the label or target, the rest the features
- * (HT_TARGET_NONE: every column a feature). Class labels are either
- * non-negative integers, or, as soon as one label is not a number, names
- * (any text but commas; "setosa"): the classes are then the distinct names
- * in byte order (strcmp), label i is class_names[i], and a name of over 255
- * bytes is an error; comma separated, optional header line (a first
+ * (HT_TARGET_NONE: every column a feature). Class labels are either all
+ * non-negative integers or all names (any text but commas; "setosa";
+ * numbers mixed with names are an error naming a line of each): the
+ * classes are then the distinct names in byte order (strcmp), label i is
+ * class_names[i], and a name of over 255 bytes is an error; comma separated, optional header line (a first
  * line whose fields are not all numbers). Empty lines are skipped. Errors
  * name the file and line: HT_ERR_IO, HT_ERR_FORMAT (bad number, ragged
  * row, NaN/Inf, negative or non-integer label). Thread-safe. */

@@ -471,6 +471,8 @@ ht_status ht_dataset_load_csv(const char *path, ht_target_kind kind,
     int32_t max_label = 0;
     size_t r = 0;
     name_span *spans = NULL;
+    size_t num_line = 0, name_line = 0; /* the first of each, named mode */
+    const char *num_at = NULL, *name_at = NULL;
     if (c.names && (spans = malloc(rows * sizeof *spans)) == NULL)
         s = ht_error(HT_ERR_NOMEM, "%s: out of memory for %zu class names",
                      path, rows);
@@ -485,10 +487,28 @@ ht_status ht_dataset_load_csv(const char *path, ht_target_kind kind,
             const char *nm = NULL;
             size_t nl = 0;
             s = parse_row(&c, p, ds->x + r * d, &lab, &tgt, &nm, &nl, &next);
-            if (spans) {
+            if (spans && s == HT_OK) {
                 spans[r].p = nm;
                 spans[r].len = nl;
                 spans[r].row = r;
+                /* numbers and names mixed is a typo far more often than
+                 * classes named "3" beside "cat": refuse, naming both */
+                const int num = field_is_number(nm);
+                size_t *seen = num ? &num_line : &name_line;
+                if (*seen == 0) {
+                    *seen = c.line;
+                    *(num ? &num_at : &name_at) = nm;
+                }
+                if (num_line && name_line) {
+                    char a[48], b[48];
+                    field_text(num_at, a, sizeof a);
+                    field_text(name_at, b, sizeof b);
+                    s = ht_error(HT_ERR_FORMAT, "%s:%zu: label '%s' is a "
+                                 "number, but line %zu's label '%s' is a "
+                                 "name: the labels must be all class numbers "
+                                 "or all class names", path, num_line, a,
+                                 name_line, b);
+                }
             }
             if (kind == HT_TARGET_CLASS) {
                 ds->label[r] = lab;

@@ -798,15 +798,15 @@ static void test_csv_names(void **state)
     (void)state;
     const char *path = tmp("names.csv");
     write_text(path, "setosa, 5.1,3.5\n virginica ,6.3,3.3\n\nversicolor,7,3.2\n"
-                     "setosa,4.9,3\n10,1,1\n1.5,2,2\n");
+                     "setosa,4.9,3\nIris 10,1,1\nI,2,2\n");
     ht_dataset *ds = NULL;
     if (ht_dataset_load_csv(path, HT_TARGET_CLASS, &ds) != HT_OK)
         fail_msg("%s", ht_last_error());
     assert_int_equal(ds->n, 6);   /* the first line is data, not a header */
     assert_int_equal(ds->d, 2);
     assert_int_equal(ds->n_classes, 5);
-    static const char *const want[5] = {"1.5", "10", "setosa", "versicolor",
-                                        "virginica"};
+    static const char *const want[5] = {"I", "Iris 10", "setosa",
+                                        "versicolor", "virginica"};
     for (int i = 0; i < 5; i++)
         assert_string_equal(ds->class_names[i], want[i]);
     static const int32_t wl[6] = {2, 4, 3, 2, 1, 0};
@@ -820,8 +820,8 @@ static void test_csv_names(void **state)
     assert_non_null(va->class_names);
     assert_string_equal(va->class_names[4], "virginica");
     ht_dataset_free(va);
-    static const char *const other[6] = {"virginica", "x", "setosa", "10",
-                                         "versicolor", "1.5"};
+    static const char *const other[6] = {"virginica", "x", "setosa",
+                                         "Iris 10", "versicolor", "I"};
     ht_dataset *copy;
     assert_int_equal(ht_dataset_split(ds, 0.5, 3, &copy, &va), HT_OK);
     ht_dataset_free(va);
@@ -866,6 +866,11 @@ static void test_csv_names(void **state)
                     "bad.csv:1: field 1: a class name of 256 bytes");
     expect_csv_fail("a,1\nb,x\n", HT_TARGET_CLASS, HT_ERR_FORMAT,
                     "bad.csv:2: field 2: 'x' is not a number");
+    /* a typo in a column of class numbers is not a new class */
+    expect_csv_fail("label,a\n0,1\n1,2\n\n 7 ,3\nseven,4\n2,5\n",
+                    HT_TARGET_CLASS, HT_ERR_FORMAT,
+                    "bad.csv:2: label '0' is a number, but line 6's label "
+                    "'seven' is a name");
 }
 
 static void test_csv_errors(void **state)
