@@ -13,7 +13,6 @@
 
 #include <cmocka.h>
 
-#include "fileio.h"
 #include "hpctrain.h"
 #include "testutil.h"
 
@@ -57,16 +56,6 @@ static void test_set_checks(void **state)
     ht_model_free(m);
 }
 
-static unsigned char version_byte(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    unsigned char b[9];
-    assert_int_equal(fread(b, 1, 9, f), 9);
-    fclose(f);
-    return b[8];
-}
-
 static void test_checkpoint(void **state)
 {
     (void)state;
@@ -80,7 +69,7 @@ static void test_checkpoint(void **state)
             assert_int_equal(ht_model_set_input_transform(m, shift, scale),
                              HT_OK);
         assert_int_equal(ht_model_save(m, path), HT_OK);
-        assert_int_equal(version_byte(path), 2);
+        assert_int_equal(tu_file_byte(path, 8), 2);
         ht_model *l;
         assert_int_equal(ht_model_load(path, &l), HT_OK);
         for (int i = 0; i < 3; i++)
@@ -97,7 +86,7 @@ static void test_checkpoint(void **state)
         char ppath[512];
         tu_path(ppath, sizeof ppath, "ckpt_names_plain.bin");
         assert_int_equal(ht_model_save(plain, ppath), HT_OK);
-        assert_int_equal(version_byte(ppath), 1);
+        assert_int_equal(tu_file_byte(ppath, 8), 1);
         assert_int_equal(ht_model_load_into(r, ppath), HT_OK);
         assert_null(ht_model_class_names(r));
         assert_int_equal(ht_model_input_transform(r, NULL, NULL), 0);
@@ -108,28 +97,6 @@ static void test_checkpoint(void **state)
         ht_model_free(m);
     }
     remove(path);
-}
-
-/* Overwrites n bytes ending `at` bytes before the CRC and fixes the CRC,
- * so only the names section's own checks can refuse the file. */
-static void patched(const char *path, size_t at, const void *bytes, size_t n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    const long len = ftell(f);
-    rewind(f);
-    unsigned char *buf = malloc((size_t)len);
-    assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    memcpy(buf + len - 4 - (long)at, bytes, n);
-    const uint32_t crc = ht_crc32(buf, (size_t)len - 4);
-    memcpy(buf + len - 4, &crc, 4);
-    f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(buf, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    free(buf);
 }
 
 static void test_damaged_names(void **state)
@@ -165,7 +132,8 @@ static void test_damaged_names(void **state)
             assert_int_equal(ht_model_save(m, path), HT_OK);
             ht_model_free(m);
         }
-        patched(path, cases[i].at, cases[i].bytes, cases[i].n);
+        assert_int_equal(tu_patch_before_crc(path, cases[i].at, cases[i].bytes,
+                                             cases[i].n), 0);
         ht_model *l = NULL;
         ht_status s = ht_model_load(path, &l);
         if (s != HT_ERR_FORMAT || strstr(ht_last_error(), cases[i].msg) == NULL)

@@ -14,7 +14,6 @@
 
 #include <cmocka.h>
 
-#include "fileio.h"
 #include "hpctrain.h"
 #include "testutil.h"
 
@@ -197,16 +196,6 @@ static void test_same_as_prestandardised(void **state)
     free_data(zs);
 }
 
-static unsigned char version_byte(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    unsigned char b[9];
-    assert_int_equal(fread(b, 1, 9, f), 9);
-    fclose(f);
-    return b[8];
-}
-
 static void test_checkpoint_and_resume(void **state)
 {
     (void)state;
@@ -225,7 +214,7 @@ static void test_checkpoint_and_resume(void **state)
     assert_int_equal(ht_model_fit_standardize(half, ds), HT_OK);
     assert_int_equal(ht_model_train_epoch(half, ds, NULL, NULL, NULL), HT_OK);
     assert_int_equal(ht_model_save(half, path), HT_OK);
-    assert_int_equal(version_byte(path), 2);
+    assert_int_equal(tu_file_byte(path, 8), 2);
 
     assert_int_equal(ht_model_load(path, &loaded), HT_OK);
     assert_true(ht_model_hash(loaded) == ht_model_hash(half));
@@ -248,7 +237,7 @@ static void test_checkpoint_and_resume(void **state)
     ht_model *plain;
     assert_int_equal(ht_model_create(&c, &plain), HT_OK);
     assert_int_equal(ht_model_save(plain, plain_path), HT_OK);
-    assert_int_equal(version_byte(plain_path), 1);
+    assert_int_equal(tu_file_byte(plain_path, 8), 1);
     assert_int_equal(ht_model_load_into(resumed, plain_path), HT_OK);
     assert_int_equal(ht_model_input_transform(resumed, NULL, NULL), 0);
     assert_true(ht_model_hash(resumed) == ht_model_hash(plain));
@@ -276,28 +265,13 @@ static void test_bad_map_in_checkpoint(void **state)
     assert_int_equal(ht_model_create(&c, &m), HT_OK);
     assert_int_equal(ht_model_fit_standardize(m, ds), HT_OK);
     assert_int_equal(ht_model_save(m, path), HT_OK);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    const long len = ftell(f);
-    rewind(f);
-    unsigned char *buf = malloc((size_t)len);
-    assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
     /* the last scale is the last float before the CRC */
     const float zero = 0.0f;
-    memcpy(buf + len - 8, &zero, 4);
-    const uint32_t crc = ht_crc32(buf, (size_t)len - 4);
-    memcpy(buf + len - 4, &crc, 4);
-    f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(buf, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
+    assert_int_equal(tu_patch_before_crc(path, 4, &zero, 4), 0);
     ht_model *bad = NULL;
     assert_int_equal(ht_model_load(path, &bad), HT_ERR_FORMAT);
     assert_null(bad);
     assert_non_null(strstr(ht_last_error(), "input transform"));
-    free(buf);
     ht_model_free(m);
     free_data(ds);
     remove(path);

@@ -1,5 +1,9 @@
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fileio.h"
 
 #include "testutil.h"
 
@@ -54,4 +58,37 @@ double tu_max_rel_err(const float *x, const float *y, size_t n, double atol,
 void tu_path(char *buf, size_t len, const char *name)
 {
     snprintf(buf, len, "%s/%s", HT_TEST_TMPDIR, name);
+}
+
+int tu_file_byte(const char *path, long at)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return -1;
+    int c = fseek(f, at, SEEK_SET) == 0 ? fgetc(f) : EOF;
+    fclose(f);
+    return c == EOF ? -1 : c;
+}
+
+int tu_patch_before_crc(const char *path, size_t at, const void *bytes,
+                        size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return -1;
+    long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    unsigned char *buf = len > 0 ? malloc((size_t)len) : NULL;
+    int ok = buf && (size_t)len >= 4 + at && at >= n &&
+             (rewind(f), fread(buf, 1, (size_t)len, f) == (size_t)len);
+    fclose(f);
+    if (ok) {
+        memcpy(buf + len - 4 - (long)at, bytes, n);
+        const uint32_t crc = ht_crc32(buf, (size_t)len - 4);
+        memcpy(buf + len - 4, &crc, 4); /* stored little-endian */
+        ok = (f = fopen(path, "wb")) != NULL;
+        ok = ok && fwrite(buf, 1, (size_t)len, f) == (size_t)len;
+        ok = f && fclose(f) == 0 && ok;
+    }
+    free(buf);
+    return ok ? 0 : -1;
 }

@@ -27,6 +27,16 @@ void tu_gemm_ref(int ta, int tb, size_t m, size_t n, size_t k, float alpha,
 double tu_max_rel_err(const float *x, const float *y, size_t n, double atol,
                       double rtol);
 
+/* Byte `at` of the file at path, or -1 if it cannot be read. */
+int tu_file_byte(const char *path, long at);
+
+/* Overwrites n bytes of the file at path, starting `at` bytes before its
+ * last four (a checkpoint's CRC-32), and rewrites that CRC to match: a
+ * damaged file that only the reader's own checks can refuse. 0, or -1 if
+ * the file cannot be read or written. */
+int tu_patch_before_crc(const char *path, size_t at, const void *bytes,
+                        size_t n);
+
 /* A fresh path under the test build directory: dir/name. */
 void tu_path(char *buf, size_t len, const char *name);
 

@@ -57,6 +57,10 @@ void cli_print_placement(const ht_model *m);
  * one line naming the flag. */
 int cli_check_out_path(const char *flag, const char *path);
 
+/* Checks that path names a regular file that exists: 0, or an exit code
+ * after one line naming it, prefixed by flag ("--input") unless NULL. */
+int cli_check_readable(const char *flag, const char *path);
+
 /* Formats sizes[0..n] as "784-1024-10" into buf. */
 void cli_format_arch(const ht_config *cfg, char *buf, size_t len);
 

@@ -31,15 +31,18 @@ static int resolve_idx(const char *dir, const char *name, char *out, size_t len)
     return CLI_EXIT_RUNTIME;
 }
 
-static int check_readable(const char *path)
+int cli_check_readable(const char *flag, const char *path)
 {
     struct stat st;
+    const char *sep = flag ? " " : "";
+    if (flag == NULL)
+        flag = "";
     if (stat(path, &st) != 0) {
-        cli_error("%s: cannot open: %s", path, strerror(errno));
+        cli_error("%s%s%s: cannot open: %s", flag, sep, path, strerror(errno));
         return CLI_EXIT_RUNTIME;
     }
     if (!S_ISREG(st.st_mode)) {
-        cli_error("%s: not a regular file", path);
+        cli_error("%s%s%s: not a regular file", flag, sep, path);
         return CLI_EXIT_RUNTIME;
     }
     return 0;
@@ -72,7 +75,7 @@ static int load_csv(const char *path, ht_loss_kind loss, char *x, char *y,
 {
     snprintf(x, len, "%s", path);
     snprintf(y, len, "%s", path);
-    int rc = check_readable(path);
+    int rc = cli_check_readable(NULL, path);
     if (rc)
         return rc;
     ht_status s = ht_dataset_load_csv(path, loss == HT_LOSS_MSE

@@ -2,24 +2,16 @@
  * checkpoint's outputs for inputs without labels, as CSV. The input is a
  * CSV of features only or an IDX image file, raw or gzip, told apart by
  * content (ht_dataset_load_inputs). */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 
 static int load_input(const char *path, ht_dataset **ds)
 {
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        cli_error("--input %s: cannot open: %s", path, strerror(errno));
-        return CLI_EXIT_RUNTIME;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        cli_error("--input %s: not a regular file", path);
-        return CLI_EXIT_RUNTIME;
-    }
+    int rc = cli_check_readable("--input", path);
+    if (rc)
+        return rc;
     ht_status s = ht_dataset_load_inputs(path, ds);
     if (s == HT_OK)
         return 0;
