@@ -407,39 +407,44 @@ ht_status ht_dataset_load_csv(const char *path, ht_target_kind kind,
                         len == 0 ? "empty file" : "only blank lines");
     }
     int header = !line_all_numbers(first);
-    if (kind == HT_TARGET_CLASS) {
-        /* Named classes: a label that is not a number on a line after the
-         * first. The first line is then a header only if its features are
-         * not all numbers ("species,sl,sw" but not "setosa,5.1,3.5");
-         * without names, a first line with any non-number is a header, as
-         * it always was ("label,1,2"). */
-        line_blank(first, &next);
-        for (p = next; *p && !c.names; p = next)
-            if (!line_blank(p, &next) && !field_is_number(p))
-                c.names = 1;
-        if (c.names) {
-            const char *f = first;
-            while (*f && *f != ',' && *f != '\n')
-                f++;
-            header = *f == ',' && !line_all_numbers(f + 1);
-        }
-    }
 
-    /* Count the data rows and find the first one. */
+    /* Count the data rows and find the first one; for class labels, look
+     * in the same pass for a label that is not a number on a line after
+     * the first (named classes). */
     size_t rows = 0, data_line = 0;
     const char *data_start = NULL;
     p = first;
     line = first_line;
     while (*p) {
-        if (!line_blank(p, &next) && !(header && p == first)) {
-            if (!data_start) {
-                data_start = p;
-                data_line = line;
+        if (!line_blank(p, &next)) {
+            if (kind == HT_TARGET_CLASS && p != first && !c.names &&
+                !field_is_number(p))
+                c.names = 1;
+            if (!(header && p == first)) {
+                if (!data_start) {
+                    data_start = p;
+                    data_line = line;
+                }
+                rows++;
             }
-            rows++;
         }
         p = next;
         line++;
+    }
+    /* With named classes the first line is a header only if its features
+     * are not all numbers ("species,sl,sw" but not "setosa,5.1,3.5");
+     * without, a first line with any non-number is one, as it always was
+     * ("label,1,2"). Names can only turn a header into a data row. */
+    if (c.names && header) {
+        const char *f = first;
+        while (*f && *f != ',' && *f != '\n')
+            f++;
+        if (*f == ',' && line_all_numbers(f + 1)) {
+            header = 0;
+            data_start = first;
+            data_line = first_line;
+            rows++;
+        }
     }
     if (rows == 0) {
         free(data);
