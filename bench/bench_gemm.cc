@@ -1,6 +1,7 @@
 // SGEMM benchmarks: hpctrain's ht_sgemm against OpenBLAS's cblas_sgemm in
 // one run, over square sizes and the MLP training shapes (784-1024-1024-10,
-// batch 256 and 64), at 1 and 2 threads; plus the fused dense forward
+// batch 256 and 64), at 1 and 2 threads (HT_BENCH_THREADS=1,4,16 for
+// others); plus the fused dense forward
 // against GEMM + separate bias and ReLU passes, and the nine GEMMs of one
 // training step. Counters: GFLOP/s, and %peak against an FMA throughput
 // loop measured at start-up (per thread used) at the width of the active
@@ -28,10 +29,13 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -46,7 +50,8 @@
 namespace {
 
 double g_peak1 = 0.0;  // GFLOP/s of one core's FMA loop
-double g_peakT[3];     // [t] for t = 1, 2
+std::vector<int> g_threads = {1, 2};  // HT_BENCH_THREADS
+std::map<int, double> g_peakT;        // [t]: GFLOP/s of t concurrent FMA loops
 
 #if defined(__x86_64__)
 // 12 independent FMA chains (latency 4 x 2 ports needs >= 8) on ymm, in
@@ -352,6 +357,35 @@ std::string shape_name(const Gemm &g)
     return buf;
 }
 
+// HT_BENCH_THREADS: the thread counts to run, comma-separated (default
+// "1,2"), e.g. "1,2,4,8,16" on a larger machine. False, with one line on
+// stderr naming the value, if it is not a list of counts in 1..1024.
+bool parse_threads(const char *env, std::vector<int> *out)
+{
+    if (env == nullptr || *env == '\0')
+        return true;
+    std::vector<int> ts;
+    const char *p = env;
+    for (;;) {
+        char *end = nullptr;
+        errno = 0;
+        long t = std::strtol(p, &end, 10);
+        if (end == p || errno != 0 || t < 1 || t > 1024 ||
+            (*end != ',' && *end != '\0')) {
+            std::fprintf(stderr, "bench_gemm: HT_BENCH_THREADS=%s: expected thread "
+                         "counts in 1..1024 separated by commas\n", env);
+            return false;
+        }
+        if (std::find(ts.begin(), ts.end(), (int)t) == ts.end())
+            ts.push_back((int)t);
+        if (*end == '\0')
+            break;
+        p = end + 1;
+    }
+    *out = ts;
+    return true;
+}
+
 const char *impl_name(Impl i) { return i == HPCTRAIN ? "hpctrain" : "openblas"; }
 
 void register_all()
@@ -370,7 +404,7 @@ void register_all()
     fams.push_back({"mlp_b64", mlp_shapes(64)});
     for (const Fam &f : fams)
         for (const Gemm &g : f.shapes)
-            for (int t : {1, 2})
+            for (int t : g_threads)
                 for (Impl im : impls) {
                     std::string name = "sgemm/" + f.name + "/" + shape_name(g) +
                                        "/" + impl_name(im) + "/threads:" +
@@ -378,7 +412,7 @@ void register_all()
                     benchmark::RegisterBenchmark(name.c_str(), bm_gemm, im, g, t)
                         ->UseRealTime()->Unit(benchmark::kMicrosecond);
                 }
-    for (int t : {1, 2})
+    for (int t : g_threads)
         for (Impl im : impls) {
             std::string name = std::string("step9/mlp_b256/") + impl_name(im) +
                                "/threads:" + std::to_string(t);
@@ -386,7 +420,7 @@ void register_all()
                 ->UseRealTime()->Unit(benchmark::kMicrosecond);
         }
     const Gemm d{0, 0, 256, 1024, 1024};
-    for (int t : {1, 2}) {
+    for (int t : g_threads) {
         std::string sfx = "/" + shape_name(d) + "/threads:" + std::to_string(t);
         benchmark::RegisterBenchmark(("dense_fwd/fused/hpctrain" + sfx).c_str(),
                                      bm_dense, 1, HPCTRAIN, d, t)
@@ -417,9 +451,11 @@ int main(int argc, char **argv)
         return 1;
     }
 #endif  // aarch64: AdvSIMD FMLA is baseline armv8-a
-    g_peakT[1] = measure_peak(1);
-    g_peakT[2] = measure_peak(2);
-    g_peak1 = g_peakT[1];
+    if (!parse_threads(std::getenv("HT_BENCH_THREADS"), &g_threads))
+        return 1;
+    for (int t : g_threads)
+        g_peakT[t] = measure_peak(t);
+    g_peak1 = g_peakT.count(1) ? g_peakT[1] : measure_peak(1);
     ht_isa_info info;
     ht_isa_get_info(&info);
     char buf[128];
@@ -427,10 +463,11 @@ int main(int argc, char **argv)
     std::snprintf(buf, sizeof buf, "MR=%d NR=%d MC=%zu KC=%zu NC=%zu", info.mr,
                   info.nr, info.mc, info.kc, info.nc);
     benchmark::AddCustomContext("hpctrain_blocking", buf);
-    std::snprintf(buf, sizeof buf, "%.1f", g_peakT[1]);
-    benchmark::AddCustomContext("fma_peak_gflops_1thread", buf);
-    std::snprintf(buf, sizeof buf, "%.1f", g_peakT[2]);
-    benchmark::AddCustomContext("fma_peak_gflops_2threads", buf);
+    for (int t : g_threads) {
+        std::snprintf(buf, sizeof buf, "%.1f", g_peakT[t]);
+        benchmark::AddCustomContext("fma_peak_gflops_" + std::to_string(t) +
+                                        (t == 1 ? "thread" : "threads"), buf);
+    }
 #if defined(HT_HAVE_OPENBLAS)
     benchmark::AddCustomContext("openblas_core", openblas_get_corename());
     benchmark::AddCustomContext("openblas_config", openblas_get_config());

@@ -53,6 +53,11 @@ def split(name):
     return key, impl, threads
 
 
+def tnum(t):
+    """Thread counts sort as numbers ('16' after '2')."""
+    return int(t) if t.isdigit() else 0
+
+
 def geomean(xs):
     xs = [x for x in xs if x > 0 and math.isfinite(x)]
     return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else float("nan")
@@ -67,8 +72,9 @@ def main(argv):
     stat = "fastest repetition" if best else "median"
     ctx, med = load(args[0], best)
     print(f"statistic: {stat} over repetitions")
-    for k in ("hpctrain_isa", "hpctrain_blocking", "openblas_core",
-              "fma_peak_gflops_1thread", "fma_peak_gflops_2threads"):
+    peaks = sorted((k for k in ctx if k.startswith("fma_peak_gflops_")),
+                   key=lambda k: int("".join(c for c in k if c.isdigit())))
+    for k in ["hpctrain_isa", "hpctrain_blocking", "openblas_core"] + peaks:
         if k in ctx:
             print(f"{k}: {ctx[k]}")
     if ctx.get("openblas_core", "").lower() == "prescott":
@@ -90,7 +96,7 @@ def main(argv):
     print(f"\n{'shape':44} {'thr':>3} {'hpctrain':>9} {'openblas':>9} {'ratio':>6} {'reps':>4}"
           f"   ({stat} GFLOP/s; ratio = hpctrain/openblas)")
     groups = defaultdict(list)
-    for (key, t) in sorted(table, key=lambda x: (x[0].split("/")[0], x[1], x[0])):
+    for (key, t) in sorted(table, key=lambda x: (x[0].split("/")[0], tnum(x[1]), x[0])):
         row = table[(key, t)]
         if not key.startswith("sgemm/") or len(row) < 2:
             continue
@@ -107,11 +113,11 @@ def main(argv):
         else:
             groups[("square", t)].append(ratio)
     print("\ngeometric mean of hpctrain/openblas:")
-    for (g, t), rs in sorted(groups.items()):
+    for (g, t), rs in sorted(groups.items(), key=lambda x: (x[0][0], tnum(x[0][1]))):
         print(f"  {g:30} threads {t}: {geomean(rs):.3f}  (min {min(rs):.2f}, {len(rs)} shapes)")
 
     print(f"\nnine GEMMs of one batch-256 training step (time, {stat}):")
-    for (key, t), row in sorted(table.items()):
+    for (key, t), row in sorted(table.items(), key=lambda x: (x[0][0], tnum(x[0][1]))):
         if key.startswith("step9/") and len(row) == 2:
             h, o = row["hpctrain"][0], row["openblas"][0]
             print(f"  {key:22} threads {t}: hpctrain {h / 1e3:.2f} ms, openblas "
@@ -123,7 +129,7 @@ def main(argv):
         if key.startswith("dense_fwd/"):
             for impl, m in row.items():
                 dense[t][key.split("/")[1] + "/" + impl] = m[0]
-    for t, d in sorted(dense.items()):
+    for t, d in sorted(dense.items(), key=lambda x: tnum(x[0])):
         f, s = d.get("fused/hpctrain"), d.get("separate/hpctrain")
         if f and s:
             line = f"  threads {t}: fused {f:.0f} us, gemm+separate passes {s:.0f} us, speedup {s / f:.3f}"
@@ -132,7 +138,7 @@ def main(argv):
             print(line)
 
     print(f"\n%peak ({stat}) of square sizes:")
-    for (key, t), row in sorted(table.items()):
+    for (key, t), row in sorted(table.items(), key=lambda x: (x[0][0], tnum(x[0][1]))):
         if key.startswith("sgemm/square") and "hpctrain" in row:
             pk = {i: row[i][2] for i in row}
             print(f"  {key[13:]:22} threads {t}: " +
