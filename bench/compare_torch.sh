@@ -17,7 +17,11 @@
 # such as this VM's Sapphire Rapids; TORCH_CORETYPE= (empty) keeps that.
 # Every timed run takes the exclusive lock /tmp/hpctrain-cpu.lock (if flock
 # exists), one run at a time, so other work can interleave between runs.
-# Environment: HT_DATA (IDX directory), CC (to build tools/fma_peak.c).
+# Environment: HT_DATA (IDX directory), CC (to build tools/fma_peak.c),
+# FMA_PEAK (a prebuilt tools/fma_peak binary, for a machine without a
+# compiler), PY (the Python that has torch; default /usr/bin/python3) and
+# TORCH_BLAS (torch_mlp.py's --blas; default openmp, "default" for a
+# PyTorch that brings its own BLAS, such as a pip wheel's MKL).
 set -u
 cd "$(dirname "$0")/.."
 H=${1:-build/hpctrain}
@@ -25,7 +29,8 @@ REPS=${2:-3}
 shift $(( $# < 2 ? $# : 2 ))
 THREADS=${*:-1 2}
 DATA=${HT_DATA:-/usr/share/datasets/fashion-mnist}
-PY=/usr/bin/python3
+PY=${PY:-/usr/bin/python3}
+TORCH_BLAS=${TORCH_BLAS:-openmp}
 if [ -z "${TORCH_CORETYPE+set}" ]; then
     if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then TORCH_CORETYPE=SkylakeX
     elif grep -qw avx2 /proc/cpuinfo 2>/dev/null; then TORCH_CORETYPE=Haswell
@@ -42,7 +47,7 @@ trap 'rm -rf "$WORK"' EXIT
 
 [ -x "$H" ] || { echo "compare_torch.sh: $H: no hpctrain binary (build first)"; exit 2; }
 [ -x "$PY" ] && "$PY" -c "import torch" 2>/dev/null ||
-    { echo "compare_torch.sh: $PY cannot import torch (apt-get install python3-torch)"; exit 2; }
+    { echo "compare_torch.sh: $PY cannot import torch (apt-get install python3-torch, or set PY)"; exit 2; }
 
 median() { sort -g | awk '{v[NR]=$1} END {if (NR) print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 
@@ -54,7 +59,8 @@ PEAK_FLAGS="-mavx2 -mfma"
 [ "$ISA" = avx512 ] && PEAK_FLAGS="-mavx512f -mfma"
 declare -A PEAK
 # shellcheck disable=SC2086
-if "$CC" -O2 $PEAK_FLAGS -fopenmp tools/fma_peak.c -o "$WORK/fma_peak" 2>/dev/null; then
+if [ -n "${FMA_PEAK:-}" ] && cp "$FMA_PEAK" "$WORK/fma_peak" ||
+   "$CC" -O2 $PEAK_FLAGS -fopenmp tools/fma_peak.c -o "$WORK/fma_peak" 2>/dev/null; then
     maxt=$(printf '%s\n' $THREADS | sort -n | tail -1)
     "${LOCK[@]}" "$WORK/fma_peak" "$maxt" >"$WORK/peak" || true
     while read -r _ t g _; do PEAK[$t]=$g; done <"$WORK/peak"
@@ -72,7 +78,7 @@ for r in $(seq "$REPS"); do
             { echo "hpctrain failed:"; cat "$WORK/ht.$t.$r"; exit 1; }
         "${LOCK[@]}" "$PY" bench/torch_mlp.py --data "$DATA" --arch 784-1024-1024-10 \
             --dropout 0.5 --l2 1e-4 --lr 0.05 --momentum 0.9 --batch 128 \
-            --threads "$t" --blas openmp --coretype "$TORCH_CORETYPE" \
+            --threads "$t" --blas "$TORCH_BLAS" --coretype "$TORCH_CORETYPE" \
             --timing-epochs 1 >"$WORK/to.$t.$r" 2>&1 ||
             { echo "torch_mlp.py failed:"; cat "$WORK/to.$t.$r"; exit 1; }
     done
