@@ -23,7 +23,7 @@
 # TORCH_BLAS (torch_mlp.py's --blas; default openmp, "default" for a
 # PyTorch that brings its own BLAS, such as a pip wheel's MKL).
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 H=${1:-build/hpctrain}
 REPS=${2:-3}
 shift $(( $# < 2 ? $# : 2 ))
