@@ -206,6 +206,8 @@ void ht_dataset_free(ht_dataset *ds);
 /* ------------------------------------------------------------------ model */
 
 #define HT_MAX_LAYERS 16
+/* ht_config.warmup_steps at most this (2^40) */
+#define HT_MAX_WARMUP_STEPS (1ull << 40)
 
 typedef enum ht_loss_kind {
     HT_LOSS_XENT = 0,  /* softmax + cross-entropy, mean over the batch      */
@@ -253,6 +255,12 @@ typedef struct ht_config {
     int step_epochs;                   /* HT_SCHED_STEP                     */
     float gamma;                       /* HT_SCHED_STEP                     */
     int total_epochs;                  /* HT_SCHED_COSINE                   */
+    uint64_t warmup_steps;             /* linear warmup: optimiser step s
+                                          (from 0, counted over the whole
+                                          run, resumes included) with
+                                          s < warmup_steps uses the
+                                          schedule's rate x (s+1)/warmup;
+                                          0: none. See ht_lr_at.            */
     size_t batch;
     uint64_t seed;                     /* init, shuffling and dropout       */
 } ht_config;
@@ -262,6 +270,13 @@ void ht_config_default(ht_config *cfg);
 /* Checks every field and returns HT_ERR_ARG with a message naming the
  * field and value on the first bad one. Thread-safe. */
 ht_status ht_config_check(const ht_config *cfg);
+
+/* The learning rate of optimiser step `step` (0-based over the whole run)
+ * taken in epoch `epoch` (0-based): the schedule's rate for the epoch,
+ * times (step+1)/warmup_steps while step < warmup_steps. The trainer uses
+ * exactly this value; callers may use it to print or plot a schedule.
+ * cfg must pass ht_config_check. Pure and thread-safe. */
+float ht_lr_at(const ht_config *cfg, int epoch, uint64_t step);
 
 typedef struct ht_model ht_model;
 
@@ -334,7 +349,8 @@ typedef struct ht_epoch_stats {
     double seconds;      /* wall time                                        */
     double samples_per_s;
     double sparsity;     /* fraction of weights exactly zero                 */
-    double lr;           /* learning rate of the epoch (schedule applied)    */
+    double lr;           /* learning rate of the epoch's last step (schedule
+                            and warmup applied, ht_lr_at)                   */
 } ht_epoch_stats;
 
 /* Called after every batch with (samples done, samples total, running mean

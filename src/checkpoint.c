@@ -7,12 +7,13 @@
  *   header : config fields (fixed order, fixed widths), i32 epoch, u64 step,
  *            u64 n_params, u32 has_m, u32 has_v
  *            version 2 only: u32 sections (bit 0: input transform,
- *            bit 1: class names; at least one set)
+ *            bit 1: class names, bit 2: warmup; at least one set),
+ *            then, with bit 2, u64 warmup_steps
  *   payload: params[n_params] (then opt_m, then opt_v if present), f32
  *            bit 0: shift[sizes[0]], scale[sizes[0]], f32
  *            bit 1: sizes[n_layers] x (u32 length, that many bytes)
  *
- * A model with neither is written as version 1, byte for byte what
+ * A model with none of them is written as version 1, byte for byte what
  * earlier builds wrote and read; both versions are read.
  */
 #include <stdlib.h>
@@ -28,6 +29,8 @@
 #define CKPT_VERSION_SECTIONS 2u /* with a sections word */
 #define SEC_NORM 1u
 #define SEC_NAMES 2u
+#define SEC_WARMUP 4u
+#define SEC_ALL (SEC_NORM | SEC_NAMES | SEC_WARMUP)
 
 typedef struct wbuf {
     unsigned char *p;
@@ -159,7 +162,8 @@ ht_status ht_model_save(const ht_model *m, const char *path)
     wbuf w = {0};
     put(&w, CKPT_MAGIC, 8);
     const uint32_t sections = (m->in_shift ? SEC_NORM : 0) |
-                              (m->class_names ? SEC_NAMES : 0);
+                              (m->class_names ? SEC_NAMES : 0) |
+                              (m->cfg.warmup_steps ? SEC_WARMUP : 0);
     put_u32(&w, sections ? CKPT_VERSION_SECTIONS : CKPT_VERSION);
     wbuf h = {0};
     put_config(&h, &m->cfg);
@@ -170,6 +174,8 @@ ht_status ht_model_save(const ht_model *m, const char *path)
     put_u32(&h, m->opt_v != NULL);
     if (sections)
         put_u32(&h, sections);
+    if (sections & SEC_WARMUP)
+        put_u64(&h, m->cfg.warmup_steps);
     put_u32(&w, (uint32_t)h.len);
     put(&w, h.p, h.len);
     put(&w, m->params, m->n_params * sizeof(float));
@@ -265,7 +271,12 @@ static ht_status parse(const char *path, const unsigned char *p, size_t len,
     const uint32_t sections = version == CKPT_VERSION_SECTIONS ? get_u32(&r) : 0;
     const int has_norm = (sections & SEC_NORM) != 0;
     const int bad_sections = version == CKPT_VERSION_SECTIONS &&
-        (sections == 0 || (sections & ~(SEC_NORM | SEC_NAMES)) != 0);
+        (sections == 0 || (sections & ~SEC_ALL) != 0);
+    if (!bad_sections && (sections & SEC_WARMUP)) {
+        c.warmup_steps = get_u64(&r);
+        if (c.warmup_steps == 0)
+            r.short_read = 1;   /* written only when set */
+    }
     if (r.short_read || bad_sections || r.pos != 16 + (size_t)hlen)
         return ht_error(HT_ERR_FORMAT, "%s: truncated or malformed checkpoint "
                         "header", path);

@@ -101,7 +101,34 @@ ht_status ht_config_check(const ht_config *c)
                         (double)c->gamma);
     if (c->schedule == HT_SCHED_COSINE && c->total_epochs < 1)
         return ht_error(HT_ERR_ARG, "cosine schedule needs total_epochs >= 1");
+    if (c->warmup_steps > HT_MAX_WARMUP_STEPS)
+        return ht_error(HT_ERR_ARG, "warmup_steps %llu: must be at most %llu",
+                        (unsigned long long)c->warmup_steps,
+                        (unsigned long long)HT_MAX_WARMUP_STEPS);
     if (c->batch < 1 || c->batch > (1u << 20))
         return ht_error(HT_ERR_ARG, "batch %zu: must be 1..1048576", c->batch);
     return HT_OK;
+}
+
+float ht_lr_at(const ht_config *c, int epoch, uint64_t step)
+{
+    float lr = c->lr;
+    switch (c->schedule) {
+    case HT_SCHED_STEP:
+        lr = c->lr * powf(c->gamma, (float)(epoch / c->step_epochs));
+        break;
+    case HT_SCHED_COSINE: {
+        int e = epoch < c->total_epochs ? epoch : c->total_epochs;
+        lr = (float)(c->lr * 0.5 * (1.0 + cos(3.14159265358979323846 * e /
+                                              c->total_epochs)));
+        break;
+    }
+    default:
+        break;
+    }
+    /* (step+1)/warmup in double, one rounding to float: warmup 4 gives
+     * exactly lr/4, lr/2, 3lr/4, then lr */
+    if (step < c->warmup_steps)
+        lr = (float)((double)lr * (double)(step + 1) / (double)c->warmup_steps);
+    return lr;
 }

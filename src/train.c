@@ -81,22 +81,6 @@ static ht_status check_data(const ht_model *m, const ht_dataset *ds)
 }
 
 
-static float lr_at(const ht_config *c, int epoch)
-{
-    switch (c->schedule) {
-    case HT_SCHED_STEP:
-        return c->lr * powf(c->gamma, (float)(epoch / c->step_epochs));
-    case HT_SCHED_COSINE: {
-        int e = epoch < c->total_epochs ? epoch : c->total_epochs;
-        return (float)(c->lr * 0.5 * (1.0 + cos(3.14159265358979323846 * e /
-                                                c->total_epochs)));
-    }
-    default:
-        return c->lr;
-    }
-}
-
-
 /* Permutation of 0..n-1 for an epoch, a pure function of (seed, epoch). */
 static ht_status shuffle(ht_model *m, size_t n)
 {
@@ -447,7 +431,7 @@ static void optim_hypers(const run_ctx *r, uint64_t step, ht_optim_hyper *hw,
     const ht_config *c = &r->m->cfg;
     const double tt = (double)step + 1.0;
     *hw = (ht_optim_hyper){
-        .kind = c->optimizer, .lr = lr_at(c, r->m->epoch),
+        .kind = c->optimizer, .lr = ht_lr_at(c, r->m->epoch, step),
         .momentum = c->momentum, .nesterov = c->nesterov,
         .beta1 = c->beta1, .beta2 = c->beta2, .eps = c->eps,
         .bc1 = (float)(1.0 - pow(c->beta1, tt)),
@@ -809,7 +793,8 @@ ht_status ht_model_train_epoch(ht_model *m, const ht_dataset *train,
     s = run(&r);
     if (s != HT_OK)
         return s;
-    const float lr = lr_at(&m->cfg, m->epoch);
+    /* the rate of the epoch's last step (m->step now counts it) */
+    const float lr = ht_lr_at(&m->cfg, m->epoch, m->step ? m->step - 1 : 0);
     m->epoch++;
     if (stats) {
         stats->lr = lr;

@@ -279,6 +279,29 @@ PY
     [ "$(grep -Ec "^    L[12] (6x16|16x3) +[0-9.]+ +[0-9.]+% +[0-9]+ +[0-9.]+$" "$T/prof.out")" -eq 5 ] && ok "--profile splits the GEMMs by layer" \
         || bad "--profile" "not 5 per-layer GEMM rows (fwd 2, bwd_data 1, bwd_weight 2)"
 fi
+# --- --warmup-steps: the logged rate is each epoch's last step's (360 rows,
+# batch 32: 12 steps per epoch; warmup 30 ends in epoch 3), the start line
+# names it, and a run saved after epoch 1 and resumed finishes the ramp
+# exactly as an uninterrupted one.
+WU="${TR/--epochs 8/--epochs 3} --warmup-steps 30 --print-hash"
+if run "warmup 3 epochs" "$T/w3.out" "$H" train $WU --log "$T/w3.csv" &&
+   run "warmup 1 epoch" "$T/w1.out" "$H" train ${WU/--epochs 3/--epochs 1} --save "$T/w1.ckpt" &&
+   run "warmup resumed" "$T/wr.out" "$H" train $WU --resume "$T/w1.ckpt"; then
+    grep -q "schedule constant after 30 warmup steps" "$T/w3.out" && ok "--warmup-steps: named on the model line" \
+        || bad "warmup line" "$(grep '^model:' "$T/w3.out")"
+    lrs=$(cut -d, -f5 "$T/w3.csv" | tail -n +2 | tr '\n' ' ')
+    [ "$lrs" = "0.02 0.04 0.05 " ] && ok "--warmup-steps: rates 0.02, 0.04, 0.05 (steps 12, 24, 36 of 30)" \
+        || bad "warmup rates" "$lrs"
+    hw=$(field "$T/w3.out" "weights hash") hr=$(field "$T/wr.out" "weights hash")
+    [ -n "$hw" ] && [ "$hw" = "$hr" ] && [ "$hw" != "$(field "$T/r2.out" "weights hash")" ] &&
+        ok "--warmup-steps: resumed mid-ramp = uninterrupted ($hw)" || bad "warmup resume" "'$hw' vs '$hr'"
+fi
+if "$H" train $TR --warmup-steps 1x >"$T/wbad.out" 2>&1; then
+    bad "--warmup-steps 1x" "accepted"
+else
+    grep -q "^hpctrain: --warmup-steps 1x: " "$T/wbad.out" && ok "--warmup-steps 1x: one line naming it" \
+        || bad "--warmup-steps 1x" "$(cat "$T/wbad.out")"
+fi
 if run "info" "$T/info.out" "$H" info; then
     grep -Eq "^kernel: +MR [0-9]+  NR [0-9]+  MC [0-9]+  KC [0-9]+  NC [0-9]+$" "$T/info.out" &&
         grep -q "^  cores" "$T/info.out" && grep -q "^isa:" "$T/info.out" && ok "info: isa, kernel blocking, topology" \

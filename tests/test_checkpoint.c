@@ -1,6 +1,8 @@
 /* Checkpoints: round trip, resume equals an uninterrupted run bit for bit,
  * truncation and corruption detected, architecture mismatch refused, a
- * failed save leaves the old file intact. */
+ * failed save leaves the old file intact; the learning-rate warmup (its
+ * rates, its steps, its section of the checkpoint, resume through it). */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -277,6 +279,147 @@ static void test_failed_save_keeps_old(void **state)
     remove(path);
 }
 
+/* ht_lr_at: the schedule's rate times (step+1)/warmup while step <
+ * warmup, in one rounding; the schedule alone after it. */
+static void test_lr_at_warmup(void **state)
+{
+    (void)state;
+    ht_config c = small_config(HT_OPT_SGD);
+    c.lr = 0.05f;
+    assert_true(ht_lr_at(&c, 0, 0) == 0.05f);   /* no warmup */
+    c.warmup_steps = 4;
+    assert_int_equal(ht_config_check(&c), HT_OK);
+    assert_true(ht_lr_at(&c, 0, 0) == 0.05f * 0.25f);
+    assert_true(ht_lr_at(&c, 0, 1) == 0.05f * 0.5f);
+    assert_true(ht_lr_at(&c, 0, 2) == (float)((double)0.05f * 3.0 / 4.0));
+    assert_true(ht_lr_at(&c, 0, 3) == 0.05f);
+    assert_true(ht_lr_at(&c, 7, 1000) == 0.05f);
+    /* on top of a schedule: the epoch's rate, scaled */
+    c.schedule = HT_SCHED_COSINE;
+    c.total_epochs = 10;
+    c.warmup_steps = 10;
+    const float cos2 = ht_lr_at(&c, 2, 10);
+    assert_true(cos2 == (float)(0.05 * 0.5 * (1.0 + cos(3.14159265358979323846 * 2 / 10))));
+    assert_true(ht_lr_at(&c, 2, 1) == (float)((double)cos2 * 2.0 / 10.0));
+    c.schedule = HT_SCHED_STEP;
+    c.step_epochs = 1;
+    c.gamma = 0.5f;
+    assert_true(ht_lr_at(&c, 1, 4) == (float)((double)0.025f * 5.0 / 10.0));
+    c.warmup_steps = HT_MAX_WARMUP_STEPS + 1;
+    assert_int_equal(ht_config_check(&c), HT_ERR_ARG);
+    assert_non_null(strstr(ht_last_error(), "warmup_steps"));
+}
+
+/* The trainer takes exactly ht_lr_at's rate: with one step per epoch, a
+ * warmup-4 run's first two steps equal runs at the fixed rates lr/4 and
+ * then lr/2 (the second resumed from the first's checkpoint). */
+static void test_warmup_steps_in_training(void **state)
+{
+    (void)state;
+    char path[512];
+    tu_path(path, sizeof path, "ckpt_warm_step.bin");
+    ht_dataset *ds = make_data();
+    ht_config w = small_config(HT_OPT_SGD);
+    w.batch = ds->n;                 /* one step per epoch */
+    w.warmup_steps = 4;
+    ht_config f = w;
+    f.warmup_steps = 0;
+    f.lr = w.lr * 0.25f;
+    ht_model *mw, *mf, *mf2;
+    assert_int_equal(ht_model_create(&w, &mw), HT_OK);
+    assert_int_equal(ht_model_create(&f, &mf), HT_OK);
+    ht_epoch_stats st;
+    assert_int_equal(ht_model_train_epoch(mw, ds, NULL, NULL, &st), HT_OK);
+    assert_true(st.lr == w.lr * 0.25f);
+    assert_int_equal(ht_model_train_epoch(mf, ds, NULL, NULL, NULL), HT_OK);
+    assert_true(ht_model_hash(mw) == ht_model_hash(mf));
+    assert_int_equal(ht_model_save(mf, path), HT_OK);
+    f.lr = w.lr * 0.5f;
+    assert_int_equal(ht_model_create(&f, &mf2), HT_OK);
+    assert_int_equal(ht_model_load_into(mf2, path), HT_OK);
+    assert_int_equal(ht_model_train_epoch(mw, ds, NULL, NULL, &st), HT_OK);
+    assert_true(st.lr == w.lr * 0.5f);
+    assert_int_equal(ht_model_train_epoch(mf2, ds, NULL, NULL, NULL), HT_OK);
+    assert_true(ht_model_hash(mw) == ht_model_hash(mf2));
+    /* and the warmup did change the run: a plain one differs */
+    ht_model *plain;
+    ht_config p = w;
+    p.warmup_steps = 0;
+    assert_int_equal(ht_model_create(&p, &plain), HT_OK);
+    for (int e = 0; e < 2; e++)
+        assert_int_equal(ht_model_train_epoch(plain, ds, NULL, NULL, NULL), HT_OK);
+    assert_true(ht_model_hash(plain) != ht_model_hash(mw));
+    ht_model_free(plain);
+    ht_model_free(mw);
+    ht_model_free(mf);
+    ht_model_free(mf2);
+    free_data(ds);
+    remove(path);
+}
+
+/* A warmup that spans the save point: the checkpoint keeps warmup_steps
+ * (version 2, section bit 2), the resumed run continues the ramp from the
+ * saved step and ends bitwise equal to the uninterrupted one; a model
+ * without warmup still writes version 1; a zero in the warmup field of a
+ * CRC-valid file is refused. */
+static void test_warmup_checkpoint_resume(void **state)
+{
+    (void)state;
+    char path[512], plain_path[512];
+    tu_path(path, sizeof path, "ckpt_warm.bin");
+    tu_path(plain_path, sizeof plain_path, "ckpt_nowarm.bin");
+    ht_dataset *ds = make_data();
+    ht_config c = small_config(HT_OPT_SGD);
+    c.warmup_steps = 15;             /* 10 steps per epoch: ends in epoch 2 */
+    ht_model *full, *half, *resumed, *loaded;
+    assert_int_equal(ht_model_create(&c, &full), HT_OK);
+    for (int e = 0; e < 3; e++)
+        assert_int_equal(ht_model_train_epoch(full, ds, NULL, NULL, NULL), HT_OK);
+    assert_int_equal(ht_model_create(&c, &half), HT_OK);
+    assert_int_equal(ht_model_train_epoch(half, ds, NULL, NULL, NULL), HT_OK);
+    assert_int_equal(ht_model_save(half, path), HT_OK);
+    assert_int_equal(tu_file_byte(path, 8), 2);            /* version 2 */
+    assert_int_equal(ht_model_load(path, &loaded), HT_OK);
+    assert_true(ht_model_config(loaded)->warmup_steps == 15);
+    assert_true(ht_model_hash(loaded) == ht_model_hash(half));
+    ht_model_free(loaded);
+    assert_int_equal(ht_model_create(&c, &resumed), HT_OK);
+    assert_int_equal(ht_model_load_into(resumed, path), HT_OK);
+    for (int e = 1; e < 3; e++)
+        assert_int_equal(ht_model_train_epoch(resumed, ds, NULL, NULL, NULL), HT_OK);
+    assert_true(ht_model_hash(resumed) == ht_model_hash(full));
+
+    ht_config p = c;
+    p.warmup_steps = 0;
+    ht_model *plain;
+    assert_int_equal(ht_model_create(&p, &plain), HT_OK);
+    assert_int_equal(ht_model_save(plain, plain_path), HT_OK);
+    assert_int_equal(tu_file_byte(plain_path, 8), 1);      /* version 1 */
+    ht_model_free(plain);
+
+    /* the warmup field is the header's last 8 bytes */
+    uint32_t hlen = 0;
+    for (int i = 0; i < 4; i++)
+        hlen |= (uint32_t)tu_file_byte(path, 12 + i) << (8 * i);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    const long len = ftell(fp);
+    fclose(fp);
+    const uint64_t zero = 0;
+    assert_int_equal(tu_patch_before_crc(path, (size_t)(len - 4) - (16 + hlen - 8),
+                                         &zero, 8), 0);
+    loaded = (ht_model *)&loaded;
+    assert_int_equal(ht_model_load(path, &loaded), HT_ERR_FORMAT);
+    assert_non_null(strstr(ht_last_error(), "header"));
+    ht_model_free(full);
+    ht_model_free(half);
+    ht_model_free(resumed);
+    free_data(ds);
+    remove(path);
+    remove(plain_path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -287,6 +430,9 @@ int main(void)
         cmocka_unit_test(test_invalid_config_message),
         cmocka_unit_test(test_architecture_mismatch),
         cmocka_unit_test(test_failed_save_keeps_old),
+        cmocka_unit_test(test_lr_at_warmup),
+        cmocka_unit_test(test_warmup_steps_in_training),
+        cmocka_unit_test(test_warmup_checkpoint_resume),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

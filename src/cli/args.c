@@ -14,7 +14,7 @@ enum flag_id {
     F_EPOCHS, F_THREADS, F_SEED, F_LOSS, F_SAVE, F_RESUME, F_PRINT_HASH,
     F_PROFILE, F_VAL, F_DATA, F_TRAIN, F_TEST, F_QUIET, F_MODEL, F_STEPS, F_REPEAT, F_PROFILE_JSON,
     F_LOG, F_CONFUSION, F_PREDICTIONS, F_STANDARDIZE, F_SAVE_BEST, F_PATIENCE,
-    F_INPUT, F_OUTPUT, F_TOPOLOGY, F_HELP
+    F_INPUT, F_OUTPUT, F_TOPOLOGY, F_WARMUP_STEPS, F_HELP
 };
 
 #define T CLI_TRAIN
@@ -63,6 +63,8 @@ static const flag_def flags[] = {
     {"--schedule", F_SCHEDULE, "constant|step|cosine", T, "learning-rate schedule"},
     {"--step-epochs", F_STEP_EPOCHS, "N", T, "step schedule: epochs per step"},
     {"--gamma", F_GAMMA, "X", T, "step schedule: factor per step"},
+    {"--warmup-steps", F_WARMUP_STEPS, "N", T,
+     "raise the rate linearly over the first N steps"},
     {"--batch", F_BATCH, "N", T | I | B, "minibatch size"},
     {"--epochs", F_EPOCHS, "N", T, "total epochs (with --resume: up to N)"},
     {"--steps", F_STEPS, "N", B, "optimiser steps to time (default 20)"},
@@ -336,6 +338,11 @@ static int apply(cli_opts *o, const flag_def *f, const char *v)
             c->loss = (ht_loss_kind)k;
         return rc;
     case F_STEP_EPOCHS: return parse_int(n, v, 1, 1000000, &c->step_epochs);
+    case F_WARMUP_STEPS:
+        rc = parse_uint(n, v, 0, HT_MAX_WARMUP_STEPS, &u);
+        if (rc == 0)
+            c->warmup_steps = (uint64_t)u;
+        return rc;
     case F_BATCH:
         rc = parse_uint(n, v, 1, 1u << 20, &u);
         if (rc == 0)

@@ -122,8 +122,10 @@ static void print_setup(const cli_opts *o, const cli_data *d, const ht_config *c
         printf(" beta1 %g beta2 %g eps %g", c->beta1, c->beta2, c->eps);
     if (c->optimizer == HT_OPT_ADAMW)
         printf(" weight-decay %g", c->weight_decay);
-    printf(", schedule %s, batch %zu, epochs %d\n", sched[c->schedule], c->batch,
-           o->epochs);
+    printf(", schedule %s", sched[c->schedule]);
+    if (c->warmup_steps)
+        printf(" after %llu warmup steps", (unsigned long long)c->warmup_steps);
+    printf(", batch %zu, epochs %d\n", c->batch, o->epochs);
     if (d->train->class_names) {
         char names[400];
         cli_format_names((const char *const *)d->train->class_names,
