@@ -173,7 +173,10 @@ static int choose_grid(gemm_plan *pl, int t)
     const size_t pm = ceil_div(pl->m, pl->mr), pn = ceil_div(pl->n, pl->nr);
     double best = -1.0;
     /* all rows in one MC block: split columns only, so every thread streams
-     * its own B panels (see packed_thread) */
+     * its own B panels (see packed_thread). The cost below has no term for
+     * reading B panels another core packed, which is what tm > 1 costs:
+     * at batch 128 the column split beat the model's choice by ~10% on 2
+     * threads and by 1.5-1.7x on 8 and 16 (docs/SCALING.md, sections 3, 6) */
     if (pl->m <= pl->mc && pn >= (size_t)t) {
         pl->tm = 1;
         pl->tn = t;
