@@ -386,8 +386,9 @@ ht_status ht_model_evaluate(ht_model *m, const ht_dataset *ds,
  * region; HT_ERR_ARG inside one. */
 ht_status ht_model_predict(ht_model *m, const float *x, size_t n, float *out);
 
-/* Checkpoint: architecture, configuration, weights, optimiser state, epoch
- * and step, and the input transform if there is one, written atomically (temporary file in the same directory,
+/* Checkpoint: architecture, configuration (warmup included), weights,
+ * optimiser state, epoch and step, and the input transform and class
+ * names if set, written atomically (temporary file in the same directory,
  * fsync, rename) with a CRC-32 over the content. A failed save leaves an
  * existing file at `path` untouched. */
 ht_status ht_model_save(const ht_model *m, const char *path);
