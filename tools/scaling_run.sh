@@ -17,6 +17,13 @@
 # 3 runs per count, median), BATCH (default 128), and, when set, LOCK: a
 # file to hold exclusively around each run (flock), so that nothing else
 # that honours it times at the same moment.
+# The step's GFLOP/s is also given as a share of the FMA peak measured at
+# each thread count (tools/fma_peak.c, before the runs, at the vector width
+# of the table hpctrain runs): on machines whose cores share an FMA unit or
+# a host core, the peak itself does not grow with the thread count, and the
+# speed-up alone would misread that as a fault of the scheduler. FMA_PEAK
+# names a prebuilt fma_peak binary; otherwise it is built with CC (default
+# cc); without either the column is left out.
 set -euo pipefail
 H=${1:-build/hpctrain}
 OUT=${2:-scaling-out}
@@ -36,6 +43,23 @@ for t in $want; do
 done
 [ ${#threads[@]} -gt 0 ] || { echo "scaling_run.sh: no thread count fits $cores cores" >&2; exit 2; }
 mkdir -p "$OUT"
+ISA=$("$H" info 2>/dev/null | sed -n 's/^isa: *\([a-z0-9]*\).*/\1/p')
+PEAK_FLAGS="-mavx2 -mfma"
+[ "$ISA" = avx512 ] && PEAK_FLAGS="-mavx512f -mfma"
+SRC=$(dirname "$0")/fma_peak.c
+: >"$OUT/peak.txt"
+if [ -n "${FMA_PEAK:-}" ] && [ -x "$FMA_PEAK" ]; then
+  cp "$FMA_PEAK" "$OUT/fma_peak"
+else
+  # shellcheck disable=SC2086
+  "${CC:-cc}" -O2 $PEAK_FLAGS -fopenmp "$SRC" -o "$OUT/fma_peak" 2>/dev/null || rm -f "$OUT/fma_peak"
+fi
+if [ -x "$OUT/fma_peak" ] && [ "$ISA" != neon ] && [ "$ISA" != scalar ]; then
+  maxt=$(printf '%s\n' "${threads[@]}" | sort -n | tail -1)
+  prun=("$OUT/fma_peak" "$maxt")
+  [ -n "${LOCK:-}" ] && prun=(flock -x "$LOCK" "${prun[@]}")
+  "${prun[@]}" >"$OUT/peak.txt" 2>/dev/null || : >"$OUT/peak.txt"
+fi
 CFG=(--arch 784-1024-1024-10 --dropout 0.5 --l2 1e-4 --lr 0.05 --momentum 0.9
      --batch "$BATCH" --steps "$STEPS" --repeat "$REPEAT" --quiet --print-hash)
 "$H" info >"$OUT/info.txt" 2>&1 || true
@@ -52,6 +76,14 @@ done
 python3 - "$OUT" "${threads[@]}" <<'PYEOF'
 import json, re, sys
 out, ts = sys.argv[1], [int(t) for t in sys.argv[2:]]
+# flops per training sample of 784-1024-1024-10: forward and weight
+# gradients of all layers, input gradients of layers 2 and 3
+FLOPS = 2 * (784*1024 + 1024*1024 + 1024*10) * 2 + 2 * (1024*1024 + 1024*10)
+peak = {}
+for line in open(f"{out}/peak.txt"):
+    m = re.match(r"threads (\d+)\s+([0-9.]+) GFLOP/s", line)
+    if m:
+        peak[int(m.group(1))] = float(m.group(2))
 rows = []
 for t in ts:
     text = open(f"{out}/t{t}.txt").read()
@@ -66,12 +98,20 @@ for t in ts:
     rows.append((t, sps, flops / secs / 1e9 / t if secs else 0, wait, h,
                  bind.group(1) if bind else "?"))
 base_t, base = rows[0][0], rows[0][1]
+have_peak = all(r[0] in peak for r in rows)
 print(f"{'threads':>7} {'samples/s':>10} {'speed-up':>8} {'efficiency':>10} "
-      f"{'GEMM GFLOP/s/thread':>19} {'GEMM wait':>9}  hash")
+      f"{'GEMM GFLOP/s/thread':>19} {'GEMM wait':>9}"
+      + (f" {'FMA peak':>9} {'% of peak':>9}" if have_peak else "") + "  hash")
 for t, sps, gf, w, h, _ in rows:
     sp = sps / base
+    extra = ""
+    if have_peak:
+        extra = f" {peak[t]:9.0f} {sps * FLOPS / 1e9 / peak[t]:9.1%}"
     print(f"{t:7d} {sps:10.0f} {sp:7.2f}x {sp * base_t / t:9.1%} {gf:19.1f} "
-          f"{w:9.1%}  {h}")
+          f"{w:9.1%}{extra}  {h}")
+if have_peak:
+    print(f"(FMA peak: GFLOP/s of t concurrent FMA loops, tools/fma_peak.c; "
+          f"% of peak: samples/s x {FLOPS / 1e6:.2f} MFLOP per sample over it)")
 for t, *_, b in rows:
     print(f"  {t} threads: {b[:160]}")
 hashes = {r[4] for r in rows}
