@@ -2,7 +2,7 @@
 # End to end through the hpctrain CLI on small generated CSV data: accuracy,
 # bitwise-identical weights for 1 and 2 threads, --save/--resume continuing
 # bit for bit, eval reproducing the test accuracy, --val, MSE regression,
-# info and bench.
+# info, bench and tools/scaling_run.sh.
 # usage: bash cli_train_small.sh /path/to/hpctrain TMPDIR
 set -u
 . "$(dirname "$0")/testlib.sh"
@@ -319,6 +319,16 @@ if run "bench" "$T/bench.out" "$H" bench --arch 20-16-4 --batch 8 --steps 4 --th
         [ -n "$hb1" ] && [ "$hb1" = "$hb2" ] && ok "bench --print-hash: 1 and 2 threads identical ($hb1)" \
             || bad "bench hash" "1 thread '$hb1', 2 threads '$hb2'"
     fi
+fi
+# --- tools/scaling_run.sh, the many-core run, kept working: its table, one
+# row per thread count, and the same hash on each (tiny run: batch 16, 2 steps)
+SR="$(dirname "$0")/../tools/scaling_run.sh"
+if STEPS=2 REPEAT=1 BATCH=16 bash "$SR" "$H" "$T/scal" 1 2 >"$T/scal.out" 2>&1; then
+    [ "$(grep -Ec '^ +[12] +[0-9]+ +[0-9.]+x +[0-9.]+% ' "$T/scal.out")" -eq 2 ] &&
+        grep -q "^weights hash identical for every thread count" "$T/scal.out" &&
+        ok "scaling_run.sh: a row per thread count, one hash" || bad "scaling_run.sh" "$(cat "$T/scal.out")"
+else
+    bad "scaling_run.sh" "exit status $?: $(tail -3 "$T/scal.out")"
 fi
 run "--help" "$T/help.out" "$H" --help && grep -q "train" "$T/help.out" && ok "--help"
 run "train --help" "$T/thelp.out" "$H" train --help && grep -q -- "--print-hash" "$T/thelp.out" && ok "train --help lists flags"
