@@ -51,16 +51,11 @@ trap 'rm -rf "$WORK"' EXIT
 
 median() { sort -g | awk '{v[NR]=$1} END {if (NR) print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 
-# Measured FMA peak per thread count (tools/fma_peak.c), if it builds, for
-# the vector width of the kernel table hpctrain runs (HPCTRAIN_ISA honoured).
-CC=${CC:-cc}
+# Measured FMA peak per thread count (tools/fma_peak.c), if there is a probe
+# for the vector width of the kernel table hpctrain runs (HPCTRAIN_ISA honoured).
 ISA=$("$H" info 2>/dev/null | sed -n 's/^isa: *\([a-z0-9]*\).*/\1/p')
-PEAK_FLAGS="-mavx2 -mfma"
-[ "$ISA" = avx512 ] && PEAK_FLAGS="-mavx512f -mfma"
 declare -A PEAK
-# shellcheck disable=SC2086
-if [ -n "${FMA_PEAK:-}" ] && cp "$FMA_PEAK" "$WORK/fma_peak" ||
-   "$CC" -O2 $PEAK_FLAGS -fopenmp tools/fma_peak.c -o "$WORK/fma_peak" 2>/dev/null; then
+if bash tools/fma_peak_bin.sh "$H" "$WORK/fma_peak"; then
     maxt=$(printf '%s\n' $THREADS | sort -n | tail -1)
     "${LOCK[@]}" "$WORK/fma_peak" "$maxt" >"$WORK/peak" || true
     while read -r _ t g _; do PEAK[$t]=$g; done <"$WORK/peak"

@@ -43,18 +43,8 @@ for t in $want; do
 done
 [ ${#threads[@]} -gt 0 ] || { echo "scaling_run.sh: no thread count fits $cores cores" >&2; exit 2; }
 mkdir -p "$OUT"
-ISA=$("$H" info 2>/dev/null | sed -n 's/^isa: *\([a-z0-9]*\).*/\1/p')
-PEAK_FLAGS="-mavx2 -mfma"
-[ "$ISA" = avx512 ] && PEAK_FLAGS="-mavx512f -mfma"
-SRC=$(dirname "$0")/fma_peak.c
 : >"$OUT/peak.txt"
-if [ -n "${FMA_PEAK:-}" ] && [ -x "$FMA_PEAK" ]; then
-  cp "$FMA_PEAK" "$OUT/fma_peak"
-else
-  # shellcheck disable=SC2086
-  "${CC:-cc}" -O2 $PEAK_FLAGS -fopenmp "$SRC" -o "$OUT/fma_peak" 2>/dev/null || rm -f "$OUT/fma_peak"
-fi
-if [ -x "$OUT/fma_peak" ] && [ "$ISA" != neon ] && [ "$ISA" != scalar ]; then
+if bash "$(dirname "$0")/fma_peak_bin.sh" "$H" "$OUT/fma_peak"; then
   maxt=$(printf '%s\n' "${threads[@]}" | sort -n | tail -1)
   prun=("$OUT/fma_peak" "$maxt")
   [ -n "${LOCK:-}" ] && prun=(flock -x "$LOCK" "${prun[@]}")
