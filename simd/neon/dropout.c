@@ -3,9 +3,8 @@
  * apply steps.
  *
  * Bits are identical to the scalar twin by construction: the same lanes,
- * seeded by the same ht_rng8_seed (a scalar splitmix64 chain, run once per
- * row: AdvSIMD has no 64x64-bit multiply), stepped by the same integer
- * operations. A step's two outputs (lanes 0-3, 4-7) read as uint16x8_t are
+ * seeded by the same splitmix64 chains as ht_rng8_seed (scalar, once per
+ * row, see rng_seed), stepped by the same integer operations. A step's two outputs (lanes 0-3, 4-7) read as uint16x8_t are
  * exactly the 16-bit draws of elements 16t .. 16t+7 and 16t+8 .. 16t+15
  * (low half of a 32-bit lane first), compared unsigned (vcgeq_u16, r >= thr
  * keeps): one step = 16 elements = two bytes of keep-bits.
@@ -21,15 +20,44 @@ typedef struct rng_neon {
     uint32x4_t s0[2], s1[2], s2[2], s3[2];
 } rng_neon;
 
+/* ht_rng8_seed in registers. The splitmix64 chains stay scalar (AdvSIMD
+ * has no 64x64-bit multiply; the integer core has a 64-bit MUL), but their
+ * outputs go straight into vector registers (two per uint64x2_t, then
+ * uzp1/uzp2 split the low and high words of four lanes) instead of being
+ * stored as 32 words and reloaded as 8 vectors: a 128-bit load that four
+ * narrower stores would have to forward is the case Arm's optimisation
+ * guides (Neoverse N1, Cortex-A72) list as not forwarded, the same stall
+ * the AVX2 table measured (simd/avx2/dropout.c). Not timed: qemu cannot.
+ * The all-zero guard of ht_rng8_seed is left out as there: a and b are
+ * one bijection of two different inputs, never both zero. */
+static inline uint32x4_t words_of(uint64_t x, uint64_t y)
+{
+    return vreinterpretq_u32_u64(vcombine_u64(vcreate_u64(x), vcreate_u64(y)));
+}
+
+/* lane l's two splitmix64 outputs, as ht_rng8_seed draws them */
+static inline void lane_seed(uint64_t key, int l, uint64_t *a, uint64_t *b)
+{
+    uint64_t sm = key ^ ((uint64_t)(l + 1) * HT_RNG_LANE_GAMMA);
+    *a = ht_splitmix64_next(&sm);
+    *b = ht_splitmix64_next(&sm);
+}
+
 static inline void rng_seed(rng_neon *q, uint64_t key)
 {
-    ht_rng8 r;
-    ht_rng8_seed(&r, key);
     for (int h = 0; h < 2; h++) {
-        q->s0[h] = vld1q_u32(&r.s[0][4 * h]);
-        q->s1[h] = vld1q_u32(&r.s[1][4 * h]);
-        q->s2[h] = vld1q_u32(&r.s[2][4 * h]);
-        q->s3[h] = vld1q_u32(&r.s[3][4 * h]);
+        uint64_t a0, b0, a1, b1, a2, b2, a3, b3;
+        lane_seed(key, 4 * h, &a0, &b0);
+        lane_seed(key, 4 * h + 1, &a1, &b1);
+        lane_seed(key, 4 * h + 2, &a2, &b2);
+        lane_seed(key, 4 * h + 3, &a3, &b3);
+        /* as 32-bit words: {lo(x0), hi(x0), lo(x1), hi(x1)} */
+        const uint32x4_t a01 = words_of(a0, a1), a23 = words_of(a2, a3);
+        const uint32x4_t b01 = words_of(b0, b1), b23 = words_of(b2, b3);
+        q->s0[h] = vuzp1q_u32(a01, a23);
+        q->s1[h] = vuzp2q_u32(a01, a23);
+        q->s2[h] = vuzp1q_u32(b01, b23);
+        q->s3[h] = vuzp2q_u32(b01, b23);
     }
 }
 
