@@ -370,6 +370,28 @@ ht_status ht_model_train_epoch(ht_model *m, const ht_dataset *train,
                                ht_progress_fn progress, void *user,
                                ht_epoch_stats *stats);
 
+/* Forward and backward on one batch, without the optimiser step: rows
+ * idx[0..B) of ds (idx NULL: its first B rows), with dropout at the
+ * model's current step if train is non-zero, no dropout otherwise. Leaves
+ * the gradients of the mean batch loss, data term only (no regulariser),
+ * where ht_model_grad_weights / ht_model_grad_bias point, and the mean
+ * loss in *loss. B in 1..batch and every index below ds->n, else
+ * HT_ERR_ARG; ds is checked as by ht_model_train_epoch. The same
+ * partitions as training: bitwise the same gradients for any thread
+ * count. Changes no parameter, state, epoch or step. Runs one OpenMP
+ * parallel region (HT_ERR_ARG inside one). Not thread-safe on the same
+ * model. For gradient checks, custom update rules and timing the step
+ * without its update (`hpctrain bench --optim-cost`). */
+ht_status ht_model_batch_grad(ht_model *m, const ht_dataset *ds,
+                              const size_t *idx, size_t B, int train,
+                              double *loss);
+
+/* Layer l's gradients, laid out as ht_model_weights / ht_model_bias: those
+ * of the last ht_model_batch_grad, or of the last training step. Pointers
+ * into the model, valid until ht_model_free; NULL for l >= n_layers. */
+const float *ht_model_grad_weights(const ht_model *m, size_t layer);
+const float *ht_model_grad_bias(const ht_model *m, size_t layer);
+
 typedef struct ht_eval_stats {
     double loss;       /* mean data loss                                    */
     double accuracy;   /* classification: fraction correct; MSE: 0          */

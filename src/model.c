@@ -184,6 +184,16 @@ float *ht_model_bias(ht_model *m, size_t layer)
     return layer < m->cfg.n_layers ? m->params + m->b_off[layer] : NULL;
 }
 
+const float *ht_model_grad_weights(const ht_model *m, size_t layer)
+{
+    return layer < m->cfg.n_layers ? m->grads + m->w_off[layer] : NULL;
+}
+
+const float *ht_model_grad_bias(const ht_model *m, size_t layer)
+{
+    return layer < m->cfg.n_layers ? m->grads + m->b_off[layer] : NULL;
+}
+
 uint64_t ht_model_hash(const ht_model *m)
 {
     uint64_t h = 0xcbf29ce484222325ull;

@@ -111,13 +111,4 @@ ht_status ht_class_names_check(const char *const *names, size_t n);
 /* Wall clock in seconds (monotonic). */
 double ht_now(void);
 
-
-
-/* Gathers rows idx[0..B) (NULL: the first B rows) of ds, runs forward
- * (with dropout at the current step if train) and backward, leaving the
- * gradients of the mean batch loss (without regularisation terms) in
- * m->grads and the mean loss in *loss. No optimiser step. For tests. */
-ht_status ht_model_batch_grad(ht_model *m, const ht_dataset *ds,
-                              const size_t *idx, size_t B, int train,
-                              double *loss);
 #endif

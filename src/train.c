@@ -847,12 +847,22 @@ ht_status ht_model_batch_grad(ht_model *m, const ht_dataset *ds,
                               const size_t *idx, size_t B, int train,
                               double *loss)
 {
+    if (m == NULL || loss == NULL)
+        return ht_error(HT_ERR_ARG, "ht_model_batch_grad: NULL %s",
+                        m == NULL ? "model" : "loss");
     if (B == 0 || B > m->cfg.batch)
         return ht_error(HT_ERR_ARG, "batch of %zu rows: must be 1..%zu", B,
                         m->cfg.batch);
     ht_status s = check_data(m, ds);
     if (s != HT_OK)
         return s;
+    if (idx == NULL && B > ds->n)
+        return ht_error(HT_ERR_ARG, "batch of %zu rows: the data set has %zu",
+                        B, ds->n);
+    for (size_t i = 0; idx != NULL && i < B; i++)
+        if (idx[i] >= ds->n)
+            return ht_error(HT_ERR_ARG, "row index %zu (batch position %zu) "
+                            "is out of range for %zu rows", idx[i], i, ds->n);
     run_ctx r;
     ctx_init(&r, m, RUN_GRAD, ds, idx, B);
     r.dropout = train;

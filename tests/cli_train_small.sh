@@ -320,6 +320,14 @@ if run "bench" "$T/bench.out" "$H" bench --arch 20-16-4 --batch 8 --steps 4 --th
             || bad "bench hash" "1 thread '$hb1', 2 threads '$hb2'"
     fi
 fi
+# --optim-cost: the optimiser's share from one-batch pairs (a tiny model's
+# difference may be lost in the noise; the line says which)
+if run "bench --optim-cost" "$T/bopt.out" "$H" bench --arch 20-16-4 --batch 8 --steps 3 --repeat 2 --threads 2 --optim-cost; then
+    grep -q "^optimiser step (one-batch training step minus gradient-only step, 6 alternated pairs, medians):$" "$T/bopt.out" &&
+        grep -Eq "^  step [0-9.e-]+ ms, gradient-only [0-9.e-]+ ms; difference -?[0-9.e-]+ ms \(quartiles -?[0-9.e-]+ to -?[0-9.e-]+\)$" "$T/bopt.out" &&
+        grep -Eq "^  the optimiser: ([0-9.]+% of the step; 404 parameters x 16 bytes = [0-9.e-]+ MB in [0-9.e-]+ ms: [0-9.e+-]+ GB/s|below the timing noise)$" "$T/bopt.out" &&
+        ok "bench --optim-cost: pairs, difference, share and bytes" || bad "bench --optim-cost" "$(grep -A3 '^optimiser' "$T/bopt.out")"
+fi
 # --- tools/scaling_run.sh, the many-core run, kept working: its table, one
 # row per thread count, and the same hash on each (tiny run: batch 16, 2 steps)
 SR="$(dirname "$0")/../tools/scaling_run.sh"

@@ -423,6 +423,77 @@ static void test_shape_errors(void **state)
     free_ds(ds);
 }
 
+/* The public gradient API alone (no internals): indexed rows, a central
+ * difference on entries of every layer through ht_model_weights /
+ * ht_model_bias, nothing in the model changed by the call, and its
+ * refusals. */
+static void test_batch_grad_public(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {5, 6, 3};
+    ht_config c = grad_config(2, sizes, 4);
+    ht_dataset *ds = make_blobs(9, 5, 3, 21);
+    ht_model *m;
+    assert_int_equal(ht_model_create(&c, &m), HT_OK);
+    const size_t idx[4] = {8, 2, 5, 2};
+    double loss, lp, lm;
+    const uint64_t h0 = ht_model_hash(m);
+    assert_int_equal(ht_model_batch_grad(m, ds, idx, 4, 0, &loss), HT_OK);
+    assert_int_equal(ht_model_hash(m), h0);
+    assert_int_equal(ht_model_step(m), 0);
+    assert_true(loss > 0.0);
+    const float eps = 1e-3f;
+    size_t checked = 0;
+    for (size_t l = 0; l < 2; l++) {
+        const size_t nw = sizes[l] * sizes[l + 1];
+        float *g = malloc((nw + sizes[l + 1]) * sizeof(float));
+        memcpy(g, ht_model_grad_weights(m, l), nw * sizeof(float));
+        memcpy(g + nw, ht_model_grad_bias(m, l), sizes[l + 1] * sizeof(float));
+        for (size_t i = 0; i < nw + sizes[l + 1]; i += 3) {
+            float *p = i < nw ? ht_model_weights(m, l) + i
+                              : ht_model_bias(m, l) + (i - nw);
+            const float keep = *p;
+            *p = keep + eps;
+            assert_int_equal(ht_model_batch_grad(m, ds, idx, 4, 0, &lp), HT_OK);
+            *p = keep - eps;
+            assert_int_equal(ht_model_batch_grad(m, ds, idx, 4, 0, &lm), HT_OK);
+            *p = keep;
+            const double fd = (lp - lm) / (2.0 * eps);
+            if (fabs(fd - g[i]) > 2e-3 + 2e-2 * fabs(fd))
+                fail_msg("layer %zu entry %zu: analytic %.6g, finite "
+                         "difference %.6g", l, i, (double)g[i], fd);
+            checked++;
+        }
+        free(g);
+    }
+    assert_true(checked > 10);
+    /* rows by index: the same as those rows copied to the front */
+    assert_int_equal(ht_model_batch_grad(m, ds, idx, 4, 0, &lp), HT_OK);
+    ht_dataset *front = make_blobs(4, 5, 3, 1);
+    for (size_t i = 0; i < 4; i++) {
+        memcpy(front->x + i * 5, ds->x + idx[i] * 5, 5 * sizeof(float));
+        front->label[i] = ds->label[idx[i]];
+    }
+    assert_int_equal(ht_model_batch_grad(m, front, NULL, 4, 0, &lm), HT_OK);
+    assert_true(lp == lm);
+    free_ds(front);
+
+    const size_t bad[4] = {0, 1, 9, 3};
+    assert_int_equal(ht_model_batch_grad(m, ds, bad, 4, 0, &loss), HT_ERR_ARG);
+    assert_non_null(strstr(ht_last_error(), "row index 9"));
+    assert_int_equal(ht_model_batch_grad(m, ds, idx, 5, 0, &loss), HT_ERR_ARG);
+    assert_int_equal(ht_model_batch_grad(m, ds, idx, 0, 0, &loss), HT_ERR_ARG);
+    assert_int_equal(ht_model_batch_grad(m, ds, idx, 4, 0, NULL), HT_ERR_ARG);
+    ds->n = 3;
+    assert_int_equal(ht_model_batch_grad(m, ds, NULL, 4, 0, &loss), HT_ERR_ARG);
+    assert_non_null(strstr(ht_last_error(), "has 3"));
+    ds->n = 9;
+    assert_null(ht_model_grad_weights(m, 2));
+    assert_null(ht_model_grad_bias(m, 2));
+    ht_model_free(m);
+    free_ds(ds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -434,6 +505,7 @@ int main(void)
         cmocka_unit_test(test_profile_accounts),
         cmocka_unit_test(test_divergence),
         cmocka_unit_test(test_shape_errors),
+        cmocka_unit_test(test_batch_grad_public),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

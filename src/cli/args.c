@@ -14,7 +14,7 @@ enum flag_id {
     F_EPOCHS, F_THREADS, F_SEED, F_LOSS, F_SAVE, F_RESUME, F_PRINT_HASH,
     F_PROFILE, F_VAL, F_DATA, F_TRAIN, F_TEST, F_QUIET, F_MODEL, F_STEPS, F_REPEAT, F_PROFILE_JSON,
     F_LOG, F_CONFUSION, F_PREDICTIONS, F_STANDARDIZE, F_SAVE_BEST, F_PATIENCE,
-    F_INPUT, F_OUTPUT, F_TOPOLOGY, F_WARMUP_STEPS, F_HELP
+    F_INPUT, F_OUTPUT, F_TOPOLOGY, F_WARMUP_STEPS, F_OPTIM_COST, F_HELP
 };
 
 #define T CLI_TRAIN
@@ -69,6 +69,8 @@ static const flag_def flags[] = {
     {"--epochs", F_EPOCHS, "N", T, "total epochs (with --resume: up to N)"},
     {"--steps", F_STEPS, "N", B, "optimiser steps to time (default 20)"},
     {"--repeat", F_REPEAT, "N", B, "timed runs of those steps (default 5)"},
+    {"--optim-cost", F_OPTIM_COST, NULL, B,
+     "also time the steps without the optimiser, alternated: its cost"},
     {"--threads", F_THREADS, "N", T | E | I | B | P, "OpenMP threads"},
     {"--seed", F_SEED, "N", T | B, "seed for init, shuffling, dropout"},
     {"--save", F_SAVE, "FILE", T, "checkpoint after every epoch (atomic)"},
@@ -386,6 +388,7 @@ static int apply(cli_opts *o, const flag_def *f, const char *v)
     case F_PREDICTIONS: o->predictions = v; return 0;
     case F_QUIET: o->quiet = 1; return 0;
     case F_TOPOLOGY: o->topology = 1; return 0;
+    case F_OPTIM_COST: o->optim_cost = 1; return 0;
     case F_HELP: o->help = 1; return 0;
     }
     return 0;

@@ -44,6 +44,7 @@ typedef struct cli_opts {
     const char *data_dir, *train_csv, *test_csv;
     int print_hash, profile, quiet, help;
     int topology;         /* info: print the placement plan              */
+    int optim_cost;       /* bench: time the optimiser step on its own   */
 } cli_opts;
 
 /* The data directory used when no --data/--train is given. */

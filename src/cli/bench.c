@@ -1,5 +1,6 @@
 /* `hpctrain bench`: training steps on random in-memory data with the
- * per-kernel profile, and the first layer's three GEMM shapes alone. */
+ * per-kernel profile, with --optim-cost the optimiser step's own time, and
+ * the first layer's three GEMM shapes alone. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,6 +134,99 @@ static int bench_gemms(const ht_config *cfg, uint64_t seed)
     return rc;
 }
 
+/* Bytes the fused optimiser step moves per parameter, besides the
+ * gradient (which it reads from the tile the GEMM just wrote, in L1): the
+ * weight, read and written, and each state tensor, read and written. */
+static size_t optim_bytes_per_param(const ht_config *c)
+{
+    if (c->optimizer != HT_OPT_SGD)
+        return 3 * 2 * sizeof(float); /* w, m, v */
+    return (c->momentum != 0.0f ? 2 : 1) * 2 * sizeof(float);
+}
+
+/* The value at quantile q of sorted v[0..n), by linear interpolation. */
+static double quantile(const double *v, size_t n, double q)
+{
+    const double pos = q * (double)(n - 1);
+    const size_t i = (size_t)pos;
+    return i + 1 < n ? v[i] + (pos - (double)i) * (v[i + 1] - v[i]) : v[n - 1];
+}
+
+/* The optimiser step's own cost, which the profile cannot separate (it
+ * runs inside the weight-gradient GEMM, tile by tile, while each tile is
+ * in L1). Pairs of one-batch runs on the same batch: a training step
+ * (ht_model_train_epoch on a one-batch view: forward, backward, optimiser)
+ * and a gradient-only step (ht_model_batch_grad: forward and backward, no
+ * update), their order swapped every pair so neither always finds the
+ * other's data in cache. The median of the pairs' differences is the
+ * optimiser's time. Pairs of single steps, not of whole runs: the machine
+ * changes speed over seconds, and a difference of two runs timed seconds
+ * apart carried that drift (estimates 0.7 to 1.7 ms for the same step in
+ * two runs of the benchmark configuration on this VM). Both halves open
+ * one parallel region per step. Advances the model's epoch count by one
+ * per pair and adds to its profile: call after printing it. */
+static int bench_optim_cost(ht_model *m, const ht_config *cfg,
+                            const ht_dataset *data, size_t pairs)
+{
+    const size_t bs = cfg->batch;
+    double *v = malloc(3 * pairs * sizeof *v);
+    if (v == NULL) {
+        cli_error("bench: cannot allocate %zu timings", 3 * pairs);
+        return CLI_EXIT_RUNTIME;
+    }
+    double *diff = v, *train_s = v + pairs, *grad_s = v + 2 * pairs;
+    const size_t batches = data->n / bs;
+    ht_status s = HT_OK;
+    for (size_t i = 0; s == HT_OK && i < pairs; i++) {
+        ht_dataset b = *data;
+        b.x = data->x + i % batches * bs * data->d;
+        b.label = data->label + i % batches * bs;
+        b.n = bs;
+        double t[2] = {0, 0};
+        for (int h = 0; s == HT_OK && h < 2; h++) {
+            const int train = (h + (int)(i & 1)) & 1;
+            const double t0 = cli_now();
+            double loss;
+            s = train ? ht_model_train_epoch(m, &b, NULL, NULL, NULL)
+                      : ht_model_batch_grad(m, &b, NULL, bs, 1, &loss);
+            t[train] = cli_now() - t0;
+        }
+        train_s[i] = t[1];
+        grad_s[i] = t[0];
+        diff[i] = t[1] - t[0];
+    }
+    int rc = 0;
+    if (s != HT_OK) {
+        rc = cli_lib_error("bench --optim-cost", s);
+    } else {
+        qsort(diff, pairs, sizeof diff[0], cmp_double);
+        qsort(train_s, pairs, sizeof train_s[0], cmp_double);
+        qsort(grad_s, pairs, sizeof grad_s[0], cmp_double);
+        const double d = quantile(diff, pairs, 0.5);
+        const double t = quantile(train_s, pairs, 0.5);
+        size_t params = 0;
+        for (size_t l = 0; l < cfg->n_layers; l++)
+            params += (cfg->sizes[l] + 1) * cfg->sizes[l + 1];
+        const size_t bpp = optim_bytes_per_param(cfg);
+        const double bytes = (double)params * (double)bpp;
+        printf("optimiser step (one-batch training step minus gradient-only "
+               "step, %zu alternated pairs, medians):\n", pairs);
+        printf("  step %.4g ms, gradient-only %.4g ms; difference %.4g ms "
+               "(quartiles %.4g to %.4g)\n", 1e3 * t,
+               1e3 * quantile(grad_s, pairs, 0.5), 1e3 * d,
+               1e3 * quantile(diff, pairs, 0.25),
+               1e3 * quantile(diff, pairs, 0.75));
+        if (d > 0)
+            printf("  the optimiser: %.1f%% of the step; %zu parameters x %zu "
+                   "bytes = %.4g MB in %.4g ms: %.2f GB/s\n", 100.0 * d / t,
+                   params, bpp, bytes * 1e-6, 1e3 * d, bytes / d * 1e-9);
+        else
+            printf("  the optimiser: below the timing noise\n");
+    }
+    free(v);
+    return rc;
+}
+
 int cli_bench(const cli_opts *o)
 {
     ht_config cfg = o->cfg;
@@ -204,6 +298,9 @@ int cli_bench(const cli_opts *o)
             rc = cli_write_profile_json(o->profile_json, m, "bench", secs,
                                         reps, n);
         fflush(stdout);
+        if (rc == 0 && o->optim_cost)
+            rc = bench_optim_cost(m, &cfg, &data,
+                                  (size_t)o->steps * (size_t)reps);
         if (rc == 0)
             rc = bench_gemms(&cfg, cfg.seed);
     }

@@ -81,7 +81,7 @@ void cli_print_profile(FILE *f, const ht_model *m)
     if (pr.calls[HT_PROF_OPTIM] > 0 && pr.seconds[HT_PROF_OPTIM] == 0.0)
         fprintf(f, "  (the optimiser step runs inside gemm_bwd_weight, tile by "
                 "tile, and the biases' inside elementwise: its time is counted "
-                "there)\n");
+                "there; bench --optim-cost times it on its own)\n");
 }
 
 /* A JSON number: finite values as %.9g, anything else as null. */
