@@ -10,7 +10,9 @@
  * sees the same operations in the same order: results are bitwise the same
  * for any number of threads. When all rows fit one MC block (the batch
  * dimension of a training GEMM), threads split columns only and each packs
- * every B panel right before using it (see packed_thread).
+ * every B panel right before using it (see packed_thread); in a team call,
+ * a thread that has finished its own column panels takes what is left of
+ * the others' (dyn_thread), which changes who computes a panel, not how.
  *
  * Team calls may pass a post hook (the trainer's optimiser step), run on
  * each finished micro-tile; the tiles then go along the rows, and threads
@@ -127,6 +129,9 @@ typedef struct gemm_plan {
     ht_barrier *bar;        /* team mode: the grid's barrier; NULL: omp  */
     const ht_gemm_post *post; /* team mode: finished tiles; or NULL       */
     int private_b;          /* each thread packs all its B panels itself */
+    int dyn;                /* team mode: column panels claimed at run time */
+    uint64_t tag;           /* dynamic: this call's number in the team     */
+    const ht_gemm_team *team; /* team mode: claims and the test hook       */
 } gemm_plan;
 
 /* Hands the finished tile (or small-N row block) C[row .. row+m) x
@@ -210,6 +215,146 @@ static void range(size_t units, size_t parts, size_t idx, size_t *lo,
     *hi = units * (idx + 1) / parts;
 }
 
+/* ---------------------------------------------- dynamic column panels
+ * A team call whose rows fit one MC block and whose grid splits columns
+ * only (the forward and data-gradient GEMMs of a training step) can hand
+ * out its column panels at run time: each thread takes the panels of its
+ * own static range from the front, then takes what is left of the others'
+ * ranges from the back (a thread that arrives late finds its range opened
+ * and partly taken). A panel's micro-kernel calls, its packing and the
+ * order of its K slices do not depend on which thread runs it, so C is
+ * bitwise what the static split gives, for any team size. What it buys: on
+ * a machine whose cores do not all run at the same speed (a shared VM, a
+ * busy neighbour on one core) the fast threads finish the slow one's
+ * panels instead of waiting for it at the next barrier. For that, each
+ * thread packs every K slice of A once (rows x K floats, allowed up to
+ * half of L2), so a panel can be finished through all its slices by
+ * whoever takes it. */
+
+/* Column panels a claim word can count (see claim_pack). */
+#define CLAIM_PANELS ((uint64_t)1 << 24)
+
+/* Floats of one thread's A buffer on the dynamic path: every K slice. */
+static size_t dyn_asize(const gemm_plan *pl)
+{
+    return ceil_div(ceil_div(pl->m, pl->mr) * pl->mr * pl->k, 16) * 16 + 64;
+}
+
+/* Whether a team call on t threads takes the dynamic path. */
+static int dyn_fits(const gemm_plan *pl, int t, int post)
+{
+    if (post || t < 2 || pl->tm != 1 || pl->m > pl->mc || pl->k == 0)
+        return 0;
+    const size_t pn = ceil_div(pl->n, pl->nr);
+    if (ceil_div(pn, (size_t)t) * pl->nr > pl->nc || pn >= CLAIM_PANELS)
+        return 0;
+    size_t l1, l2, l3;
+    ht_cache_sizes(&l1, &l2, &l3);
+    return dyn_asize(pl) * sizeof(float) <= l2 / 2;
+}
+
+/* A claim word: the call's tag (16 bits), then the next and the end of the
+ * range of column panels its thread still owns (24 bits each). */
+
+static uint64_t claim_pack(uint64_t tag, uint64_t next, uint64_t end)
+{
+    return (tag & 0xffff) << 48 | next << 24 | end;
+}
+
+/* Takes the next panel of a range: from the front for its owner, from the
+ * back for anyone else. 1: *panel taken; 0: the range is empty; -1: the
+ * word still holds an earlier call's tag (see claim_open). */
+static int claim(ht_gemm_claim *cl, uint64_t tag, int front, size_t *panel)
+{
+    uint64_t cur = atomic_load_explicit(&cl->word, memory_order_relaxed);
+    for (;;) {
+        if (cur >> 48 != (tag & 0xffff))
+            return -1;
+        const uint64_t next = cur >> 24 & (CLAIM_PANELS - 1);
+        const uint64_t end = cur & (CLAIM_PANELS - 1);
+        if (next >= end)
+            return 0;
+        const uint64_t want = front ? claim_pack(tag, next + 1, end)
+                                    : claim_pack(tag, next, end - 1);
+        if (atomic_compare_exchange_weak_explicit(&cl->word, &cur, want,
+                                                  memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            *panel = (size_t)(front ? next : end - 1);
+            return 1;
+        }
+    }
+}
+
+/* Runs panel j through every K slice: the micro-kernel calls the static
+ * split makes for it, in the same order. */
+static void dyn_panel(const gemm_plan *pl, const float *ap, size_t rows_pad,
+                      float *bp, size_t j)
+{
+    const ht_kernels *kt = pl->kt;
+    const size_t mr = pl->mr, rows = pl->m;
+    const size_t col = j * pl->nr, nn = min_sz(pl->nr, pl->n - col);
+    for (size_t sl = 0; sl < pl->nslices; sl++) {
+        const size_t pc = sl * pl->kc, kb = min_sz(pl->kc, pl->k - pc);
+        const int last = sl + 1 == pl->nslices;
+        const float beta = sl == 0 ? pl->beta : 1.0f;
+        const float *apk = ap + rows_pad * pc;
+        kt->pack_b(kb, nn, pl->b + pc * pl->rsb + col * pl->csb, pl->rsb,
+                   pl->csb, bp);
+        for (size_t ir = 0; ir < rows; ir += mr) {
+            const size_t mm = min_sz(mr, rows - ir);
+            ht_ukr_epi ue;
+            const ht_ukr_epi *uep =
+                last ? tile_epi(pl->epi, ir, col, &ue) : NULL;
+            kt->gemm_ukr(kb, pl->alpha, apk + ir * kb, bp, beta,
+                         pl->c + ir * pl->ldc + col, pl->ldc, mm, nn, uep);
+        }
+    }
+}
+
+/* Gives thread v's claim word this call's tag and v's static range of
+ * column panels, unless someone already has (v itself, or a thread that
+ * got there first: a late thread's panels are not waited for). */
+static void claim_open(ht_gemm_claim *cl, uint64_t tag, size_t pn, size_t t,
+                       size_t v)
+{
+    size_t lo, hi;
+    range(pn, t, v, &lo, &hi);
+    uint64_t cur = atomic_load_explicit(&cl->word, memory_order_relaxed);
+    while (cur >> 48 != (tag & 0xffff) &&
+           !atomic_compare_exchange_weak_explicit(
+               &cl->word, &cur, claim_pack(tag, lo, hi), memory_order_relaxed,
+               memory_order_relaxed)) {
+    }
+}
+
+static void dyn_thread(const gemm_plan *pl, int id, size_t bsize)
+{
+    const ht_gemm_team *g = pl->team;
+    const size_t t = (size_t)pl->tn, me = (size_t)id;
+    const size_t pn = ceil_div(pl->n, pl->nr);
+    const size_t rows_pad = ceil_div(pl->m, pl->mr) * pl->mr;
+    float *ap = pl->abuf + me * dyn_asize(pl);
+    float *bp = pl->bbuf + me * 2 * bsize;
+    size_t j;
+    for (size_t sl = 0; sl < pl->nslices; sl++) {
+        const size_t pc = sl * pl->kc, kb = min_sz(pl->kc, pl->k - pc);
+        pl->kt->pack_a(pl->m, kb, pl->a + pc * pl->csa, pl->rsa, pl->csa,
+                       ap + rows_pad * pc);
+    }
+    /* own panels from the front, then the others' from the back; a word
+     * still tagged with an earlier call (the caller separates calls with a
+     * barrier, so no thread is in a later one) is opened for its owner */
+    for (size_t i = 0; i < t; i++) {
+        const size_t v = (me + i) % t;
+        claim_open(&g->claims[v], pl->tag, pn, t, v);
+        while (claim(&g->claims[v], pl->tag, v == me, &j) > 0) {
+            if (g->panel_hook)
+                g->panel_hook(g->hook_ctx, id, j);
+            dyn_panel(pl, ap, rows_pad, bp, j);
+        }
+    }
+}
+
 /* One thread's share: grid cell (r, s) of a tm x tn grid. All threads run
  * the same number of (jc, pc) steps so the barriers match. */
 static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
@@ -235,6 +380,10 @@ static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
      * block uses each B panel exactly once: pack it right before use, so
      * it goes from memory to L1 and straight into the micro-kernel instead
      * of through a KC x NC block in L2. Same arithmetic either way. */
+    if (pl->dyn) {
+        dyn_thread(pl, id, bsize);
+        return;
+    }
     if (tm == 1 && nmb == 1 && pl->post == NULL) {
         float *bp = pl->bbuf + (size_t)s * 2 * bsize;
         for (size_t jc = 0; jc < n_jc; jc++) {
@@ -559,6 +708,8 @@ static size_t packed_need(const gemm_plan *pl, int t, size_t *bfloats)
 {
     size_t a_t, b_t, nj;
     grid_sizes(pl, pl->tm, pl->tn, &a_t, &b_t, &nj);
+    if (pl->dyn)
+        a_t = dyn_asize(pl);
     *bfloats = b_t * 2 * (size_t)(pl->private_b ? t : pl->tn);
     return a_t * (size_t)t + *bfloats;
 }
@@ -573,7 +724,8 @@ static int team_plan(int team, const ht_kernels *kt, int transa, int transb,
                      size_t m, size_t n, size_t k, float alpha, const float *a,
                      size_t lda, const float *b, size_t ldb, float beta,
                      float *c, size_t ldc, const ht_epilogue *epi, int post,
-                     gemm_plan *pl, int *t, size_t *need, size_t *bfloats)
+                     int can_dyn, gemm_plan *pl, int *t, size_t *need,
+                     size_t *bfloats)
 {
     if (use_smalln(kt, transa, n, k)) {
         *t = work_threads(gemm_flops(m, n, k), GEMM_TEAM_MIN_FLOPS_PER_THREAD,
@@ -590,8 +742,16 @@ static int team_plan(int team, const ht_kernels *kt, int transa, int transb,
     while (!choose_grid(pl, *t))
         (*t)--;                 /* as packed_gemm: 1 x 1 always fits */
     pl->private_b = post && pl->tm > 1;
+    pl->dyn = can_dyn && dyn_fits(pl, *t, post);
     *need = packed_need(pl, *t, bfloats);
     return 0;
+}
+
+/* Floats of the claim words of a team of `size` (none for one thread). */
+static size_t claim_floats(int size)
+{
+    return size > 1 ? (size_t)size * (sizeof(ht_gemm_claim) / sizeof(float))
+                    : 0;
 }
 
 size_t ht_sgemm_team_ws_floats(int team, int transa, int transb, size_t m,
@@ -603,14 +763,28 @@ size_t ht_sgemm_team_ws_floats(int team, int transa, int transb, size_t m,
     int t;
     size_t need, bfloats;
     team_plan(team, ht_kernels_active(), transa, transb, m, n, k, 1.0f, NULL,
-              1, NULL, 1, 0.0f, NULL, 1, NULL, post != 0, &pl, &t, &need,
+              1, NULL, 1, 0.0f, NULL, 1, NULL, post != 0, 1, &pl, &t, &need,
               &bfloats);
-    return need;
+    /* and the claim words, one 64-byte line per thread (ht_gemm_team_init) */
+    return need ? need + claim_floats(team) : 0;
 }
 
 void ht_gemm_team_init(ht_gemm_team *g, int size, float *ws, size_t ws_floats)
 {
     g->size = size;
+    g->claims = NULL;
+    g->panel_hook = NULL;
+    g->hook_ctx = NULL;
+    if (size > 1 && ws_floats >= claim_floats(size)) {
+        /* tag 0 is no call's: every call counts from 1 */
+        g->claims = (ht_gemm_claim *)(void *)ws;
+        for (int i = 0; i < size; i++) {
+            atomic_init(&g->claims[i].word, 0);
+            g->claims[i].calls = 0;
+        }
+        ws += claim_floats(size);
+        ws_floats -= claim_floats(size);
+    }
     g->ws = ws;
     g->ws_floats = ws_floats;
     ht_barrier_init(&g->bar);
@@ -670,6 +844,9 @@ ht_status ht_sgemm_team_post(ht_gemm_team *g, int tid, int transa,
     if (g == NULL || tid < 0 || tid >= g->size)
         return ht_error(HT_ERR_ARG, "ht_sgemm_team: thread %d outside a team "
                         "of %d", tid, g ? g->size : 0);
+    /* every thread of the team enters every call, so the counts agree and
+     * tag a call's claim words the same on every thread */
+    const uint64_t tag = g->claims ? ++g->claims[tid].calls : 0;
     ht_status s = check_args(transa, transb, m, n, k, a, lda, b, ldb, c, ldc,
                              epi);
     if (s != HT_OK)
@@ -682,7 +859,8 @@ ht_status ht_sgemm_team_post(ht_gemm_team *g, int tid, int transa,
     size_t need, bfloats;
     const int small = team_plan(g->size, kt, transa, transb, m, n, k, alpha,
                                 a, lda, b, ldb, beta, c, ldc, epi,
-                                post != NULL, &pl, &t, &need, &bfloats);
+                                post != NULL, g->claims != NULL, &pl, &t,
+                                &need, &bfloats);
     if (need > g->ws_floats)
         return ht_error(HT_ERR_ARG, "ht_sgemm_team: %zu x %zu x %zu needs %zu "
                         "floats of workspace, the team reserved %zu", m, n, k,
@@ -698,6 +876,8 @@ ht_status ht_sgemm_team_post(ht_gemm_team *g, int tid, int transa,
     pl.abuf = g->ws + bfloats;
     pl.bar = &g->bar;
     pl.post = post;
+    pl.team = g;
+    pl.tag = tag;
     packed_thread(&pl, pl.tm, pl.tn, tid);
     return HT_OK;
 }

@@ -9,8 +9,10 @@
 #include <omp.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -224,6 +226,119 @@ static void test_team_gemm_bitwise(void **state)
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         for (int team = 1; team <= 4; team++)
             check_team_gemm(&shapes[i], team);
+}
+
+/* The dynamic column panels: one thread of the team holds on to its first
+ * panel until another thread has taken one of its panels from the back of
+ * its range, so stealing happens every run. C must still be bitwise what
+ * ht_sgemm_ex gives, and every panel must be computed exactly once. */
+typedef struct steal_log {
+    size_t pn;
+    int team, slow;
+    _Atomic int stolen;     /* a panel of the slow thread's range, taken */
+    _Atomic int *by;        /* per panel: claims (must end at 1 each)    */
+    int *who;               /* per panel: the thread that computed it    */
+} steal_log;
+
+static void steal_hook(void *ctx, int tid, size_t panel)
+{
+    steal_log *L = ctx;
+    const size_t lo = L->pn * (size_t)L->slow / (size_t)L->team;
+    const size_t hi = L->pn * (size_t)(L->slow + 1) / (size_t)L->team;
+    atomic_fetch_add(&L->by[panel], 1);
+    L->who[panel] = tid;
+    if (tid != L->slow && panel >= lo && panel < hi)
+        atomic_store(&L->stolen, 1);
+    if (tid == L->slow && panel == lo) {
+        const double t0 = omp_get_wtime();
+        while (!atomic_load(&L->stolen) && omp_get_wtime() - t0 < 20.0) {
+        }
+    }
+}
+
+static void test_team_gemm_steal(void **state)
+{
+    (void)state;
+    char active[32];
+    snprintf(active, sizeof active, "%s", ht_isa_name());
+    int tables = 0;
+    for (size_t isa = 0; ht_isa_known(isa); isa++) {
+        if (!ht_isa_available(ht_isa_known(isa)))
+            continue;
+        assert_int_equal(ht_isa_select(ht_isa_known(isa)), HT_OK);
+        ht_isa_info info;
+        assert_int_equal(ht_isa_get_info(&info), HT_OK);
+        const size_t mr = (size_t)info.mr, nr = (size_t)info.nr;
+        size_t l1, l2, l3;
+        ht_cache_sizes(&l1, &l2, &l3);
+        /* odd rows and columns (edge tiles), three K slices where every
+         * slice of A fits the path's bound (half of L2) */
+        const size_t m = 2 * mr + 1, n = 24 * nr + 5;
+        size_t k = 2 * (size_t)info.kc + 7;
+        const size_t kmax = l2 / 2 / sizeof(float) / (3 * mr) - 32;
+        if (k > kmax)
+            k = kmax;
+        const size_t pn = (n + nr - 1) / nr;
+        const size_t lda = k + 3, ldb = n + 1, ldc = n + 2;
+        float *a = malloc(m * lda * sizeof(float));
+        float *b = malloc(k * ldb * sizeof(float));
+        float *c_ref = malloc(m * ldc * sizeof(float));
+        float *c_team = malloc(m * ldc * sizeof(float));
+        float *bias = malloc(n * sizeof(float));
+        tu_fill(a, m * lda, 11, -1.0f, 1.0f);
+        tu_fill(b, k * ldb, 12, -1.0f, 1.0f);
+        tu_fill(bias, n, 13, -0.5f, 0.5f);
+        ht_epilogue epi = {.bias = bias, .relu = 1, .scale = 1.0f};
+        tu_fill(c_ref, m * ldc, 14, -1.0f, 1.0f);
+        assert_int_equal(ht_sgemm_ex(0, 0, m, n, k, 0.75f, a, lda, b, ldb,
+                                     0.0f, c_ref, ldc, &epi), HT_OK);
+        for (int team = 2; team <= 3; team++) {
+            const size_t need = ht_sgemm_team_ws_floats(team, 0, 0, m, n, k, 0);
+            float *ws = ht_aligned_alloc(need * sizeof(float));
+            ht_gemm_team g;
+            ht_gemm_team_init(&g, team, ws, need);
+            steal_log L = {.pn = pn, .team = team, .slow = team - 1};
+            atomic_init(&L.stolen, 0);
+            L.by = calloc(pn, sizeof *L.by);
+            L.who = calloc(pn, sizeof *L.who);
+            g.panel_hook = steal_hook;
+            g.hook_ctx = &L;
+            tu_fill(c_team, m * ldc, 14, -1.0f, 1.0f);
+            int fails = 0;
+            #pragma omp parallel num_threads(team) reduction(+ : fails)
+            {
+                if (omp_get_num_threads() == team)
+                    fails += ht_sgemm_team(&g, omp_get_thread_num(), 0, 0, m,
+                                           n, k, 0.75f, a, lda, b, ldb, 0.0f,
+                                           c_team, ldc, &epi) != HT_OK;
+                else
+                    fails = 1000;
+            }
+            assert_int_equal(fails, 0);
+            if (!atomic_load(&L.stolen))
+                fail_msg("%s, team of %d, %zux%zux%zu: no panel of thread %d "
+                         "was taken by another", ht_isa_known(isa), team, m,
+                         n, k, L.slow);
+            for (size_t j = 0; j < pn; j++)
+                if (atomic_load(&L.by[j]) != 1)
+                    fail_msg("%s: panel %zu computed %d times",
+                             ht_isa_known(isa), j, atomic_load(&L.by[j]));
+            if (memcmp(c_ref, c_team, m * ldc * sizeof(float)) != 0)
+                fail_msg("%s, team of %d, %zux%zux%zu: stolen panels differ "
+                         "from ht_sgemm_ex", ht_isa_known(isa), team, m, n, k);
+            free(L.by);
+            free(L.who);
+            ht_aligned_free(ws);
+        }
+        tables++;
+        free(a);
+        free(b);
+        free(c_ref);
+        free(c_team);
+        free(bias);
+    }
+    assert_true(tables >= 1);
+    assert_int_equal(ht_isa_select(active), HT_OK);
 }
 
 /* -------------------------------------------- the fork/join reference */
@@ -537,6 +652,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_barrier_subteams),
         cmocka_unit_test(test_team_gemm_bitwise),
+        cmocka_unit_test(test_team_gemm_steal),
         cmocka_unit_test(test_threads_bitwise),
         cmocka_unit_test(test_same_as_fork_join),
         cmocka_unit_test(test_placement_text),
