@@ -231,8 +231,9 @@ static void range(size_t units, size_t parts, size_t idx, size_t *lo,
  * half of L2), so a panel can be finished through all its slices by
  * whoever takes it. */
 
-/* Column panels a claim word can count (see claim_pack). */
-#define CLAIM_PANELS ((uint64_t)1 << 24)
+/* Column panels a claim word can count (see claim_pack): 4095, so 131040
+ * columns at NR = 32; wider calls take the static path. */
+#define CLAIM_PANELS ((uint64_t)1 << 12)
 
 /* Floats of one thread's A buffer on the dynamic path: every K slice. */
 static size_t dyn_asize(const gemm_plan *pl)
@@ -253,12 +254,15 @@ static int dyn_fits(const gemm_plan *pl, int t, int post)
     return dyn_asize(pl) * sizeof(float) <= l2 / 2;
 }
 
-/* A claim word: the call's tag (16 bits), then the next and the end of the
- * range of column panels its thread still owns (24 bits each). */
+/* A claim word: the call's tag (its number among the team's calls, 40
+ * bits: it never wraps, so a word left from any earlier call, however long
+ * ago, is never taken for this one's), then the next and the end of the
+ * range of column panels its thread still owns (12 bits each). */
+#define CLAIM_TAG(w) ((w) >> 24)
 
 static uint64_t claim_pack(uint64_t tag, uint64_t next, uint64_t end)
 {
-    return (tag & 0xffff) << 48 | next << 24 | end;
+    return (tag & (((uint64_t)1 << 40) - 1)) << 24 | next << 12 | end;
 }
 
 /* Takes the next panel of a range: from the front for its owner, from the
@@ -268,9 +272,9 @@ static int claim(ht_gemm_claim *cl, uint64_t tag, int front, size_t *panel)
 {
     uint64_t cur = atomic_load_explicit(&cl->word, memory_order_relaxed);
     for (;;) {
-        if (cur >> 48 != (tag & 0xffff))
+        if (CLAIM_TAG(cur) != CLAIM_TAG(claim_pack(tag, 0, 0)))
             return -1;
-        const uint64_t next = cur >> 24 & (CLAIM_PANELS - 1);
+        const uint64_t next = cur >> 12 & (CLAIM_PANELS - 1);
         const uint64_t end = cur & (CLAIM_PANELS - 1);
         if (next >= end)
             return 0;
@@ -320,7 +324,7 @@ static void claim_open(ht_gemm_claim *cl, uint64_t tag, size_t pn, size_t t,
     size_t lo, hi;
     range(pn, t, v, &lo, &hi);
     uint64_t cur = atomic_load_explicit(&cl->word, memory_order_relaxed);
-    while (cur >> 48 != (tag & 0xffff) &&
+    while (CLAIM_TAG(cur) != CLAIM_TAG(claim_pack(tag, 0, 0)) &&
            !atomic_compare_exchange_weak_explicit(
                &cl->word, &cur, claim_pack(tag, lo, hi), memory_order_relaxed,
                memory_order_relaxed)) {

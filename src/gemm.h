@@ -46,7 +46,7 @@ void ht_gemm_workspace_release(void);
  * arguments and the workspace size only). The caller separates two calls
  * (and any use of C) with a barrier of the whole team. */
 /* One thread's panel claims on the dynamic path (gemm.c), a cache line
- * each: `word` holds the call's tag and the range of column panels the
+ * each: `word` holds the call's number and the range of column panels the
  * thread still owns (taken by CAS); `calls` counts the team calls the
  * thread has entered (only the thread itself touches it). */
 typedef struct ht_gemm_claim {

@@ -341,6 +341,61 @@ static void test_team_gemm_steal(void **state)
     assert_int_equal(ht_isa_select(active), HT_OK);
 }
 
+/* A claim word left from a call long ago: between two calls that split
+ * columns dynamically come 65535 calls small enough for one thread, in
+ * which thread 1 takes no part, so when the second wide call starts, its
+ * word carries a tag exactly 65536 calls old. The second call must still
+ * compute every panel: a tag that wrapped at 16 bits would make the old
+ * word look like this call's, already empty (checked: that version fails
+ * here). */
+static void test_team_gemm_stale_claims(void **state)
+{
+    (void)state;
+    const size_t m = 64, n = 1000, k = 300;
+    float *a = malloc(m * k * sizeof(float)), *b = malloc(k * n * sizeof(float));
+    float *c_ref = malloc(m * n * sizeof(float));
+    float *c1 = malloc(m * n * sizeof(float)), *c2 = malloc(m * n * sizeof(float));
+    float tiny_a = 1.0f, tiny_b = 2.0f, tiny_c = 0.0f;
+    tu_fill(a, m * k, 21, -1.0f, 1.0f);
+    tu_fill(b, k * n, 22, -1.0f, 1.0f);
+    assert_int_equal(ht_sgemm(0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, c_ref, n),
+                     HT_OK);
+    const size_t need = ht_sgemm_team_ws_floats(2, 0, 0, m, n, k, 0);
+    float *ws = ht_aligned_alloc(need * sizeof(float));
+    ht_gemm_team g;
+    ht_gemm_team_init(&g, 2, ws, need);
+    int fails = 0;
+    #pragma omp parallel num_threads(2) reduction(+ : fails)
+    {
+        const int tid = omp_get_thread_num();
+        if (omp_get_num_threads() != 2) {
+            fails = 1000;
+        } else {
+            fails += ht_sgemm_team(&g, tid, 0, 0, m, n, k, 1.0f, a, k, b, n,
+                                   0.0f, c1, n, NULL) != HT_OK;
+            #pragma omp barrier
+            for (int i = 0; i < 65535; i++) {
+                fails += ht_sgemm_team(&g, tid, 0, 0, 1, 1, 1, 1.0f, &tiny_a,
+                                       1, &tiny_b, 1, 0.0f, &tiny_c, 1,
+                                       NULL) != HT_OK;
+                #pragma omp barrier
+            }
+            fails += ht_sgemm_team(&g, tid, 0, 0, m, n, k, 1.0f, a, k, b, n,
+                                   0.0f, c2, n, NULL) != HT_OK;
+        }
+    }
+    assert_int_equal(fails, 0);
+    assert_true(tiny_c == 2.0f);
+    assert_memory_equal(c1, c_ref, m * n * sizeof(float));
+    assert_memory_equal(c2, c_ref, m * n * sizeof(float));
+    ht_aligned_free(ws);
+    free(a);
+    free(b);
+    free(c_ref);
+    free(c1);
+    free(c2);
+}
+
 /* -------------------------------------------- the fork/join reference */
 
 /* The trainer as it was before the persistent region: one operation after
@@ -653,6 +708,7 @@ int main(void)
         cmocka_unit_test(test_barrier_subteams),
         cmocka_unit_test(test_team_gemm_bitwise),
         cmocka_unit_test(test_team_gemm_steal),
+        cmocka_unit_test(test_team_gemm_stale_claims),
         cmocka_unit_test(test_threads_bitwise),
         cmocka_unit_test(test_same_as_fork_join),
         cmocka_unit_test(test_placement_text),
