@@ -13,6 +13,8 @@
  * every B panel right before using it (see packed_thread); in a team call,
  * a thread that has finished its own column panels takes what is left of
  * the others' (dyn_thread), which changes who computes a panel, not how.
+ * Team calls with a post hook that split rows over one K slice (the
+ * weight gradient) hand out row blocks the same way (dyn_rows_thread).
  *
  * Team calls may pass a post hook (the trainer's optimiser step), run on
  * each finished micro-tile; the tiles then go along the rows, and threads
@@ -129,7 +131,9 @@ typedef struct gemm_plan {
     ht_barrier *bar;        /* team mode: the grid's barrier; NULL: omp  */
     const ht_gemm_post *post; /* team mode: finished tiles; or NULL       */
     int private_b;          /* each thread packs all its B panels itself */
-    int dyn;                /* team mode: column panels claimed at run time */
+    int dyn;                /* team mode: units claimed at run time: 1
+                               column panels (dyn_thread), 2 row blocks
+                               (dyn_rows_thread); 0 the static split     */
     uint64_t tag;           /* dynamic: this call's number in the team     */
     const ht_gemm_team *team; /* team mode: claims and the test hook       */
 } gemm_plan;
@@ -254,10 +258,35 @@ static int dyn_fits(const gemm_plan *pl, int t, int post)
     return dyn_asize(pl) * sizeof(float) <= l2 / 2;
 }
 
+/* The row mode: a call with a post hook (the trainer's weight gradient and
+ * optimiser step) whose grid splits rows only, over one K slice and one NC
+ * block, so each thread packs all of B for itself (private_b) and the
+ * units handed out are blocks of DYN_ROW_PANELS row micro-panels, packed
+ * by whoever takes them; the tiles of a block still go along its rows. */
+#define DYN_ROW_PANELS 8
+
+/* Rows of one unit of the row mode: at most the rows the grid gave each
+ * thread's A buffer room for. */
+static size_t dyn_row_unit(const gemm_plan *pl, int t)
+{
+    const size_t pm = ceil_div(pl->m, pl->mr);
+    const size_t room = min_sz(pl->mc, ceil_div(pm, (size_t)t) * pl->mr);
+    return min_sz(DYN_ROW_PANELS * pl->mr, room);
+}
+
+static int dyn_rows_fit(const gemm_plan *pl, int t, int post)
+{
+    if (!post || t < 2 || pl->tm != t || pl->tn != 1 || pl->nslices != 1 ||
+        pl->k == 0 || pl->n > pl->nc)
+        return 0;
+    return ceil_div(pl->m, dyn_row_unit(pl, t)) < CLAIM_PANELS;
+}
+
 /* A claim word: the call's tag (its number among the team's calls, 40
  * bits: it never wraps, so a word left from any earlier call, however long
  * ago, is never taken for this one's), then the next and the end of the
- * range of column panels its thread still owns (12 bits each). */
+ * range of units (column panels, or row blocks in the row mode) its thread
+ * still owns (12 bits each). */
 #define CLAIM_TAG(w) ((w) >> 24)
 
 static uint64_t claim_pack(uint64_t tag, uint64_t next, uint64_t end)
@@ -359,6 +388,45 @@ static void dyn_thread(const gemm_plan *pl, int id, size_t bsize)
     }
 }
 
+/* The row mode's share of thread `id`: B packed whole, then row blocks
+ * claimed as dyn_thread claims panels, each packed and run tile by tile
+ * along its rows with the post hook, as packed_thread runs them. */
+static void dyn_rows_thread(const gemm_plan *pl, int id, size_t asize,
+                            size_t bsize)
+{
+    const ht_kernels *kt = pl->kt;
+    const ht_gemm_team *g = pl->team;
+    const size_t t = (size_t)pl->tm, me = (size_t)id, mr = pl->mr;
+    const size_t nr = pl->nr, kb = pl->k, npan = ceil_div(pl->n, nr);
+    const size_t ur = dyn_row_unit(pl, pl->tm), units = ceil_div(pl->m, ur);
+    float *ap = pl->abuf + me * asize;
+    float *bp = pl->bbuf + me * 2 * bsize;
+    size_t u;
+    kt->pack_b(kb, pl->n, pl->b, pl->rsb, pl->csb, bp);
+    for (size_t i = 0; i < t; i++) {
+        const size_t v = (me + i) % t;
+        claim_open(&g->claims[v], pl->tag, units, t, v);
+        while (claim(&g->claims[v], pl->tag, v == me, &u) > 0) {
+            if (g->panel_hook)
+                g->panel_hook(g->hook_ctx, id, u);
+            const size_t r0 = u * ur, rows = min_sz(ur, pl->m - r0);
+            kt->pack_a(rows, kb, pl->a + r0 * pl->rsa, pl->rsa, pl->csa, ap);
+            for (size_t ir = 0; ir < rows; ir += mr) {
+                const size_t mm = min_sz(mr, rows - ir), row = r0 + ir;
+                for (size_t jr = 0; jr < npan; jr++) {
+                    const size_t col = jr * nr, nn = min_sz(nr, pl->n - col);
+                    ht_ukr_epi ue;
+                    kt->gemm_ukr(kb, pl->alpha, ap + ir * kb, bp + col * kb,
+                                 pl->beta, pl->c + row * pl->ldc + col,
+                                 pl->ldc, mm, nn,
+                                 tile_epi(pl->epi, row, col, &ue));
+                    post_tile(pl->post, row, col, mm, nn);
+                }
+            }
+        }
+    }
+}
+
 /* One thread's share: grid cell (r, s) of a tm x tn grid. All threads run
  * the same number of (jc, pc) steps so the barriers match. */
 static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
@@ -384,8 +452,12 @@ static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
      * block uses each B panel exactly once: pack it right before use, so
      * it goes from memory to L1 and straight into the micro-kernel instead
      * of through a KC x NC block in L2. Same arithmetic either way. */
-    if (pl->dyn) {
+    if (pl->dyn == 1) {
         dyn_thread(pl, id, bsize);
+        return;
+    }
+    if (pl->dyn == 2) {
+        dyn_rows_thread(pl, id, asize, bsize);
         return;
     }
     if (tm == 1 && nmb == 1 && pl->post == NULL) {
@@ -712,7 +784,7 @@ static size_t packed_need(const gemm_plan *pl, int t, size_t *bfloats)
 {
     size_t a_t, b_t, nj;
     grid_sizes(pl, pl->tm, pl->tn, &a_t, &b_t, &nj);
-    if (pl->dyn)
+    if (pl->dyn == 1)
         a_t = dyn_asize(pl);
     *bfloats = b_t * 2 * (size_t)(pl->private_b ? t : pl->tn);
     return a_t * (size_t)t + *bfloats;
@@ -746,7 +818,10 @@ static int team_plan(int team, const ht_kernels *kt, int transa, int transb,
     while (!choose_grid(pl, *t))
         (*t)--;                 /* as packed_gemm: 1 x 1 always fits */
     pl->private_b = post && pl->tm > 1;
-    pl->dyn = can_dyn && dyn_fits(pl, *t, post);
+    pl->dyn = !can_dyn                  ? 0
+              : dyn_fits(pl, *t, post)      ? 1
+              : dyn_rows_fit(pl, *t, post)  ? 2
+                                            : 0;
     *need = packed_need(pl, *t, bfloats);
     return 0;
 }

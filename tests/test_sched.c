@@ -228,32 +228,126 @@ static void test_team_gemm_bitwise(void **state)
             check_team_gemm(&shapes[i], team);
 }
 
-/* The dynamic column panels: one thread of the team holds on to its first
- * panel until another thread has taken one of its panels from the back of
- * its range, so stealing happens every run. C must still be bitwise what
- * ht_sgemm_ex gives, and every panel must be computed exactly once. */
+/* The dynamic units (column panels; row blocks with a post hook): the last
+ * thread of the team holds on to its first unit until another thread has
+ * taken one from the back of its range, so stealing happens every run (if
+ * it arrives late, the others may take its whole range). Its range is the
+ * top one, so another thread's taking a unit at or above the range's start
+ * is a steal. C must still be bitwise what
+ * ht_sgemm_ex gives, the hook must see each element once, final, and no
+ * unit may run twice. */
 typedef struct steal_log {
-    size_t pn;
-    int team, slow;
-    _Atomic int stolen;     /* a panel of the slow thread's range, taken */
-    _Atomic int *by;        /* per panel: claims (must end at 1 each)    */
-    int *who;               /* per panel: the thread that computed it    */
+    int slow;
+    _Atomic long slow_first;  /* the slow thread's first unit, or -1     */
+    _Atomic long other_max;   /* the highest unit another thread took    */
+    _Atomic int *by;          /* per unit: how often it was taken        */
 } steal_log;
 
-static void steal_hook(void *ctx, int tid, size_t panel)
+static void steal_hook(void *ctx, int tid, size_t unit)
 {
     steal_log *L = ctx;
-    const size_t lo = L->pn * (size_t)L->slow / (size_t)L->team;
-    const size_t hi = L->pn * (size_t)(L->slow + 1) / (size_t)L->team;
-    atomic_fetch_add(&L->by[panel], 1);
-    L->who[panel] = tid;
-    if (tid != L->slow && panel >= lo && panel < hi)
-        atomic_store(&L->stolen, 1);
-    if (tid == L->slow && panel == lo) {
+    atomic_fetch_add(&L->by[unit], 1);
+    if (tid != L->slow) {
+        long cur = atomic_load(&L->other_max);
+        while ((long)unit > cur &&
+               !atomic_compare_exchange_weak(&L->other_max, &cur, (long)unit)) {
+        }
+    } else if (atomic_load(&L->slow_first) < 0) {
+        atomic_store(&L->slow_first, (long)unit);
         const double t0 = omp_get_wtime();
-        while (!atomic_load(&L->stolen) && omp_get_wtime() - t0 < 20.0) {
+        while (atomic_load(&L->other_max) <= (long)unit &&
+               omp_get_wtime() - t0 < 20.0) {
         }
     }
+}
+
+/* Counts post-hook elements (the hook must run on every element once). */
+typedef struct post_count {
+    _Atomic long elements;
+} post_count;
+
+static void count_post(void *ctx, size_t row, size_t col, size_t m, size_t n)
+{
+    (void)row;
+    (void)col;
+    atomic_fetch_add(&((post_count *)ctx)->elements, (long)(m * n));
+}
+
+/* One team call of op(A) (m x k, transposed if ta) x B with the steal hook
+ * on, checked against ht_sgemm_ex. */
+static void check_steal(const char *isa, int team, int ta, size_t m, size_t n,
+                        size_t k, int with_post)
+{
+    const size_t lda = (ta ? m : k) + 3, ldb = n + 1, ldc = n + 2;
+    const size_t arows = ta ? k : m;
+    float *a = malloc(arows * lda * sizeof(float));
+    float *b = malloc(k * ldb * sizeof(float));
+    float *c_ref = malloc(m * ldc * sizeof(float));
+    float *c_team = malloc(m * ldc * sizeof(float));
+    float *bias = malloc(n * sizeof(float));
+    tu_fill(a, arows * lda, 11, -1.0f, 1.0f);
+    tu_fill(b, k * ldb, 12, -1.0f, 1.0f);
+    tu_fill(bias, n, 13, -0.5f, 0.5f);
+    ht_epilogue epi = {.bias = bias, .relu = 1, .scale = 1.0f};
+    tu_fill(c_ref, m * ldc, 14, -1.0f, 1.0f);
+    memcpy(c_team, c_ref, m * ldc * sizeof(float));
+    assert_int_equal(ht_sgemm_ex(ta, 0, m, n, k, 0.75f, a, lda, b, ldb, 0.5f,
+                                 c_ref, ldc, &epi), HT_OK);
+    const size_t need = ht_sgemm_team_ws_floats(team, ta, 0, m, n, k,
+                                                with_post);
+    float *ws = ht_aligned_alloc(need * sizeof(float));
+    ht_gemm_team g;
+    ht_gemm_team_init(&g, team, ws, need);
+    const size_t most = (m > n ? m : n) + 1;
+    steal_log L = {.slow = team - 1};
+    atomic_init(&L.slow_first, -1);
+    atomic_init(&L.other_max, -1);
+    L.by = calloc(most, sizeof *L.by);
+    g.panel_hook = steal_hook;
+    g.hook_ctx = &L;
+    post_count pc;
+    atomic_init(&pc.elements, 0);
+    const ht_gemm_post post = {count_post, &pc};
+    int fails = 0;
+    #pragma omp parallel num_threads(team) reduction(+ : fails)
+    {
+        if (omp_get_num_threads() == team)
+            fails += ht_sgemm_team_post(&g, omp_get_thread_num(), ta, 0, m, n,
+                                        k, 0.75f, a, lda, b, ldb, 0.5f, c_team,
+                                        ldc, &epi,
+                                        with_post ? &post : NULL) != HT_OK;
+        else
+            fails = 1000;
+    }
+    assert_int_equal(fails, 0);
+    /* units 0 .. units-1, each taken once; the slow thread owned the top
+     * range [units*(team-1)/team, units) */
+    size_t units = 0;
+    while (units < most && atomic_load(&L.by[units]) == 1)
+        units++;
+    for (size_t u = units; u < most; u++)
+        if (atomic_load(&L.by[u]) != 0)
+            fail_msg("%s: unit %zu taken %d times (units 0..%zu once)", isa,
+                     u, atomic_load(&L.by[u]), units);
+    const long slow_lo = (long)(units * (size_t)(team - 1) / (size_t)team);
+    if (units == 0 || atomic_load(&L.other_max) < slow_lo)
+        fail_msg("%s, team of %d, %s %zux%zux%zu: no unit of thread %d was "
+                 "taken by another (%zu units)", isa, team,
+                 with_post ? "post" : "plain", m, n, k, L.slow, units);
+    if (with_post && atomic_load(&pc.elements) != (long)(m * n))
+        fail_msg("%s, team of %d: the post hook saw %ld elements of %zu", isa,
+                 team, atomic_load(&pc.elements), m * n);
+    if (memcmp(c_ref, c_team, m * ldc * sizeof(float)) != 0)
+        fail_msg("%s, team of %d, %s %zux%zux%zu: stolen units differ from "
+                 "ht_sgemm_ex", isa, team, with_post ? "post" : "plain", m, n,
+                 k);
+    free(L.by);
+    ht_aligned_free(ws);
+    free(a);
+    free(b);
+    free(c_ref);
+    free(c_team);
+    free(bias);
 }
 
 static void test_team_gemm_steal(void **state)
@@ -263,79 +357,30 @@ static void test_team_gemm_steal(void **state)
     snprintf(active, sizeof active, "%s", ht_isa_name());
     int tables = 0;
     for (size_t isa = 0; ht_isa_known(isa); isa++) {
-        if (!ht_isa_available(ht_isa_known(isa)))
+        const char *name = ht_isa_known(isa);
+        if (!ht_isa_available(name))
             continue;
-        assert_int_equal(ht_isa_select(ht_isa_known(isa)), HT_OK);
+        assert_int_equal(ht_isa_select(name), HT_OK);
         ht_isa_info info;
         assert_int_equal(ht_isa_get_info(&info), HT_OK);
         const size_t mr = (size_t)info.mr, nr = (size_t)info.nr;
         size_t l1, l2, l3;
         ht_cache_sizes(&l1, &l2, &l3);
-        /* odd rows and columns (edge tiles), three K slices where every
-         * slice of A fits the path's bound (half of L2) */
-        const size_t m = 2 * mr + 1, n = 24 * nr + 5;
+        /* columns: odd rows and columns (edge tiles), three K slices where
+         * all of A fits the path's bound (half of L2) */
         size_t k = 2 * (size_t)info.kc + 7;
         const size_t kmax = l2 / 2 / sizeof(float) / (3 * mr) - 32;
         if (k > kmax)
             k = kmax;
-        const size_t pn = (n + nr - 1) / nr;
-        const size_t lda = k + 3, ldb = n + 1, ldc = n + 2;
-        float *a = malloc(m * lda * sizeof(float));
-        float *b = malloc(k * ldb * sizeof(float));
-        float *c_ref = malloc(m * ldc * sizeof(float));
-        float *c_team = malloc(m * ldc * sizeof(float));
-        float *bias = malloc(n * sizeof(float));
-        tu_fill(a, m * lda, 11, -1.0f, 1.0f);
-        tu_fill(b, k * ldb, 12, -1.0f, 1.0f);
-        tu_fill(bias, n, 13, -0.5f, 0.5f);
-        ht_epilogue epi = {.bias = bias, .relu = 1, .scale = 1.0f};
-        tu_fill(c_ref, m * ldc, 14, -1.0f, 1.0f);
-        assert_int_equal(ht_sgemm_ex(0, 0, m, n, k, 0.75f, a, lda, b, ldb,
-                                     0.0f, c_ref, ldc, &epi), HT_OK);
+        /* rows (with a post hook): one K slice, more rows than one MC block
+         * (so the grid splits rows), an edge tile in each direction */
+        const size_t krow = (size_t)info.kc < 100 ? (size_t)info.kc : 100;
         for (int team = 2; team <= 3; team++) {
-            const size_t need = ht_sgemm_team_ws_floats(team, 0, 0, m, n, k, 0);
-            float *ws = ht_aligned_alloc(need * sizeof(float));
-            ht_gemm_team g;
-            ht_gemm_team_init(&g, team, ws, need);
-            steal_log L = {.pn = pn, .team = team, .slow = team - 1};
-            atomic_init(&L.stolen, 0);
-            L.by = calloc(pn, sizeof *L.by);
-            L.who = calloc(pn, sizeof *L.who);
-            g.panel_hook = steal_hook;
-            g.hook_ctx = &L;
-            tu_fill(c_team, m * ldc, 14, -1.0f, 1.0f);
-            int fails = 0;
-            #pragma omp parallel num_threads(team) reduction(+ : fails)
-            {
-                if (omp_get_num_threads() == team)
-                    fails += ht_sgemm_team(&g, omp_get_thread_num(), 0, 0, m,
-                                           n, k, 0.75f, a, lda, b, ldb, 0.0f,
-                                           c_team, ldc, &epi) != HT_OK;
-                else
-                    fails = 1000;
-            }
-            assert_int_equal(fails, 0);
-            if (!atomic_load(&L.stolen))
-                fail_msg("%s, team of %d, %zux%zux%zu: no panel of thread %d "
-                         "was taken by another", ht_isa_known(isa), team, m,
-                         n, k, L.slow);
-            for (size_t j = 0; j < pn; j++)
-                if (atomic_load(&L.by[j]) != 1)
-                    fail_msg("%s: panel %zu computed %d times",
-                             ht_isa_known(isa), j, atomic_load(&L.by[j]));
-            if (memcmp(c_ref, c_team, m * ldc * sizeof(float)) != 0)
-                fail_msg("%s, team of %d, %zux%zux%zu: stolen panels differ "
-                         "from ht_sgemm_ex", ht_isa_known(isa), team, m, n, k);
-            free(L.by);
-            free(L.who);
-            ht_aligned_free(ws);
+            check_steal(name, team, 0, 2 * mr + 1, 24 * nr + 5, k, 0);
+            check_steal(name, team, 1, (size_t)info.mc + 8 * mr * 3 + 5,
+                        16 * nr + 1, krow, 1);
         }
         tables++;
-        free(a);
-        free(b);
-        free(c_ref);
-        free(c_team);
-        free(bias);
     }
     assert_true(tables >= 1);
     assert_int_equal(ht_isa_select(active), HT_OK);
