@@ -360,71 +360,88 @@ static void claim_open(ht_gemm_claim *cl, uint64_t tag, size_t pn, size_t t,
     }
 }
 
-static void dyn_thread(const gemm_plan *pl, int id, size_t bsize)
+/* What one unit of a dynamic call runs with: the plan and this thread's
+ * packing buffers. */
+typedef struct dyn_ctx {
+    const gemm_plan *pl;
+    float *ap, *bp;
+    size_t rows_pad;        /* column mode: A's rows, padded to MR      */
+    size_t ur;              /* row mode: rows per block                 */
+} dyn_ctx;
+
+/* Thread id's claims of a call of `units` units split over t threads: its
+ * own range from the front, then the others' from the back, run(ctx, u)
+ * on each unit taken. A word still tagged with an earlier call (the caller
+ * separates calls with a barrier, so no thread is in a later one) is
+ * opened for its owner first. */
+static void dyn_claims(const dyn_ctx *d, int id, size_t t, size_t units,
+                       void (*run)(const dyn_ctx *d, size_t u))
 {
-    const ht_gemm_team *g = pl->team;
-    const size_t t = (size_t)pl->tn, me = (size_t)id;
-    const size_t pn = ceil_div(pl->n, pl->nr);
-    const size_t rows_pad = ceil_div(pl->m, pl->mr) * pl->mr;
-    float *ap = pl->abuf + me * dyn_asize(pl);
-    float *bp = pl->bbuf + me * 2 * bsize;
-    size_t j;
-    for (size_t sl = 0; sl < pl->nslices; sl++) {
-        const size_t pc = sl * pl->kc, kb = min_sz(pl->kc, pl->k - pc);
-        pl->kt->pack_a(pl->m, kb, pl->a + pc * pl->csa, pl->rsa, pl->csa,
-                       ap + rows_pad * pc);
-    }
-    /* own panels from the front, then the others' from the back; a word
-     * still tagged with an earlier call (the caller separates calls with a
-     * barrier, so no thread is in a later one) is opened for its owner */
+    const ht_gemm_team *g = d->pl->team;
+    const size_t me = (size_t)id;
+    size_t u;
     for (size_t i = 0; i < t; i++) {
         const size_t v = (me + i) % t;
-        claim_open(&g->claims[v], pl->tag, pn, t, v);
-        while (claim(&g->claims[v], pl->tag, v == me, &j) > 0) {
+        claim_open(&g->claims[v], d->pl->tag, units, t, v);
+        while (claim(&g->claims[v], d->pl->tag, v == me, &u) > 0) {
             if (g->panel_hook)
-                g->panel_hook(g->hook_ctx, id, j);
-            dyn_panel(pl, ap, rows_pad, bp, j);
+                g->panel_hook(g->hook_ctx, id, u);
+            run(d, u);
         }
     }
 }
 
-/* The row mode's share of thread `id`: B packed whole, then row blocks
- * claimed as dyn_thread claims panels, each packed and run tile by tile
- * along its rows with the post hook, as packed_thread runs them. */
+static void col_unit(const dyn_ctx *d, size_t j)
+{
+    dyn_panel(d->pl, d->ap, d->rows_pad, d->bp, j);
+}
+
+static void dyn_thread(const gemm_plan *pl, int id, size_t bsize)
+{
+    const size_t me = (size_t)id;
+    dyn_ctx d = {pl, pl->abuf + me * dyn_asize(pl),
+                 pl->bbuf + me * 2 * bsize,
+                 ceil_div(pl->m, pl->mr) * pl->mr, 0};
+    for (size_t sl = 0; sl < pl->nslices; sl++) {
+        const size_t pc = sl * pl->kc, kb = min_sz(pl->kc, pl->k - pc);
+        pl->kt->pack_a(pl->m, kb, pl->a + pc * pl->csa, pl->rsa, pl->csa,
+                       d.ap + d.rows_pad * pc);
+    }
+    dyn_claims(&d, id, (size_t)pl->tn, ceil_div(pl->n, pl->nr), col_unit);
+}
+
+/* Row block u of the row mode: packed, then run tile by tile along its
+ * rows with the post hook, as packed_thread runs them. */
+static void row_unit(const dyn_ctx *d, size_t u)
+{
+    const gemm_plan *pl = d->pl;
+    const size_t mr = pl->mr, nr = pl->nr, kb = pl->k;
+    const size_t npan = ceil_div(pl->n, nr);
+    const size_t r0 = u * d->ur, rows = min_sz(d->ur, pl->m - r0);
+    pl->kt->pack_a(rows, kb, pl->a + r0 * pl->rsa, pl->rsa, pl->csa, d->ap);
+    for (size_t ir = 0; ir < rows; ir += mr) {
+        const size_t mm = min_sz(mr, rows - ir), row = r0 + ir;
+        for (size_t jr = 0; jr < npan; jr++) {
+            const size_t col = jr * nr, nn = min_sz(nr, pl->n - col);
+            ht_ukr_epi ue;
+            pl->kt->gemm_ukr(kb, pl->alpha, d->ap + ir * kb, d->bp + col * kb,
+                             pl->beta, pl->c + row * pl->ldc + col, pl->ldc,
+                             mm, nn, tile_epi(pl->epi, row, col, &ue));
+            post_tile(pl->post, row, col, mm, nn);
+        }
+    }
+}
+
+/* The row mode's share of thread `id`: all of B packed, then row blocks
+ * claimed as dyn_thread claims panels. */
 static void dyn_rows_thread(const gemm_plan *pl, int id, size_t asize,
                             size_t bsize)
 {
-    const ht_kernels *kt = pl->kt;
-    const ht_gemm_team *g = pl->team;
-    const size_t t = (size_t)pl->tm, me = (size_t)id, mr = pl->mr;
-    const size_t nr = pl->nr, kb = pl->k, npan = ceil_div(pl->n, nr);
-    const size_t ur = dyn_row_unit(pl, pl->tm), units = ceil_div(pl->m, ur);
-    float *ap = pl->abuf + me * asize;
-    float *bp = pl->bbuf + me * 2 * bsize;
-    size_t u;
-    kt->pack_b(kb, pl->n, pl->b, pl->rsb, pl->csb, bp);
-    for (size_t i = 0; i < t; i++) {
-        const size_t v = (me + i) % t;
-        claim_open(&g->claims[v], pl->tag, units, t, v);
-        while (claim(&g->claims[v], pl->tag, v == me, &u) > 0) {
-            if (g->panel_hook)
-                g->panel_hook(g->hook_ctx, id, u);
-            const size_t r0 = u * ur, rows = min_sz(ur, pl->m - r0);
-            kt->pack_a(rows, kb, pl->a + r0 * pl->rsa, pl->rsa, pl->csa, ap);
-            for (size_t ir = 0; ir < rows; ir += mr) {
-                const size_t mm = min_sz(mr, rows - ir), row = r0 + ir;
-                for (size_t jr = 0; jr < npan; jr++) {
-                    const size_t col = jr * nr, nn = min_sz(nr, pl->n - col);
-                    ht_ukr_epi ue;
-                    kt->gemm_ukr(kb, pl->alpha, ap + ir * kb, bp + col * kb,
-                                 pl->beta, pl->c + row * pl->ldc + col,
-                                 pl->ldc, mm, nn,
-                                 tile_epi(pl->epi, row, col, &ue));
-                    post_tile(pl->post, row, col, mm, nn);
-                }
-            }
-        }
-    }
+    const size_t me = (size_t)id;
+    dyn_ctx d = {pl, pl->abuf + me * asize, pl->bbuf + me * 2 * bsize, 0,
+                 dyn_row_unit(pl, pl->tm)};
+    pl->kt->pack_b(pl->k, pl->n, pl->b, pl->rsb, pl->csb, d.bp);
+    dyn_claims(&d, id, (size_t)pl->tm, ceil_div(pl->m, d.ur), row_unit);
 }
 
 /* One thread's share: grid cell (r, s) of a tm x tn grid. All threads run
