@@ -235,8 +235,8 @@ static void range(size_t units, size_t parts, size_t idx, size_t *lo,
  * half of L2), so a panel can be finished through all its slices by
  * whoever takes it. */
 
-/* Column panels a claim word can count (see claim_pack): 4095, so 131040
- * columns at NR = 32; wider calls take the static path. */
+/* Units a claim word can count (see claim_pack): 4095 column panels are
+ * 131040 columns at NR = 32; larger calls take the static path. */
 #define CLAIM_PANELS ((uint64_t)1 << 12)
 
 /* Floats of one thread's A buffer on the dynamic path: every K slice. */
@@ -294,7 +294,7 @@ static uint64_t claim_pack(uint64_t tag, uint64_t next, uint64_t end)
     return (tag & (((uint64_t)1 << 40) - 1)) << 24 | next << 12 | end;
 }
 
-/* Takes the next panel of a range: from the front for its owner, from the
+/* Takes the next unit of a range: from the front for its owner, from the
  * back for anyone else. 1: *panel taken; 0: the range is empty; -1: the
  * word still holds an earlier call's tag (see claim_open). */
 static int claim(ht_gemm_claim *cl, uint64_t tag, int front, size_t *panel)
@@ -344,9 +344,9 @@ static void dyn_panel(const gemm_plan *pl, const float *ap, size_t rows_pad,
     }
 }
 
-/* Gives thread v's claim word this call's tag and v's static range of
- * column panels, unless someone already has (v itself, or a thread that
- * got there first: a late thread's panels are not waited for). */
+/* Gives thread v's claim word this call's tag and v's static range of the
+ * call's units, unless someone already has (v itself, or a thread that got
+ * there first: a late thread's units are not waited for). */
 static void claim_open(ht_gemm_claim *cl, uint64_t tag, size_t pn, size_t t,
                        size_t v)
 {
@@ -465,10 +465,6 @@ static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
     const size_t mcb = nmb ? ceil_div(ceil_div(rows, nmb), mr) * mr : 0;
     unsigned iter = 0;
 
-    /* A thread that owns whole columns (tm == 1) and whose rows fit one MC
-     * block uses each B panel exactly once: pack it right before use, so
-     * it goes from memory to L1 and straight into the micro-kernel instead
-     * of through a KC x NC block in L2. Same arithmetic either way. */
     if (pl->dyn == 1) {
         dyn_thread(pl, id, bsize);
         return;
@@ -477,6 +473,10 @@ static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
         dyn_rows_thread(pl, id, asize, bsize);
         return;
     }
+    /* A thread that owns whole columns (tm == 1) and whose rows fit one MC
+     * block uses each B panel exactly once: pack it right before use, so
+     * it goes from memory to L1 and straight into the micro-kernel instead
+     * of through a KC x NC block in L2. Same arithmetic either way. */
     if (tm == 1 && nmb == 1 && pl->post == NULL) {
         float *bp = pl->bbuf + (size_t)s * 2 * bsize;
         for (size_t jc = 0; jc < n_jc; jc++) {
