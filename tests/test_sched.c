@@ -233,9 +233,8 @@ static void test_team_gemm_bitwise(void **state)
  * taken one from the back of its range, so stealing happens every run (if
  * it arrives late, the others may take its whole range). Its range is the
  * top one, so another thread's taking a unit at or above the range's start
- * is a steal. C must still be bitwise what
- * ht_sgemm_ex gives, the hook must see each element once, final, and no
- * unit may run twice. */
+ * is a steal. C must still be bitwise what ht_sgemm_ex gives, the post
+ * hook must see every element once, and no unit may run twice. */
 typedef struct steal_log {
     int slow;
     _Atomic long slow_first;  /* the slow thread's first unit, or -1     */
