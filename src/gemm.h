@@ -33,6 +33,17 @@ void ht_gemm_ws_put(ht_gemm_ws *w);
  * only while no GEMM runs if it must free everything. Thread-safe. */
 void ht_gemm_workspace_release(void);
 
+/* One thread's claims on the dynamic paths of the team calls (gemm.c), a
+ * cache line each: `word` holds the call's number and the range of units
+ * (column panels or row blocks) the thread still owns (taken by CAS);
+ * `calls` counts the team calls the thread has entered (only the thread
+ * itself touches it). */
+typedef struct ht_gemm_claim {
+    _Atomic uint64_t word;
+    uint64_t calls;
+    unsigned char pad[48];
+} ht_gemm_claim;
+
 /* --------------------------------------------------------------- team
  * SGEMM inside a running parallel region (the trainer's persistent team):
  * every thread of the team calls ht_sgemm_team with the same arguments and
@@ -45,25 +56,15 @@ void ht_gemm_workspace_release(void);
  * region). Each thread returns the same status (errors come from the
  * arguments and the workspace size only). The caller separates two calls
  * (and any use of C) with a barrier of the whole team. */
-/* One thread's panel claims on the dynamic path (gemm.c), a cache line
- * each: `word` holds the call's number and the range of column panels the
- * thread still owns (taken by CAS); `calls` counts the team calls the
- * thread has entered (only the thread itself touches it). */
-typedef struct ht_gemm_claim {
-    _Atomic uint64_t word;
-    uint64_t calls;
-    unsigned char pad[48];
-} ht_gemm_claim;
-
 typedef struct ht_gemm_team {
     int size;            /* threads in the team                          */
     float *ws;           /* packing workspace, 64-byte aligned           */
     size_t ws_floats;
     ht_barrier bar;
-    /* Per thread, its panel claims (dynamic calls, gemm.c); NULL when the
+    /* Per thread, its unit claims (dynamic calls, gemm.c); NULL when the
      * workspace had no room for them (then every call is static). */
     ht_gemm_claim *claims;
-    /* Tests only: runs on each panel a thread claims on the dynamic path,
+    /* Tests only: runs on each unit a thread claims on a dynamic path,
      * before computing it (NULL: nothing). */
     void (*panel_hook)(void *ctx, int tid, size_t panel);
     void *hook_ctx;
@@ -71,7 +72,7 @@ typedef struct ht_gemm_team {
 
 /* Sets up a team of `size` threads over a workspace the caller owns
  * (ws_floats >= the largest ht_sgemm_team_ws_floats of the calls to come,
- * which includes one 64-byte line per thread for the panel claims, taken
+ * which includes one 64-byte line per thread for the unit claims, taken
  * from the front of ws). Call once, outside the calls. */
 void ht_gemm_team_init(ht_gemm_team *g, int size, float *ws, size_t ws_floats);
 
