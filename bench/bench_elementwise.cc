@@ -595,7 +595,7 @@ void BM_dropout_fwd_256x1024_rowwise(benchmark::State &state)
     if (!k)
         return;
     const uint32_t thr = ht_dropout_threshold(kP);
-    const float scale = 1.0f / (1.0f - kP);
+    const float scale = ht_dropout_scale(kP);
     measure(state, 256 * (8.0 * 1024 + 128), [&] {
         for (size_t i = 0; i < 256; i++)
             k->dropout_fwd(ht_dropout_key(42, 1, 7, i), 1024, thr, scale,

@@ -81,6 +81,12 @@ uint32_t ht_dropout_threshold(float p)
     return t >= 65535.0 ? 65535u : (uint32_t)t;
 }
 
+float ht_dropout_scale(float p)
+{
+    const uint32_t thr = ht_dropout_threshold(p);
+    return thr ? (float)(65536.0 / (double)(65536u - thr)) : 1.0f;
+}
+
 static ht_status check_p(const char *fn, float p)
 {
     if (!(p >= 0.0f && p < 1.0f))
@@ -118,7 +124,7 @@ ht_status ht_dropout_forward(size_t rows, size_t cols, const float *x,
                         ldx, ldy, mask_ld, cols);
     const ht_kernels *k = ht_kernels_active();
     const uint32_t thr = ht_dropout_threshold(p);
-    const float scale = 1.0f / (1.0f - p);
+    const float scale = ht_dropout_scale(p);
     const int stream = ht_stream_stores(rows * cols * sizeof(float));
     size_t i = 0;
     for (; i + 2 <= rows; i += 2)   /* two rows at once: see dropout_fwd2 */
@@ -148,7 +154,7 @@ ht_status ht_dropout_backward(size_t rows, size_t cols, const float *dy,
         return ht_error(HT_ERR_ARG, "ht_dropout_backward: leading dimension "
                         "too small");
     const ht_kernels *k = ht_kernels_active();
-    const float scale = 1.0f / (1.0f - p);
+    const float scale = ht_dropout_scale(p);
     const int stream = ht_stream_stores(rows * cols * sizeof(float));
     for (size_t i = 0; i < rows; i++)
         k->dropout_bwd(cols, dy + i * lddy, mask + i * mask_ld, scale,

@@ -320,7 +320,7 @@ static void dropout_rows(const run_ctx *r, const team_pos *p, size_t B,
     range(B, t, p->tid, &lo, &hi);
     if (c->input_dropout > 0.0f) {
         const uint32_t thr = ht_dropout_threshold(c->input_dropout);
-        const float scale = 1.0f / (1.0f - c->input_dropout);
+        const float scale = ht_dropout_scale(c->input_dropout);
         const size_t ld = m->mask_ld[0];
         size_t i = lo;
         /* in place (stream 0): the rows were just read, their lines are
@@ -515,7 +515,7 @@ static void relu_bwd_part(const run_ctx *r, const team_pos *p, size_t B,
     const int t = op_threads(p->nt, B * in);
     if (p->tid >= t)
         return;
-    const float scale = c->dropout > 0.0f ? 1.0f / (1.0f - c->dropout) : 1.0f;
+    const float scale = ht_dropout_scale(c->dropout);
     size_t lo, hi;
     range(B, t, p->tid, &lo, &hi);
     for (size_t i = lo; i < hi; i++)
@@ -546,7 +546,7 @@ static int run_step(run_ctx *r, team_pos *p, size_t step, size_t B, int buf)
             .relu = !last,
             .mask = drop ? m->mask[l + 1] : NULL,
             .mask_ld = m->mask_ld[l + 1],
-            .scale = drop ? 1.0f / (1.0f - c->dropout) : 1.0f,
+            .scale = drop ? ht_dropout_scale(c->dropout) : 1.0f,
         };
         s = ht_sgemm_team(&r->gt, p->tid, HT_NO_TRANS, HT_NO_TRANS, B, out, in,
                           1.0f, l ? m->act[l] : x, in,

@@ -284,7 +284,9 @@ static void test_tables_and_api(void **state)
     tu_fill(x, c.rows * c.ldx, 5, -3.0f, 3.0f);
     for (size_t pi = 0; pi < 4; pi++) {
         c.p = ps[pi];
-        const float scale = 1.0f / (1.0f - c.p);
+        /* the definition: 1 / the masks' exact keep rate */
+        const uint32_t thr = ht_dropout_threshold(c.p);
+        const float scale = (float)(65536.0 / (65536.0 - thr));
         assert_int_equal(ht_isa_select("scalar"), HT_OK);
         memset(ry, 0, c.rows * c.ldy * 4);
         memset(rm, 0, c.rows * c.mld * 4);
@@ -369,12 +371,53 @@ static void test_extreme_p_finite(void **state)
                                             0, 0, 0, m, 4), HT_OK);
         for (int j = 0; j < 100; j++)
             assert_true(isfinite(y[j]));
-        /* x/(1-p) with p = 1 - 2^-24 is 1.7e7 * x: finite for |x| < 2e31 */
+        /* p = 1 - 2^-24 keeps 1/65536: x * 65536 is finite for |x| < 5e33 */
         assert_int_equal(ht_dropout_forward(1, 100, x, 100, y, 100, p, 1, 0, 0,
                                             0, m, 4), HT_OK);
         for (int j = 0; j < 100; j++)
             assert_true(isfinite(y[j]));
     }
+}
+
+/* Inverted dropout must leave E[y] = x: the scale is the reciprocal of the
+ * masks' real keep rate (p quantised to 1/65536), not 1/(1-p). Near p = 1
+ * the two differ badly: at p = 0.99999 the masks keep 1/65536 of the
+ * elements, and 1/(1-p) = 1e5 would make E[y] = 1.53 x. */
+static void test_scale_unbiased(void **state)
+{
+    (void)state;
+    static const float ps[] = {0.05f, 0.1f, 0.2f, 1.0f / 3.0f, 0.5f, 0.9f,
+                               0.99f, 0.999f, 0.9999f, 0.99999f};
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) {
+        const double q = (65536.0 - ht_dropout_threshold(ps[i])) / 65536.0;
+        assert_true(fabs((double)ht_dropout_scale(ps[i]) * q - 1.0) <= 0x1p-24);
+    }
+    assert_true(ht_dropout_scale(nextafterf(1.0f, 0.0f)) == 65536.0f);
+    /* dyadic p: exactly the textbook 1/(1-p) */
+    static const float dy[] = {0.5f, 0.25f, 0.75f, 0.125f, 0.0f};
+    for (size_t i = 0; i < sizeof dy / sizeof dy[0]; i++)
+        assert_true(ht_dropout_scale(dy[i]) == 1.0f / (1.0f - dy[i]));
+    /* and through the API: the mean of y over 10^7 ones at p = 0.99999
+     * (about 153 kept, relative sd 0.08) within 4 sd of 1 */
+    enum { COLS = 100000, ROWS = 100 };
+    float *x = malloc(COLS * sizeof(float)), *y = malloc(COLS * sizeof(float));
+    uint32_t *m = malloc((COLS + 31) / 32 * sizeof(uint32_t));
+    assert_non_null(x); assert_non_null(y); assert_non_null(m);
+    for (size_t j = 0; j < COLS; j++)
+        x[j] = 1.0f;
+    double sum = 0.0;
+    for (size_t r = 0; r < ROWS; r++) {
+        assert_int_equal(ht_dropout_forward(1, COLS, x, COLS, y, COLS,
+                                            0.99999f, 7, 1, 3, r, m,
+                                            (COLS + 31) / 32), HT_OK);
+        for (size_t j = 0; j < COLS; j++)
+            sum += y[j];
+    }
+    const double mean = sum / ((double)COLS * ROWS);
+    const double q = 1.0 / 65536.0;
+    const double sd = sqrt((1.0 - q) / (q * (double)COLS * ROWS));
+    assert_true(fabs(mean - 1.0) <= 4.0 * sd);
+    free(x); free(y); free(m);
 }
 
 static void test_bad_args(void **state)
@@ -417,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_not_shifted_copies),
         cmocka_unit_test(test_tables_and_api),
         cmocka_unit_test(test_extreme_p_finite),
+        cmocka_unit_test(test_scale_unbiased),
         cmocka_unit_test(test_bad_args),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -466,7 +466,7 @@ static void ref_epoch(ht_model *m, const ht_dataset *ds)
         if (c->input_dropout > 0.0f) {
             const size_t d = c->sizes[0];
             const uint32_t thr = ht_dropout_threshold(c->input_dropout);
-            const float scale = 1.0f / (1.0f - c->input_dropout);
+            const float scale = ht_dropout_scale(c->input_dropout);
             for (size_t i = 0; i < B; i++)
                 k->dropout_fwd(ht_dropout_key(c->seed, 0, m->step, i), d, thr,
                                scale, x + i * d, x + i * d,
@@ -487,7 +487,7 @@ static void ref_epoch(ht_model *m, const ht_dataset *ds)
                 .bias = m->params + m->b_off[l], .relu = !last,
                 .mask = drop ? m->mask[l + 1] : NULL,
                 .mask_ld = m->mask_ld[l + 1],
-                .scale = drop ? 1.0f / (1.0f - c->dropout) : 1.0f};
+                .scale = drop ? ht_dropout_scale(c->dropout) : 1.0f};
             assert_int_equal(ht_sgemm_ex(0, 0, B, out, in, 1.0f,
                                          l ? m->act[l] : x, in,
                                          m->params + m->w_off[l], out, 0.0f,
@@ -513,8 +513,7 @@ static void ref_epoch(ht_model *m, const ht_dataset *ds)
             assert_int_equal(ht_sgemm(0, 1, B, in, out, 1.0f, dz, out,
                                       m->params + m->w_off[l], out, 0.0f, dx,
                                       in), HT_OK);
-            const float scale = c->dropout > 0.0f ? 1.0f / (1.0f - c->dropout)
-                                                  : 1.0f;
+            const float scale = ht_dropout_scale(c->dropout);
             for (size_t i = 0; i < B; i++)
                 k->relu_bwd(in, a + i * in, dx + i * in, scale, dx + i * in);
             float *t = dz;

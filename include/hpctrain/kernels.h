@@ -10,7 +10,9 @@
  * Conventions (see README "Regularisation and dropout"):
  *   L1 gradient is the sign:  g += l1 * sign(w), sign(0) = 0.
  *   L2 gradient is the scale: g += l2 * w.
- *   Dropout is inverted: y = x * keep / (1 - p), keep ~ Bernoulli(1 - p).
+ *   Dropout is inverted: y = x * keep * s, keep ~ Bernoulli(q), where
+ *   q = 1 - p_q is the keep rate of p quantised to the masks' 16-bit
+ *   draws and s = 1/q (ht_dropout_scale), so that E[y] = x exactly.
  *   A dropout mask is a pure function of (seed, layer, step, row):
  *   whichever thread or kernel table produces it, the bits are the same.
  */
@@ -79,13 +81,22 @@ int ht_stream_stores(size_t bytes);
  * round(p * 2^16), at most 65535 (p is quantised to 1/65536). */
 uint32_t ht_dropout_threshold(float p);
 
+/* The scale of kept elements for drop probability p in [0,1): 1/q, q =
+ * (65536 - ht_dropout_threshold(p)) / 65536 the exact keep rate of the
+ * masks, rounded to float. Not 1/(1-p): the two differ by the
+ * quantisation of p, relatively by up to 2^-17/(1-p), which near p = 1
+ * would bias E[y] (at p = 0.99999 the masks keep 1/65536 and 1/(1-p)
+ * would inflate E[y] by half). Equal to 1/(1-p) whenever p*65536 is an
+ * integer (p = 0.5, 0.25, ...). 1 for p <= 0. Pure; thread-safe. */
+float ht_dropout_scale(float p);
+
 /* Writes the keep-bits of one row of n elements to bits[0..ceil(n/32)):
  * bit j of the row is (bits[j/32] >> (j%32)) & 1; unused high bits of the
  * last word are 0. p in [0,1), else HT_ERR_ARG. */
 ht_status ht_dropout_mask(uint64_t key, size_t n, float p, uint32_t *bits);
 
 /* Inverted dropout over `rows` rows of `cols` elements:
- *   y[i][j] = keep(i,j) ? x[i][j] / (1-p) : 0
+ *   y[i][j] = keep(i,j) ? x[i][j] * ht_dropout_scale(p) : 0
  * with row i's mask from ht_dropout_key(seed, layer, step, row0 + i),
  * written as bits to mask + i*mask_ld (mask_ld >= ceil(cols/32)). y may
  * equal x (in place); otherwise they must not overlap. ldx, ldy >= cols.
@@ -97,7 +108,8 @@ ht_status ht_dropout_forward(size_t rows, size_t cols,
                              uint64_t row0, uint32_t *mask, size_t mask_ld);
 
 /* Backward of ht_dropout_forward with the same mask:
- *   dx[i][j] = keep(i,j) ? dy[i][j] / (1-p) : 0.  dx may equal dy. */
+ *   dx[i][j] = keep(i,j) ? dy[i][j] * ht_dropout_scale(p) : 0.  dx may
+ * equal dy. */
 ht_status ht_dropout_backward(size_t rows, size_t cols,
                               const float *dy, size_t lddy,
                               float *dx, size_t lddx, float p,
