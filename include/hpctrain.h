@@ -348,9 +348,12 @@ typedef struct ht_epoch_stats {
                             l1*sum|w| + l2/2*sum w^2 (not in `loss`)         */
     double seconds;      /* wall time                                        */
     double samples_per_s;
-    double sparsity;     /* fraction of weights exactly zero                 */
+    double sparsity;     /* fraction of weights exactly zero (biases not
+                            counted), at the end of the epoch               */
     double lr;           /* learning rate of the epoch's last step (schedule
                             and warmup applied, ht_lr_at)                   */
+    double layer_sparsity[HT_MAX_LAYERS]; /* the same per layer l <
+                            n_layers (its weight matrix); 0 beyond          */
 } ht_epoch_stats;
 
 /* Called after every batch with (samples done, samples total, running mean

@@ -98,12 +98,14 @@ static ht_status shuffle(ht_model *m, size_t n)
 }
 
 static void penalty_and_sparsity(const ht_model *m, double *penalty,
-                                 double *sparsity)
+                                 double *sparsity, double *layer_sparsity)
 {
     const ht_config *c = &m->cfg;
     const ht_kernels *k = ht_kernels_active();
     double l1s = 0.0, l2s = 0.0;
     size_t zeros = 0, total = 0;
+    for (size_t l = 0; l < HT_MAX_LAYERS; l++)
+        layer_sparsity[l] = 0.0;
     for (size_t l = 0; l < c->n_layers; l++) {
         const float *w = m->params + m->w_off[l];
         const size_t n = c->sizes[l] * c->sizes[l + 1];
@@ -111,7 +113,9 @@ static void penalty_and_sparsity(const ht_model *m, double *penalty,
             l1s += fabs((double)w[i]);
             l2s += (double)w[i] * w[i];
         }
-        zeros += k->count_zeros(n, w);
+        const size_t z = k->count_zeros(n, w);
+        layer_sparsity[l] = n ? (double)z / (double)n : 0.0;
+        zeros += z;
         total += n;
         if (c->reg_bias) {
             const float *b = m->params + m->b_off[l];
@@ -801,7 +805,8 @@ ht_status ht_model_train_epoch(ht_model *m, const ht_dataset *train,
         stats->loss = r.loss_sum / (double)n;
         stats->seconds = ht_now() - t0;
         stats->samples_per_s = (double)n / stats->seconds;
-        penalty_and_sparsity(m, &stats->penalty, &stats->sparsity);
+        penalty_and_sparsity(m, &stats->penalty, &stats->sparsity,
+                             stats->layer_sparsity);
     }
     return HT_OK;
 }

@@ -73,7 +73,7 @@ if [ -s "$T/full.csv" ]; then
 import csv, re, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 out = open(sys.argv[2]).read()
-want = "epoch,loss,penalty,sparsity,lr,val_accuracy,val_loss,test_accuracy,test_loss,seconds,samples_per_s"
+want = "epoch,loss,penalty,sparsity,lr,val_accuracy,val_loss,test_accuracy,test_loss,seconds,samples_per_s,layer_sparsity"
 assert open(sys.argv[1]).readline().strip() == want, "header"
 assert [int(r["epoch"]) for r in rows] == list(range(1, 9)), "epochs"
 printed = [float(x) for x in re.findall(r"^epoch \d+/8  loss ([0-9.]+)", out, re.M)]
@@ -83,6 +83,7 @@ for r, p in zip(rows, printed):
     assert float(r["lr"]) == 0.05, r["lr"]          # --schedule constant
     assert r["val_accuracy"] == "" and r["val_loss"] == "", "no --val: empty"
     assert float(r["seconds"]) > 0 and float(r["samples_per_s"]) > 0
+    assert [float(x) for x in r["layer_sparsity"].split("/")] == [0.0] * 3, r["layer_sparsity"]
 final = float(re.search(r"^final test accuracy ([0-9.]+)$", out, re.M).group(1))
 assert abs(float(rows[-1]["test_accuracy"]) - final) <= 5e-5, "final accuracy"
 PYEOF
@@ -105,6 +106,40 @@ if run "train 3 epochs" "$T/r1.out" "$H" train ${TR/--epochs 8/--epochs 3} --sav
         || bad "resume epochs" "$(grep -c '^epoch ' "$T/r2.out") epoch lines"
     [ "$hr" = "${h1:-}" ] && ok "save+resume reproduces the uninterrupted run bit for bit ($hr)" \
         || bad "save+resume" "resumed ${hr:-?}, uninterrupted ${h1:-?}"
+fi
+
+# --- proximal L1: exact zeros, reported per layer on the epoch line and in
+# the log, and the total is the weight-count-weighted mean of the layers'
+if run "train --prox-l1" "$T/px.out" "$H" train ${TR/--epochs 8/--epochs 2} --l1 0.05 --prox-l1 --log "$T/px.csv"; then
+    "$PY" - "$T/px.csv" "$T/px.out" <<'PYEOF' && ok "--prox-l1: per-layer sparsity on the epoch lines and in the log, consistent with the total" || bad "--prox-l1 per-layer sparsity" "see above"
+import csv, re, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+lines = re.findall(r"^epoch \d+/2 .* sparsity ([0-9.]+) \(layers ([0-9./]+)\)", open(sys.argv[2]).read(), re.M)
+assert len(rows) == 2 and len(lines) == 2, (len(rows), lines)
+counts = [6 * 32, 32 * 16, 16 * 3]                      # --arch 6-32-16-3
+for r, (tot, per) in zip(rows, lines):
+    layers = [float(x) for x in r["layer_sparsity"].split("/")]
+    assert len(layers) == 3 and max(layers) > 0, layers   # prox L1 made zeros
+    assert [round(x, 3) for x in layers] == [float(x) for x in per.split("/")], (layers, per)
+    mean = sum(f * n for f, n in zip(layers, counts)) / sum(counts)
+    assert abs(mean - float(r["sparsity"])) <= 1e-5 and abs(mean - float(tot)) <= 6e-4, (mean, r["sparsity"], tot)
+PYEOF
+fi
+
+# --- a log written before the layer_sparsity column resumes: its rows get
+# an empty last field, the new rows the full one (part.ckpt is at epoch 8)
+if [ -s "$T/part.ckpt" ] && [ -s "$T/part.csv" ]; then
+    { echo "epoch,loss,penalty,sparsity,lr,val_accuracy,val_loss,test_accuracy,test_loss,seconds,samples_per_s"
+      sed -n '2,9p' "$T/part.csv" | cut -d, -f1-11; } >"$T/old.csv"
+    if run "resume into an old log" "$T/ol.out" "$H" train ${TR/--epochs 8/--epochs 9} --resume "$T/part.ckpt" --log "$T/old.csv"; then
+        "$PY" - "$T/old.csv" <<'PYEOF' && ok "--log: an old-format log resumes (old rows padded, new rows complete)" || bad "old log resume" "$(cat "$T/old.csv")"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert [int(r["epoch"]) for r in rows] == list(range(1, 10)), [r["epoch"] for r in rows]
+assert all(r["layer_sparsity"] == "" for r in rows[:8]), [r["layer_sparsity"] for r in rows[:8]]
+assert len(rows[8]["layer_sparsity"].split("/")) == 3, rows[8]["layer_sparsity"]
+PYEOF
+    fi
 fi
 
 # --- SIGTERM (as Ctrl-C, which a background job of this script would ignore):

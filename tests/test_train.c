@@ -397,6 +397,47 @@ static void test_divergence(void **state)
     free_ds(ds);
 }
 
+/* Proximal L1 makes exact zeros; the epoch's stats report their fraction
+ * per layer (a weight matrix each) and in total, counted here directly. */
+static void test_layer_sparsity(void **state)
+{
+    (void)state;
+    ht_dataset *ds = make_blobs(256, 8, 3, 5);
+    ht_config c;
+    ht_config_default(&c);
+    c.schedule = HT_SCHED_CONSTANT;
+    c.l2 = 0.0f;
+    c.l1 = 0.05f;
+    c.prox_l1 = 1;
+    c.dropout = 0.0f;
+    c.n_layers = 3; c.sizes[0] = 8; c.sizes[1] = 24; c.sizes[2] = 16;
+    c.sizes[3] = 3;
+    c.lr = 0.05f; c.batch = 32;
+    ht_model *m;
+    assert_int_equal(ht_model_create(&c, &m), HT_OK);
+    ht_epoch_stats st;
+    for (int e = 0; e < 3; e++)
+        assert_int_equal(ht_model_train_epoch(m, ds, NULL, NULL, &st), HT_OK);
+    size_t zeros = 0, total = 0, layers_with_zeros = 0;
+    for (size_t l = 0; l < c.n_layers; l++) {
+        const size_t n = c.sizes[l] * c.sizes[l + 1];
+        const float *w = ht_model_weights(m, l);
+        size_t z = 0;
+        for (size_t i = 0; i < n; i++)
+            z += w[i] == 0.0f;
+        assert_true(st.layer_sparsity[l] == (double)z / (double)n);
+        layers_with_zeros += z > 0;
+        zeros += z;
+        total += n;
+    }
+    assert_true(layers_with_zeros >= 2);
+    assert_true(fabs(st.sparsity - (double)zeros / (double)total) < 1e-12);
+    for (size_t l = c.n_layers; l < HT_MAX_LAYERS; l++)
+        assert_true(st.layer_sparsity[l] == 0.0);
+    ht_model_free(m);
+    free_ds(ds);
+}
+
 static void test_shape_errors(void **state)
 {
     (void)state;
@@ -504,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_tiny_training_and_threads),
         cmocka_unit_test(test_profile_accounts),
         cmocka_unit_test(test_divergence),
+        cmocka_unit_test(test_layer_sparsity),
         cmocka_unit_test(test_shape_errors),
         cmocka_unit_test(test_batch_grad_public),
     };

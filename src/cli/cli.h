@@ -162,13 +162,15 @@ typedef struct cli_log {
     char *buf;          /* the whole file as it is on disk                 */
     size_t len, cap;
     int xent;           /* accuracy columns filled (classification)        */
+    size_t n_layers;    /* entries of the layer_sparsity field             */
 } cli_log;
 
 /* Writes the header (resumed_epoch < 0: a new log), or, when resuming at
  * resumed_epoch, keeps an existing log's rows up to that epoch (a missing
  * file starts a new log; a file that is not an epoch log is an error).
  * 0, or an exit code after one line naming the file. */
-int cli_log_open(cli_log *l, const char *path, int resumed_epoch, int xent);
+int cli_log_open(cli_log *l, const char *path, int resumed_epoch, int xent,
+                 size_t n_layers);
 
 /* Adds epoch's row (val, test may be NULL) and rewrites the file. */
 int cli_log_epoch(cli_log *l, int epoch, const ht_epoch_stats *st,

@@ -15,6 +15,11 @@
 
 static const char log_header[] =
     "epoch,loss,penalty,sparsity,lr,val_accuracy,val_loss,test_accuracy,"
+    "test_loss,seconds,samples_per_s,layer_sparsity\n";
+/* The header before layer_sparsity: such a log is resumed with its rows
+ * given an empty last field. */
+static const char log_header_v1[] =
+    "epoch,loss,penalty,sparsity,lr,val_accuracy,val_loss,test_accuracy,"
     "test_loss,seconds,samples_per_s\n";
 
 static int append(cli_log *l, const char *fmt, ...) CLI_PRINTF(2, 3);
@@ -63,8 +68,12 @@ static int keep_rows(cli_log *l, int epoch)
     if (s != HT_OK)
         return cli_lib_error_file("--log", l->path, s);
     const char *text = data;
-    const size_t hl = sizeof log_header - 1;
-    if (len < hl || memcmp(text, log_header, hl) != 0) {
+    size_t hl = sizeof log_header - 1;
+    const size_t hl1 = sizeof log_header_v1 - 1;
+    const int v1 = len >= hl1 && memcmp(text, log_header_v1, hl1) == 0;
+    if (v1)
+        hl = hl1;
+    else if (len < hl || memcmp(text, log_header, hl) != 0) {
         free(data);
         cli_error("--log %s: exists and does not start with the epoch log's "
                   "header; refusing to resume into it", l->path);
@@ -84,18 +93,21 @@ static int keep_rows(cli_log *l, int epoch)
             return CLI_EXIT_RUNTIME;
         }
         if (e <= epoch)
-            rc = append(l, "%.*s\n", (int)(eol - p), p) ? -2 : 0;
+            rc = append(l, "%.*s%s\n", (int)(eol - p), p, v1 ? "," : "")
+                     ? -2 : 0;
         p = eol + 1;
     }
     free(data);
     return rc;
 }
 
-int cli_log_open(cli_log *l, const char *path, int resumed_epoch, int xent)
+int cli_log_open(cli_log *l, const char *path, int resumed_epoch, int xent,
+                 size_t n_layers)
 {
     memset(l, 0, sizeof *l);
     l->path = path;
     l->xent = xent;
+    l->n_layers = n_layers;
     int rc = resumed_epoch >= 0 ? keep_rows(l, resumed_epoch)
                                 : (append(l, "%s", log_header) ? -2 : 0);
     if (rc == -2) {
@@ -116,6 +128,16 @@ static int eval_fields(cli_log *l, const ht_eval_stats *ev)
     return append(l, ",,%.8g", ev->loss);
 }
 
+/* The per-layer sparsity as one field, layers separated by '/' (a
+ * column per layer would make the header depend on the architecture). */
+static int layer_fields(cli_log *l, const ht_epoch_stats *st)
+{
+    for (size_t i = 0; i < l->n_layers; i++)
+        if (append(l, "%s%.6f", i ? "/" : "", st->layer_sparsity[i]))
+            return -1;
+    return 0;
+}
+
 int cli_log_epoch(cli_log *l, int epoch, const ht_epoch_stats *st,
                   const ht_eval_stats *val, const ht_eval_stats *test)
 {
@@ -123,7 +145,8 @@ int cli_log_epoch(cli_log *l, int epoch, const ht_epoch_stats *st,
     if (append(l, "%d,%.8g,%.8g,%.6f,%.7g", epoch, st->loss, st->penalty,
                st->sparsity, st->lr) ||
         eval_fields(l, val) || eval_fields(l, test) ||
-        append(l, ",%.6f,%.1f\n", st->seconds, st->samples_per_s)) {
+        append(l, ",%.6f,%.1f,", st->seconds, st->samples_per_s) ||
+        layer_fields(l, st) || append(l, "\n")) {
         cli_error("--log %s: cannot allocate the text", l->path);
         return CLI_EXIT_RUNTIME;
     }

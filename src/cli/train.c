@@ -192,6 +192,11 @@ static int epochs(const cli_opts *o, cli_data *d, const ht_config *cfg,
         printf("epoch %d/%d  loss %.4f", ht_model_epoch(m), o->epochs, st.loss);
         if (cfg->l1 > 0 || cfg->l2 > 0)
             printf("  penalty %.4g  sparsity %.3f", st.penalty, st.sparsity);
+        /* per layer where zeros can arise: L1 (exact zeros need --prox-l1) */
+        if (cfg->l1 > 0 && cfg->n_layers > 1)
+            for (size_t l = 0; l < cfg->n_layers; l++)
+                printf("%s%.3f%s", l ? "/" : " (layers ",
+                       st.layer_sparsity[l], l + 1 < cfg->n_layers ? "" : ")");
         int rc = 0, improved = 0;
         ht_eval_stats vev;
         if (d->val && (rc = evaluate(m, d->val, d->train_x, &vev)) == 0)
@@ -286,7 +291,7 @@ static int run(const cli_opts *o, cli_data *d, ht_config *cfg)
     int have_final = 0;
     if (o->log)
         rc = cli_log_open(&lg, o->log, o->resume ? ht_model_epoch(m) : -1,
-                          cfg->loss == HT_LOSS_XENT);
+                          cfg->loss == HT_LOSS_XENT, cfg->n_layers);
     if (rc == 0) {
         cli_interrupt_arm();
         rc = epochs(o, d, cfg, m, &lg, &ev, &have_final, &best);
