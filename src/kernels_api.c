@@ -53,6 +53,13 @@ ht_status ht_optim_step(size_t n, float *w, const float *g, float *m,
         bad_coef(h->momentum) || bad_coef(h->weight_decay))
         return ht_error(HT_ERR_ARG, "ht_optim_step: lr, l1, l2, momentum and "
                         "weight_decay must be finite and >= 0");
+    /* as the config's check: beta in [0,1), eps > 0 and finite */
+    if (h->kind != HT_OPT_SGD &&
+        !(h->beta1 >= 0.0f && h->beta1 < 1.0f && h->beta2 >= 0.0f &&
+          h->beta2 < 1.0f && h->eps > 0.0f && isfinite(h->eps)))
+        return ht_error(HT_ERR_ARG, "ht_optim_step: Adam needs beta1, beta2 "
+                        "in [0,1) and a finite eps > 0 (got %g, %g, %g)",
+                        (double)h->beta1, (double)h->beta2, (double)h->eps);
     if (h->kind != HT_OPT_SGD && !(h->bc1 > 0.0f && h->bc2 > 0.0f))
         return ht_error(HT_ERR_ARG, "ht_optim_step: Adam needs bias "
                         "corrections bc1, bc2 > 0 (step t >= 1)");

@@ -256,6 +256,25 @@ static void test_bad_args(void **state)
     h = adam(HT_OPT_ADAM, 1);
     h.bc1 = 0.0f;
     assert_int_equal(ht_optim_step(4, w, g, m, v, &h), HT_ERR_ARG);
+    /* beta1, beta2 in [0,1), eps finite and > 0, as ht_config demands;
+     * each refused before anything is written */
+    static const float bad_beta[] = {-0.1f, 1.0f, NAN};
+    static const float bad_eps[] = {0.0f, -1e-8f, NAN, INFINITY};
+    for (size_t i = 0; i < 3; i++) {
+        for (int which = 0; which < 2; which++) {
+            h = adam(HT_OPT_ADAMW, 1);
+            *(which ? &h.beta2 : &h.beta1) = bad_beta[i];
+            w[0] = 1.0f;
+            assert_int_equal(ht_optim_step(4, w, g, m, v, &h), HT_ERR_ARG);
+            assert_true(w[0] == 1.0f);
+        }
+    }
+    for (size_t i = 0; i < 4; i++) {
+        h = adam(HT_OPT_ADAM, 1);
+        h.eps = bad_eps[i];
+        assert_int_equal(ht_optim_step(4, w, g, m, v, &h), HT_ERR_ARG);
+        assert_non_null(strstr(ht_last_error(), "eps"));
+    }
     h = adam(HT_OPT_ADAM, 1);
     assert_int_equal(ht_optim_step(4, w, g, m, NULL, &h), HT_ERR_ARG);
     assert_int_equal(ht_optim_step(4, w, g, m, v, NULL), HT_ERR_ARG);

@@ -55,7 +55,10 @@ typedef struct ht_optim_hyper {
 
 /* One fused step over n parameters: w (in/out), g (in), state m and v
  * (in/out; m is the SGD velocity; v is used by Adam/AdamW only and may be
- * NULL for SGD; m may be NULL for SGD with momentum 0). */
+ * NULL for SGD; m may be NULL for SGD with momentum 0). HT_ERR_ARG, with
+ * nothing written, for an unknown kind, lr, l1, l2, momentum or
+ * weight_decay negative or not finite, and for Adam/AdamW beta1 or beta2
+ * outside [0,1), eps not finite and > 0, or bc1, bc2 not > 0. */
 ht_status ht_optim_step(size_t n, float *w, const float *g, float *m,
                         float *v, const ht_optim_hyper *h);
 
