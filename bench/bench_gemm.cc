@@ -471,6 +471,16 @@ int main(int argc, char **argv)
 #if defined(HT_HAVE_OPENBLAS)
     benchmark::AddCustomContext("openblas_core", openblas_get_corename());
     benchmark::AddCustomContext("openblas_config", openblas_get_config());
+    // The pthread build's threads inherit the caller's binding and share
+    // one core in a process that binds its OpenMP threads (see above):
+    // name the build so a ratio against it can be discounted.
+    {
+        const int par = openblas_get_parallel();
+        benchmark::AddCustomContext("openblas_parallel",
+                                    par == 2   ? "openmp"
+                                    : par == 1 ? "pthreads"
+                                               : "sequential");
+    }
 #else
     benchmark::AddCustomContext("openblas_core", "none (built without OpenBLAS)");
 #endif

@@ -74,13 +74,19 @@ def main(argv):
     print(f"statistic: {stat} over repetitions")
     peaks = sorted((k for k in ctx if k.startswith("fma_peak_gflops_")),
                    key=lambda k: int("".join(c for c in k if c.isdigit())))
-    for k in ["hpctrain_isa", "hpctrain_blocking", "openblas_core"] + peaks:
+    for k in ["hpctrain_isa", "hpctrain_blocking", "openblas_core",
+              "openblas_parallel"] + peaks:
         if k in ctx:
             print(f"{k}: {ctx[k]}")
     if ctx.get("openblas_core", "").lower() == "prescott":
         print("note: OpenBLAS runs its SSE3 Prescott kernels on this CPU; "
               "set OPENBLAS_CORETYPE=Haswell for its AVX2 kernels "
               "(SkylakeX for AVX-512)")
+    par = ctx.get("openblas_parallel", "openmp")
+    if par != "openmp":
+        print(f"note: OpenBLAS is its {par} build, not the OpenMP one "
+              "(libopenblas0-openmp): in this process, which binds its OpenMP "
+              "threads, its multi-threaded figures are not a fair peer")
     isa, core = ctx.get("hpctrain_isa", ""), ctx.get("openblas_core", "").lower()
     if (isa == "avx512") != (core == "skylakex"):
         print(f"note: hpctrain runs its {isa} table and OpenBLAS its {core} "
