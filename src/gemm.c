@@ -640,11 +640,16 @@ typedef struct smalln_job {
     const ht_epilogue *epi;
 } smalln_job;
 
-/* Rows j0 .. j1-1 of op(B)^T (n x k, rows k apart) from B (k x n, rows ldb
- * apart). Each destination row is written front to back: at n = 10 that
- * measured about 1.3x faster than walking B's rows (10 write streams). */
-static void transpose_cols(const float *b, size_t ldb, size_t k, size_t j0,
-                           size_t j1, float *bt)
+/* The small-N path's packing of B: rows j0 .. j1-1 of op(B)^T (n x k,
+ * rows k apart, in the pooled workspace) from B (k x n, rows ldb apart),
+ * the layout its dot kernel reads, as pack_b makes NR-column panels for
+ * the micro-kernel. n <= small_n_max (12), so it is k x n floats, part of
+ * the call like any packing, not a transposed copy of the operand made
+ * beforehand. Each destination row is written front to back: at n = 10
+ * that measured about 1.3x faster than walking B's rows (10 write
+ * streams). */
+static void pack_bt_dot(const float *b, size_t ldb, size_t k, size_t j0,
+                        size_t j1, float *bt)
 {
     for (size_t jj = j0; jj < j1; jj++)
         for (size_t p = 0; p < k; p++)
@@ -685,7 +690,7 @@ static ht_status smalln_gemm(const ht_kernels *kt, int transa, int transb,
             if (ws == NULL)
                 return ht_error(HT_ERR_NOMEM, "ht_sgemm: cannot allocate %zu "
                                 "bytes of workspace", (n * k + 64) * 4);
-            transpose_cols(b, ldb, k, 0, n, bt);
+            pack_bt_dot(b, ldb, k, 0, n, bt);
             j.b = bt;
             j.ldbt = k;
         }
@@ -903,7 +908,7 @@ static void smalln_team(ht_gemm_team *g, int tid, int t, const ht_kernels *kt,
         float *bt = g->ws;
         size_t lo, hi;
         range(n, (size_t)t, (size_t)tid, &lo, &hi);
-        transpose_cols(b, ldb, k, lo, hi, bt);
+        pack_bt_dot(b, ldb, k, lo, hi, bt);
         ht_barrier_wait(&g->bar, (unsigned)t);
         j.b = bt;
         j.ldbt = k;
