@@ -428,6 +428,17 @@ ht_status ht_model_load(const char *path, ht_model **out);
  * none if the checkpoint has none. Used by --resume. */
 ht_status ht_model_load_into(ht_model *m, const char *path);
 
+/* Checkpoints of format version 3 (all that ht_model_save writes) store
+ * ht_model_hash of the model as saved; ht_model_load recomputes it from
+ * the loaded model and refuses a mismatch (HT_ERR_CHECKSUM, both hashes
+ * in the message). This reads the file at `path`, checks its magic,
+ * header and CRC-32 (errors as ht_model_load's) without building a model,
+ * and gives its format version and stored hash; versions 1 and 2 store
+ * none: *hash is then 0. Allocates nothing that outlives the call;
+ * thread-safe. */
+ht_status ht_checkpoint_stored_hash(const char *path, uint64_t *hash,
+                                    unsigned *version);
+
 /* Per-kernel profile: wall seconds, floating-point operations and calls per
  * kind of work, accumulated over all training and evaluation calls since the
  * model was created or the profile was reset. Always on (two clock reads per

@@ -6,15 +6,24 @@
  *   "HTCKPT01"  u32 version  u32 header bytes  header  payload  u32 crc
  *   header : config fields (fixed order, fixed widths), i32 epoch, u64 step,
  *            u64 n_params, u32 has_m, u32 has_v
- *            version 2 only: u32 sections (bit 0: input transform,
- *            bit 1: class names, bit 2: warmup; at least one set),
- *            then, with bit 2, u64 warmup_steps
+ *            version 3 only: u64 weights hash (ht_model_hash of the model
+ *            as saved: weights, biases, input transform)
+ *            versions 2 and 3: u32 sections (bit 0: input transform,
+ *            bit 1: class names, bit 2: warmup; version 2: at least one
+ *            set; version 3: any, 0 included), then, with bit 2,
+ *            u64 warmup_steps
  *   payload: params[n_params] (then opt_m, then opt_v if present), f32
  *            bit 0: shift[sizes[0]], scale[sizes[0]], f32
  *            bit 1: sizes[n_layers] x (u32 length, that many bytes)
  *
- * A model with none of them is written as version 1, byte for byte what
- * earlier builds wrote and read; both versions are read.
+ * Every save writes version 3, so every checkpoint carries the hash that
+ * --print-hash shows; versions 1 (no sections) and 2, which earlier builds
+ * wrote, are still read, and builds before version 3 refuse its files by
+ * their version. The CRC vouches for the file's bytes; the hash, checked
+ * on load against the weights as loaded, vouches that the model is the
+ * one whose hash the writer printed, which a payload rewritten under a
+ * fresh CRC (or a reader placing the weights differently from the
+ * writer) would break.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +36,7 @@
 #define CKPT_MAGIC "HTCKPT01"
 #define CKPT_VERSION 1u      /* no optional sections */
 #define CKPT_VERSION_SECTIONS 2u /* with a sections word */
+#define CKPT_VERSION_HASH 3u /* with the weights hash; the one written */
 #define SEC_NORM 1u
 #define SEC_NAMES 2u
 #define SEC_WARMUP 4u
@@ -164,7 +174,7 @@ ht_status ht_model_save(const ht_model *m, const char *path)
     const uint32_t sections = (m->in_shift ? SEC_NORM : 0) |
                               (m->class_names ? SEC_NAMES : 0) |
                               (m->cfg.warmup_steps ? SEC_WARMUP : 0);
-    put_u32(&w, sections ? CKPT_VERSION_SECTIONS : CKPT_VERSION);
+    put_u32(&w, CKPT_VERSION_HASH);
     wbuf h = {0};
     put_config(&h, &m->cfg);
     put_u32(&h, (uint32_t)m->epoch);
@@ -172,8 +182,8 @@ ht_status ht_model_save(const ht_model *m, const char *path)
     put_u64(&h, m->n_params);
     put_u32(&h, m->opt_m != NULL);
     put_u32(&h, m->opt_v != NULL);
-    if (sections)
-        put_u32(&h, sections);
+    put_u64(&h, ht_model_hash(m));
+    put_u32(&h, sections);
     if (sections & SEC_WARMUP)
         put_u64(&h, m->cfg.warmup_steps);
     put_u32(&w, (uint32_t)h.len);
@@ -246,44 +256,78 @@ static ht_status get_names(const char *path, rbuf *r, ht_model *m)
     return s;
 }
 
-/* Parses a checkpoint into a new model. */
-static ht_status parse(const char *path, const unsigned char *p, size_t len,
-                       ht_model **out)
+/* A checkpoint's header as read_head finds it. */
+typedef struct ckpt_head {
+    uint32_t version, sections, has_m, has_v;
+    ht_config c;
+    int epoch;
+    uint64_t step, n_params;
+    uint64_t hash;  /* version 3; 0 before it */
+} ckpt_head;
+
+/* Checks a checkpoint's magic, version, header layout and CRC-32 and reads
+ * its header into h; r is left at the payload, its end before the CRC.
+ * Nothing is allocated and nothing in the header is yet checked for
+ * sense (ht_config_check, the payload's size): that is parse's. */
+static ht_status read_head(const char *path, const unsigned char *p,
+                           size_t len, rbuf *r, ckpt_head *h)
 {
+    memset(h, 0, sizeof *h);
     if (len < 8 + 4 + 4 + 4 || memcmp(p, CKPT_MAGIC, 8) != 0)
         return ht_error(HT_ERR_FORMAT, "%s: not an hpctrain checkpoint (bad "
                         "magic or too short: %zu bytes)", path, len);
     uint32_t crc_stored;
     memcpy(&crc_stored, p + len - 4, 4);
-    rbuf r = {p, len - 4, 8, 0};
-    const uint32_t version = get_u32(&r);
-    if (version != CKPT_VERSION && version != CKPT_VERSION_SECTIONS)
+    *r = (rbuf){p, len - 4, 8, 0};
+    h->version = get_u32(r);
+    if (h->version < CKPT_VERSION || h->version > CKPT_VERSION_HASH)
         return ht_error(HT_ERR_FORMAT, "%s: checkpoint version %u, this build "
-                        "reads versions %u and %u", path, version,
-                        CKPT_VERSION, CKPT_VERSION_SECTIONS);
-    const uint32_t hlen = get_u32(&r);
-    ht_config c;
-    get_config(&r, &c);
-    const int epoch = (int)get_u32(&r);
-    const uint64_t step = get_u64(&r);
-    const uint64_t n_params = get_u64(&r);
-    const uint32_t has_m = get_u32(&r), has_v = get_u32(&r);
-    const uint32_t sections = version == CKPT_VERSION_SECTIONS ? get_u32(&r) : 0;
-    const int has_norm = (sections & SEC_NORM) != 0;
-    const int bad_sections = version == CKPT_VERSION_SECTIONS &&
-        (sections == 0 || (sections & ~SEC_ALL) != 0);
-    if (!bad_sections && (sections & SEC_WARMUP)) {
-        c.warmup_steps = get_u64(&r);
-        if (c.warmup_steps == 0)
-            r.short_read = 1;   /* written only when set */
+                        "reads versions %u to %u", path, h->version,
+                        CKPT_VERSION, CKPT_VERSION_HASH);
+    const uint32_t hlen = get_u32(r);
+    get_config(r, &h->c);
+    h->epoch = (int)get_u32(r);
+    h->step = get_u64(r);
+    h->n_params = get_u64(r);
+    h->has_m = get_u32(r);
+    h->has_v = get_u32(r);
+    if (h->version >= CKPT_VERSION_HASH)
+        h->hash = get_u64(r);
+    if (h->version >= CKPT_VERSION_SECTIONS)
+        h->sections = get_u32(r);
+    /* version 2 existed only to carry sections, so it had one at least */
+    const int bad_sections = (h->sections & ~SEC_ALL) != 0 ||
+        (h->version == CKPT_VERSION_SECTIONS && h->sections == 0);
+    if (!bad_sections && (h->sections & SEC_WARMUP)) {
+        h->c.warmup_steps = get_u64(r);
+        if (h->c.warmup_steps == 0)
+            r->short_read = 1;   /* written only when set */
     }
-    if (r.short_read || bad_sections || r.pos != 16 + (size_t)hlen)
+    if (r->short_read || bad_sections || r->pos != 16 + (size_t)hlen)
         return ht_error(HT_ERR_FORMAT, "%s: truncated or malformed checkpoint "
                         "header", path);
     if (ht_crc32(p, len - 4) != crc_stored)
         return ht_error(HT_ERR_CHECKSUM, "%s: checksum mismatch: the file is "
                         "corrupted", path);
-    ht_status s = ht_config_check(&c);
+    return HT_OK;
+}
+
+/* Parses a checkpoint into a new model. */
+static ht_status parse(const char *path, const unsigned char *p, size_t len,
+                       ht_model **out)
+{
+    rbuf r;
+    ckpt_head hd;
+    ht_status s = read_head(path, p, len, &r, &hd);
+    if (s != HT_OK)
+        return s;
+    const ht_config c = hd.c;
+    const int epoch = hd.epoch;
+    const uint64_t step = hd.step, n_params = hd.n_params;
+    const uint32_t has_m = hd.has_m, has_v = hd.has_v;
+    const uint32_t sections = hd.sections;
+    const int has_norm = (sections & SEC_NORM) != 0;
+    s = ht_config_check(&c);
     if (s != HT_OK)
         return ht_error(HT_ERR_FORMAT, "%s: invalid configuration in "
                         "checkpoint: %s", path, ht_last_error());
@@ -335,6 +379,19 @@ static ht_status parse(const char *path, const unsigned char *p, size_t len,
             return s;
         }
     }
+    /* Last, once the file is known to be well formed: a mismatch here means
+     * weights that differ from the ones whose hash the writer stored. */
+    if (hd.version >= CKPT_VERSION_HASH) {
+        const uint64_t got = ht_model_hash(m);
+        if (got != hd.hash) {
+            ht_model_free(m);
+            return ht_error(HT_ERR_CHECKSUM, "%s: weights hash mismatch: the "
+                            "checkpoint stores %016llx, its weights as loaded "
+                            "hash to %016llx", path,
+                            (unsigned long long)hd.hash,
+                            (unsigned long long)got);
+        }
+    }
     m->epoch = epoch;
     m->step = step;
     *out = m;
@@ -353,6 +410,30 @@ ht_status ht_model_load(const char *path, ht_model **out)
         return s;
     s = parse(path, data, len, out);
     free(data);
+    return s;
+}
+
+ht_status ht_checkpoint_stored_hash(const char *path, uint64_t *hash,
+                                    unsigned *version)
+{
+    if (path == NULL || hash == NULL || version == NULL)
+        return ht_error(HT_ERR_ARG, "ht_checkpoint_stored_hash: NULL "
+                        "argument");
+    *hash = 0;
+    *version = 0;
+    void *data;
+    size_t len;
+    ht_status s = ht_file_read_all(path, &data, &len);
+    if (s != HT_OK)
+        return s;
+    rbuf r;
+    ckpt_head h;
+    s = read_head(path, data, len, &r, &h);
+    free(data);
+    if (s == HT_OK) {
+        *hash = h.hash;
+        *version = h.version;
+    }
     return s;
 }
 

@@ -1,7 +1,9 @@
 /* Checkpoints: round trip, resume equals an uninterrupted run bit for bit,
  * truncation and corruption detected, architecture mismatch refused, a
  * failed save leaves the old file intact; the learning-rate warmup (its
- * rates, its steps, its section of the checkpoint, resume through it). */
+ * rates, its steps, its section of the checkpoint, resume through it); the
+ * weights hash of version 3 (stored, checked on load under a valid CRC),
+ * and versions 1 and 2 still read. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -368,10 +370,10 @@ static void test_warmup_steps_in_training(void **state)
 }
 
 /* A warmup that spans the save point: the checkpoint keeps warmup_steps
- * (version 2, section bit 2), the resumed run continues the ramp from the
- * saved step and ends bitwise equal to the uninterrupted one; a model
- * without warmup still writes version 1; a zero in the warmup field of a
- * CRC-valid file is refused. */
+ * (section bit 2), the resumed run continues the ramp from the saved step
+ * and ends bitwise equal to the uninterrupted one; a model without warmup
+ * is written as version 3 too, with no sections; a zero in the warmup
+ * field of a CRC-valid file is refused. */
 static void test_warmup_checkpoint_resume(void **state)
 {
     (void)state;
@@ -382,14 +384,14 @@ static void test_warmup_checkpoint_resume(void **state)
     ht_config c = small_config(HT_OPT_SGD);
     c.warmup_steps = 15;             /* 10 steps per epoch: ends in epoch 2 */
     check_resume(&c, ds, path);
-    assert_int_equal(tu_file_byte(path, 8), 2);            /* version 2 */
+    assert_int_equal(tu_file_byte(path, 8), 3);            /* version 3 */
 
     ht_config p = c;
     p.warmup_steps = 0;
     ht_model *plain;
     assert_int_equal(ht_model_create(&p, &plain), HT_OK);
     assert_int_equal(ht_model_save(plain, plain_path), HT_OK);
-    assert_int_equal(tu_file_byte(plain_path, 8), 1);      /* version 1 */
+    assert_int_equal(tu_file_byte(plain_path, 8), 3);      /* version 3 */
     ht_model_free(plain);
 
     /* the warmup field is the header's last 8 bytes */
@@ -408,6 +410,273 @@ static void test_warmup_checkpoint_resume(void **state)
     remove(plain_path);
 }
 
+/* Version 3's weights hash sits in the header after has_v: magic, version,
+ * header bytes, then the configuration (u32 n_layers, u64 sizes, 19 u32 or
+ * f32 fields, u64 batch, u64 seed), i32 epoch, u64 step, u64 n_params,
+ * u32 has_m, u32 has_v. The sections word follows it. */
+#define CKPT_HASH_AT(n_layers) \
+    (CKPT_SIZES_AT + 8 * ((n_layers) + 1) + 19 * 4 + 8 + 8 + 4 + 8 + 8 + 4 + 4)
+
+static unsigned char *slurp(const char *path, size_t *n)
+{
+    *n = (size_t)file_size(path);
+    unsigned char *buf = malloc(*n ? *n : 1);
+    assert_non_null(buf);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(buf, 1, *n, f), *n);
+    fclose(f);
+    return buf;
+}
+
+static void spill(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(p, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static uint64_t le64(const unsigned char *p)
+{
+    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* Rewrites the version-3 checkpoint at src, written for n_layers layers,
+ * into dst as the earlier builds wrote it: version 2 (sections kept, the
+ * hash dropped) or version 1 (the hash and the sections word dropped;
+ * there must be no section), header length and CRC fixed. */
+static void downgrade(const char *src, const char *dst, size_t n_layers,
+                      uint32_t version)
+{
+    size_t n;
+    unsigned char *b = slurp(src, &n);
+    assert_int_equal(le32(b + 8), 3);
+    const size_t at = CKPT_HASH_AT(n_layers);
+    const size_t cut = version == 1 ? 12 : 8;
+    if (version == 1)
+        assert_int_equal(le32(b + at + 8), 0); /* no sections */
+    memmove(b + at, b + at + cut, n - at - cut);
+    n -= cut;
+    put_le32(b + 8, version);
+    put_le32(b + 12, le32(b + 12) - (uint32_t)cut);
+    put_le32(b + n - 4, ht_crc32(b, n - 4));
+    spill(dst, b, n);
+    free(b);
+}
+
+/* The hash a save stores is ht_model_hash of the model as saved, the input
+ * transform included, at its place in the header; ht_checkpoint_stored_hash
+ * gives it back with the version; a load reproduces it. */
+static void test_hash_stored(void **state)
+{
+    (void)state;
+    char path[512];
+    tu_path(path, sizeof path, "ckpt_hash.bin");
+    ht_dataset *ds = make_data();
+    for (int with_sections = 0; with_sections < 2; with_sections++) {
+        ht_config c = small_config(HT_OPT_ADAM);
+        ht_model *m;
+        assert_int_equal(ht_model_create(&c, &m), HT_OK);
+        assert_int_equal(ht_model_train_epoch(m, ds, NULL, NULL, NULL), HT_OK);
+        if (with_sections) {
+            float shift[10], scale[10];
+            for (int i = 0; i < 10; i++) {
+                shift[i] = 0.1f * (float)i;
+                scale[i] = 1.0f + 0.5f * (float)i;
+            }
+            const char *const names[4] = {"a", "b", "c", "d"};
+            const uint64_t plain = ht_model_hash(m);
+            assert_int_equal(ht_model_set_input_transform(m, shift, scale),
+                             HT_OK);
+            assert_int_equal(ht_model_set_class_names(m, names, 4), HT_OK);
+            assert_true(ht_model_hash(m) != plain); /* the map is hashed */
+        }
+        const uint64_t h = ht_model_hash(m);
+        assert_int_equal(ht_model_save(m, path), HT_OK);
+        assert_int_equal(tu_file_byte(path, 8), 3);
+
+        size_t n;
+        unsigned char *b = slurp(path, &n);
+        assert_true(le64(b + CKPT_HASH_AT(c.n_layers)) == h);
+        assert_int_equal(le32(b + CKPT_HASH_AT(c.n_layers) + 8),
+                         with_sections ? 3 : 0); /* sections follow it */
+        free(b);
+
+        uint64_t stored = 1;
+        unsigned version = 0;
+        assert_int_equal(ht_checkpoint_stored_hash(path, &stored, &version),
+                         HT_OK);
+        assert_int_equal(version, 3);
+        assert_true(stored == h);
+
+        ht_model *l;
+        assert_int_equal(ht_model_load(path, &l), HT_OK);
+        assert_true(ht_model_hash(l) == h);
+        ht_model_free(l);
+        ht_model_free(m);
+    }
+    assert_int_equal(ht_checkpoint_stored_hash(path, NULL, NULL), HT_ERR_ARG);
+    free_data(ds);
+    remove(path);
+}
+
+/* A version-3 file whose weights, or whose stored hash, were changed and
+ * its CRC recomputed passes the CRC; only the hash check refuses it,
+ * naming the file and both hashes, and a load_into leaves its model as it
+ * was. The weights as loaded are read back through a version-2 copy of
+ * the same file (which has no hash to check). */
+static void test_hash_mismatch_refused(void **state)
+{
+    (void)state;
+    char path[512], old[512];
+    tu_path(path, sizeof path, "ckpt_hash_bad.bin");
+    tu_path(old, sizeof old, "ckpt_hash_bad_v2.bin");
+    ht_dataset *ds = make_data();
+    ht_config c = small_config(HT_OPT_SGD);
+    c.warmup_steps = 5;                 /* a section, so version 2 exists */
+    ht_model *m, *target;
+    assert_int_equal(ht_model_create(&c, &m), HT_OK);
+    assert_int_equal(ht_model_train_epoch(m, ds, NULL, NULL, NULL), HT_OK);
+    const uint64_t h = ht_model_hash(m);
+    c.seed = 99;
+    assert_int_equal(ht_model_create(&c, &target), HT_OK);
+    const uint64_t target_hash = ht_model_hash(target);
+    const int target_epoch = ht_model_epoch(target);
+
+    for (int what = 0; what < 2; what++) {
+        assert_int_equal(ht_model_save(m, path), HT_OK);
+        size_t n;
+        unsigned char *b = slurp(path, &n);
+        const size_t params_at = 16 + le32(b + 12);
+        if (what == 0)
+            b[params_at + 4 * 7] ^= 0x01;   /* one weight's lowest bit */
+        else
+            b[CKPT_HASH_AT(c.n_layers)] ^= 0x01;
+        put_le32(b + n - 4, ht_crc32(b, n - 4));
+        spill(path, b, n);
+        free(b);
+
+        /* the CRC holds: the header reads back */
+        uint64_t stored = 0;
+        unsigned version = 0;
+        assert_int_equal(ht_checkpoint_stored_hash(path, &stored, &version),
+                         HT_OK);
+        assert_int_equal(version, 3);
+        assert_true(stored == (what == 0 ? h : h ^ 1));
+
+        /* the weights the file holds, read without the check */
+        downgrade(path, old, c.n_layers, 2);
+        ht_model *w;
+        assert_int_equal(ht_model_load(old, &w), HT_OK);
+        const uint64_t got = ht_model_hash(w);
+        ht_model_free(w);
+        if (what == 0)
+            assert_true(got != h);
+        else
+            assert_true(got == h);
+        assert_true(got != stored);
+
+        ht_model *l = NULL;
+        assert_int_equal(ht_model_load(path, &l), HT_ERR_CHECKSUM);
+        assert_null(l);
+        char want[256];
+        snprintf(want, sizeof want, "ckpt_hash_bad.bin: weights hash "
+                 "mismatch: the checkpoint stores %016llx, its weights as "
+                 "loaded hash to %016llx", (unsigned long long)stored,
+                 (unsigned long long)got);
+        if (strstr(ht_last_error(), want) == NULL)
+            fail_msg("case %d: '%s'", what, ht_last_error());
+
+        assert_int_equal(ht_model_load_into(target, path), HT_ERR_CHECKSUM);
+        assert_true(ht_model_hash(target) == target_hash);
+        assert_int_equal(ht_model_epoch(target), target_epoch);
+    }
+    ht_model_free(target);
+    ht_model_free(m);
+    free_data(ds);
+    remove(path);
+    remove(old);
+}
+
+/* Versions 1 and 2 are still read: the same model rewritten in each loads
+ * with the same weights and the same state, and reports no stored hash;
+ * and the seeds of tests/fuzz/corpus/checkpoint, written by builds before
+ * version 3, load: their bytes after the first, which is the fuzz
+ * target's switch (odd: it rewrites the CRC, done here likewise). */
+static void test_old_versions_load(void **state)
+{
+    (void)state;
+    char path[512], old[512];
+    tu_path(path, sizeof path, "ckpt_v3.bin");
+    tu_path(old, sizeof old, "ckpt_old.bin");
+    ht_dataset *ds = make_data();
+    for (uint32_t version = 1; version <= 2; version++) {
+        ht_config c = small_config(HT_OPT_ADAMW);
+        c.warmup_steps = version == 2 ? 7 : 0;
+        ht_model *m;
+        assert_int_equal(ht_model_create(&c, &m), HT_OK);
+        assert_int_equal(ht_model_train_epoch(m, ds, NULL, NULL, NULL), HT_OK);
+        assert_int_equal(ht_model_save(m, path), HT_OK);
+        downgrade(path, old, c.n_layers, version);
+        assert_int_equal(tu_file_byte(old, 8), (int)version);
+        uint64_t stored = 1;
+        unsigned v = 0;
+        assert_int_equal(ht_checkpoint_stored_hash(old, &stored, &v), HT_OK);
+        assert_int_equal(v, version);
+        assert_true(stored == 0);
+        ht_model *l;
+        assert_int_equal(ht_model_load(old, &l), HT_OK);
+        assert_true(ht_model_hash(l) == ht_model_hash(m));
+        assert_true(ht_model_step(l) == ht_model_step(m));
+        assert_true(ht_model_config(l)->warmup_steps == c.warmup_steps);
+        ht_model_free(l);
+        ht_model_free(m);
+    }
+
+    static const struct {
+        const char *name;
+        unsigned version;
+    } seeds[] = {{"sgd", 1}, {"adam_crc_fixed", 1}, {"sgd_standardized", 2},
+                 {"sgd_class_names", 2}, {"sgd_warmup", 2}};
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+        char seed[1024];
+        snprintf(seed, sizeof seed, "%s/../fuzz/corpus/checkpoint/%s",
+                 HT_TEST_DATA_DIR, seeds[i].name);
+        size_t n;
+        unsigned char *b = slurp(seed, &n);
+        if (b[0] & 1)   /* the target's switch: it rewrites the CRC */
+            put_le32(b + n - 4, ht_crc32(b + 1, n - 5));
+        spill(old, b + 1, n - 1);
+        free(b);
+        ht_model *l = NULL;
+        ht_status s = ht_model_load(old, &l);
+        if (s != HT_OK)
+            fail_msg("seed %s: %s", seeds[i].name, ht_last_error());
+        ht_model_free(l);
+        uint64_t stored = 1;
+        unsigned v = 0;
+        assert_int_equal(ht_checkpoint_stored_hash(old, &stored, &v), HT_OK);
+        assert_int_equal(v, seeds[i].version);
+        assert_true(stored == 0);
+    }
+    free_data(ds);
+    remove(path);
+    remove(old);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -421,6 +690,9 @@ int main(void)
         cmocka_unit_test(test_lr_at_warmup),
         cmocka_unit_test(test_warmup_steps_in_training),
         cmocka_unit_test(test_warmup_checkpoint_resume),
+        cmocka_unit_test(test_hash_stored),
+        cmocka_unit_test(test_hash_mismatch_refused),
+        cmocka_unit_test(test_old_versions_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,7 @@
  * constant features, refusal of bad maps without a change, a model with
  * the map predicting bit for bit what a plain model predicts on inputs
  * standardised beforehand (training included), and the map through a
- * checkpoint (version 2; version 1 when there is none) and --resume. */
+ * checkpoint (its section of a version-3 file) and --resume. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -214,7 +214,7 @@ static void test_checkpoint_and_resume(void **state)
     assert_int_equal(ht_model_fit_standardize(half, ds), HT_OK);
     assert_int_equal(ht_model_train_epoch(half, ds, NULL, NULL, NULL), HT_OK);
     assert_int_equal(ht_model_save(half, path), HT_OK);
-    assert_int_equal(tu_file_byte(path, 8), 2);
+    assert_int_equal(tu_file_byte(path, 8), 3);
 
     assert_int_equal(ht_model_load(path, &loaded), HT_OK);
     assert_true(ht_model_hash(loaded) == ht_model_hash(half));
@@ -232,12 +232,12 @@ static void test_checkpoint_and_resume(void **state)
         assert_int_equal(ht_model_train_epoch(resumed, ds, NULL, NULL, NULL), HT_OK);
     assert_true(ht_model_hash(resumed) == ht_model_hash(full));
 
-    /* a plain model is written as version 1, and loading it into a model
-     * that has a map removes the map */
+    /* a plain model's checkpoint has no map (version 3 all the same), and
+     * loading it into a model that has a map removes the map */
     ht_model *plain;
     assert_int_equal(ht_model_create(&c, &plain), HT_OK);
     assert_int_equal(ht_model_save(plain, plain_path), HT_OK);
-    assert_int_equal(tu_file_byte(plain_path, 8), 1);
+    assert_int_equal(tu_file_byte(plain_path, 8), 3);
     assert_int_equal(ht_model_load_into(resumed, plain_path), HT_OK);
     assert_int_equal(ht_model_input_transform(resumed, NULL, NULL), 0);
     assert_true(ht_model_hash(resumed) == ht_model_hash(plain));

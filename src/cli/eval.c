@@ -6,6 +6,30 @@
 
 #include "cli.h"
 
+/* --print-hash: the loaded weights' hash, in the line scripts parse
+ * ("weights hash X", as train and bench print it), then the one the
+ * checkpoint stores on a line of its own, so that line stays parseable.
+ * Loading has already compared the two; they can differ here only if the
+ * file was replaced in between (a run saving to it). */
+static int print_hashes(const char *path, const ht_model *m)
+{
+    const uint64_t h = ht_model_hash(m);
+    printf("weights hash %016llx\n", (unsigned long long)h);
+    uint64_t stored;
+    unsigned version;
+    ht_status s = ht_checkpoint_stored_hash(path, &stored, &version);
+    if (s != HT_OK)
+        return cli_lib_error_file("--model", path, s);
+    if (version < 3)
+        printf("stored hash none (checkpoint version %u, written before "
+               "checkpoints stored it)\n", version);
+    else
+        printf("stored hash %016llx%s\n", (unsigned long long)stored,
+               stored == h ? "" : " (not the loaded one: the file was "
+                                  "replaced after loading)");
+    return 0;
+}
+
 int cli_eval(const cli_opts *o)
 {
     if (o->predictions) {
@@ -64,9 +88,8 @@ int cli_eval(const cli_opts *o)
             else
                 printf("test loss %.6g\n", ev.loss);
             if (o->print_hash)
-                printf("weights hash %016llx\n",
-                       (unsigned long long)ht_model_hash(m));
-            if (o->confusion || o->predictions)
+                rc = print_hashes(o->model, m);
+            if (rc == 0 && (o->confusion || o->predictions))
                 rc = cli_eval_reports(o, m, d.test);
         }
     }
