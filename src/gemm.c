@@ -77,10 +77,13 @@ static ht_status check_args(int transa, int transb, size_t m, size_t n,
 }
 
 /* At most t threads for `flops` of work on `units` independent output
- * pieces, each thread with at least `min_flops`. */
+ * pieces, each thread with at least `min_flops` (times
+ * ht_test_min_work_scale, 1 outside tests). */
 static int work_threads(double flops, double min_flops, size_t units, int t)
 {
-    double by_work = flops / min_flops;
+    /* scale 0 (tests): no floor, and no division by zero */
+    const double min = min_flops * ht_test_min_work_scale;
+    double by_work = min > 0.0 ? flops / min : (double)t;
     if (by_work < t)
         t = by_work < 1.0 ? 1 : (int)by_work;
     if ((size_t)t > units)

@@ -35,6 +35,15 @@ void ht_aligned_free_placed(void *p);
 #define HT_MIN_FLOPS_PER_THREAD 4.0e6
 int ht_threads_for_work(double flops);
 
+/* Tests only: multiplies every minimum work per thread (the one above and
+ * the GEMM driver's, gemm.c) so that tests can make small models split
+ * every operation over the whole team, as large ones do, and check that
+ * no result depends on the split. 1 by default (production never changes
+ * it); 0 means no minimum: an operation then runs on every thread it has
+ * units of work for. Not part of the public API. Set it outside any
+ * parallel region; it is read once per operation. */
+extern double ht_test_min_work_scale;
+
 /* omp_get_thread_num(), or 0 without OpenMP. */
 int ht_thread_num(void);
 

@@ -17,10 +17,14 @@ void ht_set_num_threads(int n)
     requested = n > 0 ? n : 0;
 }
 
+double ht_test_min_work_scale = 1.0;
+
 int ht_threads_for_work(double flops)
 {
     int t = ht_get_num_threads();
-    double by_work = flops / HT_MIN_FLOPS_PER_THREAD;
+    const double min = HT_MIN_FLOPS_PER_THREAD * ht_test_min_work_scale;
+    /* min 0 (tests): no floor, and no division by zero */
+    double by_work = min > 0.0 ? flops / min : (double)t;
     if (by_work < t)
         t = by_work < 1.0 ? 1 : (int)by_work;
     return t;

@@ -1,6 +1,8 @@
 /* The persistent-region scheduler: the sub-team barrier, the team GEMM
  * entry against ht_sgemm_ex bit for bit (every team size, sub-teams
- * included; its post hook sees each block of C once, final), training that is bitwise the same for 1, 2, 3, 4 threads and
+ * included; its post hook sees each block of C once, final), training that
+ * is bitwise the same for 1, 2, 3, 4 threads (also with every operation
+ * split over every thread: ht_test_min_work_scale = 0) and
  * bitwise the same as the per-operation fork/join trainer it replaced
  * (re-implemented here from the public GEMM and the kernel table), the
  * progress callback on the calling thread, and evaluate/predict across
@@ -685,6 +687,212 @@ static void test_same_as_fork_join(void **state)
     free_blobs(ds);
 }
 
+/* ---------------------------------- every operation on every thread */
+
+/* ht_test_min_work_scale = 0 lifts the minimum work per thread, so that
+ * a model this small splits every operation over the whole team. Without
+ * it the models above run dropout, the ReLU backward and the bias
+ * gradients on one thread and some GEMMs on fewer than the team, and a
+ * partition that depended on the thread count there would go unseen. The
+ * fixtures set the knob and put it (and the thread count and table) back,
+ * also when a test fails. */
+static char all_threads_isa[32];
+
+static int all_threads_setup(void **state)
+{
+    (void)state;
+    snprintf(all_threads_isa, sizeof all_threads_isa, "%s", ht_isa_name());
+    ht_test_min_work_scale = 0.0;
+    return 0;
+}
+
+static int all_threads_teardown(void **state)
+{
+    (void)state;
+    ht_test_min_work_scale = 1.0;
+    ht_set_num_threads(0);
+    return ht_isa_select(all_threads_isa) == HT_OK ? 0 : -1;
+}
+
+/* Every split uneven: batches of 50 and a last one of 30 (230 rows) over 3
+ * and 4 threads, so rows start at odd indices and the two-row dropout
+ * kernels pair them differently; 37 inputs; hidden layers of 200 and 196
+ * outputs give their bias gradients four 64-column blocks, one per thread.
+ * Dropout on inputs and hidden layers, L1 + L2, warmup, and SGD with
+ * momentum or Adam. */
+static void all_threads_config(ht_config *c, int adam)
+{
+    ht_config_default(c);
+    c->n_layers = 3;
+    c->sizes[0] = 37;
+    c->sizes[1] = 200;
+    c->sizes[2] = 196;
+    c->sizes[3] = 5;
+    c->dropout = 0.3f;
+    c->input_dropout = 0.1f;
+    c->batch = 50;
+    c->optimizer = adam ? HT_OPT_ADAM : HT_OPT_SGD;
+    c->lr = adam ? 0.002f : 0.05f;
+    c->momentum = adam ? 0.0f : 0.9f;
+    c->l1 = 1e-5f;
+    c->l2 = 1e-4f;
+    c->warmup_steps = 3;
+    c->seed = 17;
+}
+
+/* Which threads of a team computed blocks of C: the post hook runs on the
+ * thread that computed each block. On the dynamic paths a thread that
+ * starts late may find all its units taken by the others, so the panel
+ * hook holds each thread after its first unit (always one of its own)
+ * until every thread has one (at most 10 s). */
+enum { ALL_T = 4 };
+
+typedef struct who_worked {
+    _Atomic int started;
+    _Atomic int seen[ALL_T];
+    _Atomic long blocks[ALL_T];
+} who_worked;
+
+static void who_first_unit(void *ctx, int tid, size_t unit)
+{
+    who_worked *w = ctx;
+    (void)unit;
+    if (atomic_exchange(&w->seen[tid], 1))
+        return;
+    atomic_fetch_add(&w->started, 1);
+    const double t0 = omp_get_wtime();
+    while (atomic_load(&w->started) < ALL_T && omp_get_wtime() - t0 < 10.0) {
+    }
+}
+
+static void who_post(void *ctx, size_t row, size_t col, size_t m, size_t n)
+{
+    (void)row;
+    (void)col;
+    (void)m;
+    (void)n;
+    atomic_fetch_add(&((who_worked *)ctx)->blocks[omp_get_thread_num()], 1);
+}
+
+/* Threads of a team of ALL_T that computed blocks of op(A) op(B), m x n x k.
+ * The post hook does not change the thread count of a call's plan (only
+ * how B is packed and which units are claimed), so this is also the count
+ * of the same call without one. */
+static int gemm_workers(int ta, int tb, size_t m, size_t n, size_t k)
+{
+    const size_t lda = ta ? m : k, ldb = tb ? k : n;
+    float *a = malloc(m * k * sizeof(float)), *b = malloc(k * n * sizeof(float));
+    float *c = malloc(m * n * sizeof(float));
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(c);
+    tu_fill(a, m * k, 31, -1.0f, 1.0f);
+    tu_fill(b, k * n, 32, -1.0f, 1.0f);
+    const size_t need = ht_sgemm_team_ws_floats(ALL_T, ta, tb, m, n, k, 1);
+    float *ws = ht_aligned_alloc((need + 16) * sizeof(float));
+    assert_non_null(ws);
+    ht_gemm_team g;
+    ht_gemm_team_init(&g, ALL_T, ws, need + 16);
+    who_worked w;
+    atomic_init(&w.started, 0);
+    for (int i = 0; i < ALL_T; i++) {
+        atomic_init(&w.seen[i], 0);
+        atomic_init(&w.blocks[i], 0);
+    }
+    g.panel_hook = who_first_unit;
+    g.hook_ctx = &w;
+    const ht_gemm_post post = {who_post, &w};
+    int fails = 0;
+    #pragma omp parallel num_threads(ALL_T) reduction(+ : fails)
+    {
+        if (omp_get_num_threads() == ALL_T)
+            fails += ht_sgemm_team_post(&g, omp_get_thread_num(), ta, tb, m, n,
+                                        k, 1.0f, a, lda, b, ldb, 0.0f, c, n,
+                                        NULL, &post) != HT_OK;
+        else
+            fails = 1000;
+    }
+    assert_int_equal(fails, 0);
+    int workers = 0;
+    for (int i = 0; i < ALL_T; i++)
+        workers += atomic_load(&w.blocks[i]) > 0;
+    ht_aligned_free(ws);
+    free(a);
+    free(b);
+    free(c);
+    return workers;
+}
+
+/* The knob reaches every split of the model below: an elementwise pass of
+ * any size gets the whole team (its rows or column blocks then go one
+ * range per thread), and every team GEMM of a step (forward, input and
+ * weight gradients, at 50 and 30 rows) has all four threads computing. */
+static void test_all_threads_work(void **state)
+{
+    (void)state;
+    ht_set_num_threads(ALL_T);
+    assert_int_equal(ht_threads_for_work(1.0), ALL_T);
+    ht_config c;
+    all_threads_config(&c, 0);
+    static const size_t rows[] = {50, 30};
+    for (size_t r = 0; r < 2; r++)
+        for (size_t l = 0; l < c.n_layers; l++) {
+            const size_t B = rows[r], in = c.sizes[l], out = c.sizes[l + 1];
+            const int fwd = gemm_workers(0, 0, B, out, in);
+            const int dx = l ? gemm_workers(0, 1, B, in, out) : ALL_T;
+            const int dw = gemm_workers(1, 0, in, out, B);
+            if (fwd != ALL_T || dx != ALL_T || dw != ALL_T)
+                fail_msg("layer %zu, %zu rows: %d, %d, %d of %d threads "
+                         "compute the forward, input- and weight-gradient "
+                         "GEMMs", l, B, fwd, dx, dw, ALL_T);
+        }
+    /* without the knob the same passes stay on one thread */
+    ht_test_min_work_scale = 1.0;
+    const int by_default = ht_threads_for_work(50.0 * 200.0 * 64.0);
+    ht_test_min_work_scale = 0.0;
+    assert_int_equal(by_default, 1);
+}
+
+/* Five steps (the last of 30 rows) on 1, 2, 3 and 4 threads with every
+ * operation split over all of them; the weights must be bitwise the same.
+ * On every table this CPU has (its MR and NR change the GEMM splits);
+ * under emulation on the active one only (four emulated threads are slow). */
+static uint64_t train_all_split(int threads, int adam, const ht_dataset *ds)
+{
+    ht_set_num_threads(threads);
+    ht_config c;
+    all_threads_config(&c, adam);
+    ht_model *m;
+    assert_int_equal(ht_model_create(&c, &m), HT_OK);
+    assert_int_equal(ht_model_train_epoch(m, ds, NULL, NULL, NULL), HT_OK);
+    assert_int_equal(ht_model_step(m), 5);
+    const uint64_t h = ht_model_hash(m);
+    ht_model_free(m);
+    return h;
+}
+
+static void test_threads_bitwise_all_split(void **state)
+{
+    (void)state;
+    ht_dataset *ds = blobs(230, 37, 5, 8);
+    for (size_t isa = 0; ht_isa_known(isa); isa++) {
+        const char *name = ht_isa_known(isa);
+        if (!ht_isa_available(name) ||
+            (HT_TEST_SCALE > 1 && strcmp(name, all_threads_isa) != 0))
+            continue;
+        assert_int_equal(ht_isa_select(name), HT_OK);
+        for (int adam = 0; adam <= 1; adam++) {
+            const uint64_t h1 = train_all_split(1, adam, ds);
+            for (int t = 2; t <= ALL_T; t++)
+                if (train_all_split(t, adam, ds) != h1)
+                    fail_msg("%s, %s: weights differ between 1 and %d threads "
+                             "with every operation split", name,
+                             adam ? "adam" : "sgd with momentum", t);
+        }
+    }
+    free_blobs(ds);
+}
+
 /* Start-up text: names the thread count, never claims a binding it did not
  * read back, states the memory policy. */
 static void test_placement_text(void **state)
@@ -754,6 +962,12 @@ int main(void)
         cmocka_unit_test(test_team_gemm_stale_claims),
         cmocka_unit_test(test_threads_bitwise),
         cmocka_unit_test(test_same_as_fork_join),
+        cmocka_unit_test_setup_teardown(test_all_threads_work,
+                                        all_threads_setup,
+                                        all_threads_teardown),
+        cmocka_unit_test_setup_teardown(test_threads_bitwise_all_split,
+                                        all_threads_setup,
+                                        all_threads_teardown),
         cmocka_unit_test(test_placement_text),
         cmocka_unit_test(test_refused_inside_region),
     };
