@@ -1,12 +1,15 @@
 /* ht_sgemm against a naive double-precision triple loop, on every kernel
  * table this CPU can run: all four transposes, alpha/beta cases, beta = 0
- * with NaN in C, awkward sizes, padded leading dimensions, epilogues, and
- * bitwise equality across thread counts. */
+ * with NaN in C, awkward sizes, padded leading dimensions, epilogues, a
+ * few hundred random shapes and strides (fixed seed), the fused epilogue
+ * bitwise equal to the table's own unfused kernels, and bitwise equality
+ * across thread counts. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -293,6 +296,282 @@ static void test_epilogue_paths(void **state)
     }
 }
 
+/* ------------------------------------------- random shapes and strides */
+
+/* Sizes where a path has an edge: 1, 7, 17, 255, one and two of every
+ * table's MR and NR and one either side, the small-N bound and one either
+ * side; for K also each table's KC and where its K slicing goes from one
+ * slice to two (kc + kc/8, slice_kc in src/gemm.c), one either side. */
+typedef struct awkward {
+    size_t mn[64], k[64];
+    size_t n_mn, n_k;
+} awkward;
+
+static void awkward_add(size_t *list, size_t *n, size_t v)
+{
+    if (v >= 1 && *n < 64)
+        list[(*n)++] = v;
+}
+
+static void awkward_sizes(awkward *aw)
+{
+    static const size_t fixed[] = {1, 2, 7, 17, 255, 300};
+    aw->n_mn = aw->n_k = 0;
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        awkward_add(aw->mn, &aw->n_mn, fixed[i]);
+        awkward_add(aw->k, &aw->n_k, fixed[i]);
+    }
+    for (size_t t = 0; ht_isa_known(t); t++) {
+        if (!ht_isa_available(ht_isa_known(t)))
+            continue;
+        assert_int_equal(ht_isa_select(ht_isa_known(t)), HT_OK);
+        ht_isa_info info;
+        assert_int_equal(ht_isa_get_info(&info), HT_OK);
+        const size_t mr = (size_t)info.mr, nr = (size_t)info.nr;
+        const size_t kc = (size_t)info.kc;
+        const size_t sn = ht_kernels_active()->small_n_max;
+        for (size_t d = 0; d < 3; d++) {    /* d - 1: one below, at, above */
+            awkward_add(aw->mn, &aw->n_mn, mr + d - 1);
+            awkward_add(aw->mn, &aw->n_mn, 2 * mr + d - 1);
+            awkward_add(aw->mn, &aw->n_mn, nr + d - 1);
+            awkward_add(aw->mn, &aw->n_mn, 2 * nr + d - 1);
+            if (sn)
+                awkward_add(aw->mn, &aw->n_mn, sn + d - 1);
+            awkward_add(aw->k, &aw->n_k, kc + d - 1);
+            awkward_add(aw->k, &aw->n_k, kc + kc / 8 + d - 1);
+            awkward_add(aw->k, &aw->n_k, nr + d - 1);
+        }
+    }
+}
+
+/* One random call: shapes, transposes, leading dimensions padded by 0 to
+ * 18, alpha and beta (beta = 0 with NaN in C), about one in 16 with
+ * k = 0, and the thread count. m * n * k stays under max_work (redrawn),
+ * which keeps the test's time small. */
+typedef struct rcase {
+    int ta, tb, threads;
+    size_t m, n, k, lda, ldb, ldc;
+    float alpha, beta;
+} rcase;
+
+static size_t draw_dim(uint64_t *s, const size_t *aw, size_t naw)
+{
+    /* 2 in 5 from the awkward sizes, the rest uniform in [1, 300] */
+    if (tu_rand(s) % 5 < 2)
+        return aw[tu_rand(s) % naw];
+    return 1 + (size_t)(tu_rand(s) % 300);
+}
+
+static size_t draw_pad(uint64_t *s)
+{
+    return tu_rand(s) % 3 == 0 ? 0 : (size_t)(tu_rand(s) % 19);
+}
+
+static void draw_case(uint64_t *s, const awkward *aw, double max_work,
+                      rcase *rc)
+{
+    static const float alphas[] = {1.0f, -1.0f, 0.5f, -0.75f, 2.5f, 0.0f};
+    static const float betas[] = {0.0f, 0.0f, 1.0f, -0.5f, 0.25f};
+    rc->ta = (int)(tu_rand(s) & 1);
+    rc->tb = (int)(tu_rand(s) & 1);
+    do {
+        rc->m = draw_dim(s, aw->mn, aw->n_mn);
+        rc->n = draw_dim(s, aw->mn, aw->n_mn);
+        rc->k = tu_rand(s) % 16 == 0 ? 0 : draw_dim(s, aw->k, aw->n_k);
+    } while ((double)rc->m * (double)rc->n * (double)rc->k > max_work);
+    rc->lda = (rc->ta ? rc->m : rc->k) + draw_pad(s);
+    rc->ldb = (rc->tb ? rc->k : rc->n) + draw_pad(s);
+    rc->ldc = rc->n + draw_pad(s);
+    rc->alpha = alphas[tu_rand(s) % (sizeof alphas / sizeof alphas[0])];
+    rc->beta = betas[tu_rand(s) % (sizeof betas / sizeof betas[0])];
+    rc->threads = 1 + (int)(tu_rand(s) % 4);
+}
+
+/* A, B and C of a case (each with one float past its end, a guard); C
+ * NaN when beta = 0, padding included. Free with rcase_free. */
+typedef struct rdata {
+    float *a, *b, *c0;
+    size_t na, nb, nc;    /* floats, guard included */
+} rdata;
+
+static void rcase_data(const rcase *rc, uint64_t seed, rdata *d)
+{
+    d->na = (rc->ta ? rc->k : rc->m) * rc->lda + 1;
+    d->nb = (rc->tb ? rc->n : rc->k) * rc->ldb + 1;
+    d->nc = rc->m * rc->ldc + 1;
+    d->a = malloc(d->na * sizeof(float));
+    d->b = malloc(d->nb * sizeof(float));
+    d->c0 = malloc(d->nc * sizeof(float));
+    assert_non_null(d->a);
+    assert_non_null(d->b);
+    assert_non_null(d->c0);
+    tu_fill(d->a, d->na, seed, -1, 1);
+    tu_fill(d->b, d->nb, seed + 1, -1, 1);
+    tu_fill(d->c0, d->nc, seed + 2, -1, 1);
+    if (rc->beta == 0.0f)
+        for (size_t i = 0; i + 1 < d->nc; i++)
+            d->c0[i] = NAN;
+}
+
+static void rcase_free(rdata *d)
+{
+    free(d->a);
+    free(d->b);
+    free(d->c0);
+}
+
+/* Every table this CPU has, on a few hundred random calls of ht_sgemm,
+ * against the double reference within the tolerance of check_one; k = 0
+ * exactly beta * C (0 for beta = 0, whatever C held), as the header says.
+ * Nothing outside the m x n elements of C may change (the padding between
+ * rows and the guard after the last). */
+static void test_random_shapes(void **state)
+{
+    (void)state;
+    enum { CASES = 300 / (HT_TEST_SCALE > 1 ? 6 : 1) };
+    char active[32];
+    snprintf(active, sizeof active, "%s", ht_isa_name());
+    awkward aw;
+    awkward_sizes(&aw);
+    uint64_t s = 0x5EED2024u;
+    for (int ci = 0; ci < CASES; ci++) {
+        rcase rc;
+        draw_case(&s, &aw, 3.0e6 / HT_TEST_SCALE, &rc);
+        rdata d;
+        rcase_data(&rc, 1000 + (uint64_t)ci * 3, &d);
+        float *r = malloc(d.nc * sizeof(float)), *c = malloc(d.nc * sizeof(float));
+        assert_non_null(r);
+        assert_non_null(c);
+        memcpy(r, d.c0, d.nc * sizeof(float));
+        tu_gemm_ref(rc.ta, rc.tb, rc.m, rc.n, rc.k, rc.alpha, d.a, rc.lda, d.b,
+                    rc.ldb, rc.beta, r, rc.ldc);
+        ht_set_num_threads(rc.threads);
+        for (size_t t = 0; ht_isa_known(t); t++) {
+            const char *isa = ht_isa_known(t);
+            if (!ht_isa_available(isa))
+                continue;
+            assert_int_equal(ht_isa_select(isa), HT_OK);
+            memcpy(c, d.c0, d.nc * sizeof(float));
+            assert_int_equal(ht_sgemm(rc.ta, rc.tb, rc.m, rc.n, rc.k, rc.alpha,
+                                      d.a, rc.lda, d.b, rc.ldb, rc.beta, c,
+                                      rc.ldc), HT_OK);
+            for (size_t i = 0; i < rc.m; i++) {
+                const float *crow = c + i * rc.ldc, *rrow = r + i * rc.ldc;
+                /* k = 0: exactly beta * C (one rounding, the reference's) */
+                for (size_t j = 0; j < rc.n && rc.k == 0; j++)
+                    if (!(crow[j] == rrow[j]))
+                        fail_msg("%s case %d: k=0 m=%zu n=%zu alpha=%g "
+                                 "beta=%g: C[%zu][%zu] = %a, want %a", isa,
+                                 ci, rc.m, rc.n, (double)rc.alpha,
+                                 (double)rc.beta, i, j, (double)crow[j],
+                                 (double)rrow[j]);
+                const double e = tu_max_rel_err(crow, rrow, rc.n,
+                                                1e-5 * (double)(rc.k + 1), 1e-4);
+                if (!(e <= 1.0))
+                    fail_msg("%s case %d: ta=%d tb=%d m=%zu n=%zu k=%zu "
+                             "lda=%zu ldb=%zu ldc=%zu alpha=%g beta=%g "
+                             "threads=%d: row %zu err %g", isa, ci, rc.ta,
+                             rc.tb, rc.m, rc.n, rc.k, rc.lda, rc.ldb, rc.ldc,
+                             (double)rc.alpha, (double)rc.beta, rc.threads, i,
+                             e);
+                if (memcmp(crow + rc.n, d.c0 + i * rc.ldc + rc.n,
+                           (rc.ldc - rc.n) * sizeof(float)) != 0)
+                    fail_msg("%s case %d: padding of row %zu written", isa,
+                             ci, i);
+            }
+            if (memcmp(&c[d.nc - 1], &d.c0[d.nc - 1], sizeof(float)) != 0)
+                fail_msg("%s case %d: written past the last row", isa, ci);
+        }
+        free(r);
+        free(c);
+        rcase_free(&d);
+    }
+    ht_set_num_threads(0);
+    assert_int_equal(ht_isa_select(active), HT_OK);
+}
+
+/* The epilogue is written down as steps in a fixed order, each a float
+ * operation: include/hpctrain.h "v = alpha*AB + beta*C; v += bias[j]; if
+ * relu: v = max(v, 0); if mask: v = bit(i,j) ? v*scale : 0", and
+ * simd/table.h applies it "after the sum, per element". So ht_sgemm_ex
+ * with bias + ReLU (and then the mask) must give the bits of ht_sgemm
+ * followed by the same table's bias_add, relu_fwd (and dropout_bwd, whose
+ * dx = keep ? dy*scale : 0 is the mask step): nothing may be fused into an
+ * FMA or reordered. On 150 random calls as above (packed path with edge
+ * tiles and K slices, both small-N paths, k = 0) and every table. */
+static void test_epilogue_bitwise_unfused(void **state)
+{
+    (void)state;
+    enum { CASES = 150 / (HT_TEST_SCALE > 1 ? 6 : 1) };
+    char active[32];
+    snprintf(active, sizeof active, "%s", ht_isa_name());
+    awkward aw;
+    awkward_sizes(&aw);
+    uint64_t s = 0xE91106u;
+    for (int ci = 0; ci < CASES; ci++) {
+        rcase rc;
+        draw_case(&s, &aw, 1.0e6 / HT_TEST_SCALE, &rc);
+        rdata d;
+        rcase_data(&rc, 5000 + (uint64_t)ci * 3, &d);
+        const size_t mld = (rc.n + 31) / 32;
+        float *bias = malloc(rc.n * sizeof(float));
+        uint32_t *mask = malloc(rc.m * mld * sizeof(uint32_t));
+        float *c1 = malloc(d.nc * sizeof(float)), *c2 = malloc(d.nc * sizeof(float));
+        assert_non_null(bias);
+        assert_non_null(mask);
+        assert_non_null(c1);
+        assert_non_null(c2);
+        tu_fill(bias, rc.n, 6000 + (uint64_t)ci, -1, 1);
+        uint64_t ms = 7000 + (uint64_t)ci;
+        for (size_t i = 0; i < rc.m * mld; i++)
+            mask[i] = (uint32_t)tu_rand(&ms);
+        ht_set_num_threads(rc.threads);
+        for (size_t t = 0; ht_isa_known(t); t++) {
+            const char *isa = ht_isa_known(t);
+            if (!ht_isa_available(isa))
+                continue;
+            assert_int_equal(ht_isa_select(isa), HT_OK);
+            const ht_kernels *kt = ht_kernels_active();
+            for (int with_mask = 0; with_mask < 2; with_mask++) {
+                memcpy(c1, d.c0, d.nc * sizeof(float));
+                memcpy(c2, d.c0, d.nc * sizeof(float));
+                assert_int_equal(ht_sgemm(rc.ta, rc.tb, rc.m, rc.n, rc.k,
+                                          rc.alpha, d.a, rc.lda, d.b, rc.ldb,
+                                          rc.beta, c1, rc.ldc), HT_OK);
+                kt->bias_add(rc.m, rc.n, bias, c1, rc.ldc);
+                for (size_t i = 0; i < rc.m; i++) {
+                    float *row = c1 + i * rc.ldc;
+                    kt->relu_fwd(rc.n, row, row, 0);
+                    if (with_mask)
+                        kt->dropout_bwd(rc.n, row, mask + i * mld, 1.25f, row,
+                                        0);
+                }
+                const ht_epilogue e = {bias, 1, with_mask ? mask : NULL, mld,
+                                       with_mask ? 1.25f : 1.0f};
+                assert_int_equal(ht_sgemm_ex(rc.ta, rc.tb, rc.m, rc.n, rc.k,
+                                             rc.alpha, d.a, rc.lda, d.b, rc.ldb,
+                                             rc.beta, c2, rc.ldc, &e), HT_OK);
+                for (size_t x = 0; x < d.nc; x++)
+                    if (memcmp(&c1[x], &c2[x], sizeof(float)) != 0)
+                        fail_msg("%s case %d: ta=%d tb=%d m=%zu n=%zu k=%zu "
+                                 "alpha=%g beta=%g threads=%d mask=%d: "
+                                 "C[%zu][%zu] fused %a, unfused %a", isa, ci,
+                                 rc.ta, rc.tb, rc.m, rc.n, rc.k,
+                                 (double)rc.alpha, (double)rc.beta, rc.threads,
+                                 with_mask, x / rc.ldc, x % rc.ldc,
+                                 (double)c2[x], (double)c1[x]);
+            }
+        }
+        free(bias);
+        free(mask);
+        free(c1);
+        free(c2);
+        rcase_free(&d);
+    }
+    ht_set_num_threads(0);
+    assert_int_equal(ht_isa_select(active), HT_OK);
+}
+
 /* Bitwise equality across 1..4 threads on every path the driver has: the
  * packed path split by rows (large M) and by columns (M = 64), K = 10, both
  * small-N paths, and a fused epilogue. */
@@ -434,6 +713,8 @@ int main(void)
         cmocka_unit_test(test_threads_bitwise),
         cmocka_unit_test(test_training_shapes),
         cmocka_unit_test(test_epilogue_paths),
+        cmocka_unit_test(test_random_shapes),
+        cmocka_unit_test(test_epilogue_bitwise_unfused),
         cmocka_unit_test(test_threads_bitwise_paths),
         cmocka_unit_test(test_blocking_and_workspace),
         cmocka_unit_test(test_bcast_avx512_is_avx2),
