@@ -4,6 +4,8 @@
  * evict it, B's block in a share of L3). On a 2 MiB L2, MC = 336 ran 2048^3
  * at 77 GFLOP/s against 70-74 for MC = 678 (half of L2). */
 #include <pthread.h>
+#include <stdio.h>
+#include <string.h>
 
 #include <hwloc.h>
 
@@ -21,18 +23,61 @@ static size_t level_size(hwloc_topology_t t, hwloc_obj_type_t type)
     return (size_t)o->attr->cache.size;
 }
 
+/* Size in bytes of cpu0's cache of `level` (data or unified) from Linux's
+ * sysfs, the files hwloc's own Linux backend reads; 0 if none. */
+static size_t sysfs_cache(int level)
+{
+    for (int i = 0; i < 8; i++) {
+        char path[96], type[32] = "";
+        int lv = 0;
+        unsigned long kb = 0;
+        snprintf(path, sizeof path,
+                 "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            return 0;
+        const int ok = fscanf(f, "%d", &lv) == 1;
+        fclose(f);
+        snprintf(path, sizeof path,
+                 "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
+        if (!ok || lv != level || (f = fopen(path, "r")) == NULL)
+            continue;
+        const int tok = fscanf(f, "%31s", type) == 1;
+        fclose(f);
+        if (!tok || strcmp(type, "Instruction") == 0)
+            continue;
+        snprintf(path, sizeof path,
+                 "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+        if ((f = fopen(path, "r")) == NULL)
+            continue;
+        const int sok = fscanf(f, "%luK", &kb) == 1;
+        fclose(f);
+        if (sok)
+            return (size_t)kb << 10;
+    }
+    return 0;
+}
+
 static void read_caches(void)
 {
     hwloc_topology_t t;
     if (hwloc_topology_init(&t) != 0)
         return;
+    /* HWLOC_XMLFILE / HWLOC_SYNTHETIC make hwloc load another machine (for
+     * planning tests), and no hwloc call overrides them. The block sizes,
+     * and with KC the bits of every GEMM, must not follow an environment
+     * variable: read this machine's caches from sysfs then. */
     if (hwloc_topology_load(t) == 0) {
+        const int here = hwloc_topology_is_thissystem(t);
         size_t s;
-        if ((s = level_size(t, HWLOC_OBJ_L1CACHE)) >= (4u << 10))
+        if ((s = here ? level_size(t, HWLOC_OBJ_L1CACHE) : sysfs_cache(1)) >=
+            (4u << 10))
             cache_l1 = s;
-        if ((s = level_size(t, HWLOC_OBJ_L2CACHE)) >= (32u << 10))
+        if ((s = here ? level_size(t, HWLOC_OBJ_L2CACHE) : sysfs_cache(2)) >=
+            (32u << 10))
             cache_l2 = s;
-        if ((s = level_size(t, HWLOC_OBJ_L3CACHE)) >= (256u << 10))
+        if ((s = here ? level_size(t, HWLOC_OBJ_L3CACHE) : sysfs_cache(3)) >=
+            (256u << 10))
             cache_l3 = s;
     }
     hwloc_topology_destroy(t);
