@@ -78,10 +78,12 @@ int ht_isa_available(const char *name);
 const char *ht_isa_known(size_t i);
 
 /* Number of threads hpctrain's parallel regions use. Default: the physical
- * cores of the process's usable cpuset, or OMP_NUM_THREADS clamped to the
- * usable PUs (ht_default_threads in hpctrain/topology.h); never more
- * threads than PUs. ht_set_num_threads(0) restores the default. Not
- * thread-safe. */
+ * cores of the process's usable cpuset (no more than the OpenMP places when
+ * OMP_PLACES / OMP_PROC_BIND bind to places), or OMP_NUM_THREADS clamped
+ * to the usable PUs (ht_process_threads in hpctrain/topology.h); the
+ * default is never more threads than PUs. ht_set_num_threads(n) may ask for
+ * more (tests do; such a team runs unbound); the CLI refuses that.
+ * ht_set_num_threads(0) restores the default. Not thread-safe. */
 int ht_get_num_threads(void);
 void ht_set_num_threads(int n);
 

@@ -15,6 +15,15 @@ static size_t page_size(void)
     return ps > 0 ? (size_t)ps : 4096;
 }
 
+void ht_interleave_nodes(const ht_topology *t, int k, hwloc_bitmap_t set)
+{
+    if (k <= 0 || k > t->n_domains)
+        k = t->n_domains;
+    hwloc_bitmap_zero(set);
+    for (int d = 0; d < k; d++)
+        hwloc_bitmap_or(set, set, t->dom_node[d]->nodeset);
+}
+
 ht_status ht_numa_alloc(ht_topology *t, size_t bytes, ht_mem_policy policy,
                         int node, ht_numa_buf *out)
 {
@@ -54,8 +63,7 @@ ht_status ht_numa_alloc(ht_topology *t, size_t bytes, ht_mem_policy policy,
         hwloc_bitmap_set(set, (unsigned)node);
         out->node = node;
     } else if (policy == HT_MEM_INTERLEAVE) {
-        for (int d = 0; d < t->n_domains; d++)
-            hwloc_bitmap_or(set, set, t->dom_node[d]->nodeset);
+        ht_interleave_nodes(t, node, set);
         if (hwloc_bitmap_weight(set) == 1) {
             want = HT_MEM_BIND; /* interleaving over one node is a bind */
             out->node = hwloc_bitmap_first(set);

@@ -228,8 +228,12 @@ size_t ht_plan_describe(const ht_plan *p, char *buf, size_t len)
                   ? "interleaved over nodes" : "bound to node");
     for (int d = 0; d < p->n_domains; d++)
         ht_buf_append(buf, len, &pos, "%s%d", d ? "," : " ", p->domain_node[d]);
-    ht_buf_append(buf, len, &pos, "\n  activations, packing buffers, batch "
-                  "rows: on each thread's node\n");
+    /* what the trainer does (src/sched.c), and no more: which threads then
+     * read or write a row is up to the kernels (docs/SCALING.md) */
+    ht_buf_append(buf, len, &pos, "\n  work rows (batch, activations, masks, "
+                  "their gradients): first-touched by the row's owner thread, "
+                  "on its node\n  GEMM packing buffers: not placed (a "
+                  "process-wide pool; pages stay where first written)\n");
     for (int d = 0; d < p->n_domains; d++) {
         ht_buf_append(buf, len, &pos, "  domain %d: node P#%d, threads "
                       "[%d,%d), rows [%zu,%zu), PUs", d, p->domain_node[d],

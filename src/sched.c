@@ -16,6 +16,14 @@
 #include "model_internal.h"
 #include "topology_internal.h"
 
+/* Whether the process topology is this machine: under HWLOC_XMLFILE or
+ * HWLOC_SYNTHETIC it describes another one, whose PUs and nodes mean
+ * nothing here, so nothing is planned, bound or placed. */
+static int placeable(const ht_model *m)
+{
+    return m->topo && ht_topology_is_this_system(m->topo);
+}
+
 int ht_sched_team(ht_model *m)
 {
     /* Never nest: an operation inside the team must not open a region. */
@@ -30,7 +38,7 @@ int ht_sched_team(ht_model *m)
         ht_topology_summary ts;
         /* more threads than usable PUs (an explicit request) run unbound:
          * a plan never oversubscribes */
-        if (m->topo && ht_topology_summary_get(m->topo, &ts) == HT_OK &&
+        if (placeable(m) && ht_topology_summary_get(m->topo, &ts) == HT_OK &&
             T <= ts.pus &&
             ht_plan_compute(m->topo, T, m->cfg.batch, &m->plan) != HT_OK)
             m->plan = NULL;
@@ -96,10 +104,14 @@ static void touch_rows(const ht_model *m, int tid, int nt, void *base,
 static float *alloc_slab(ht_model *m, size_t floats, ht_mem_policy policy,
                          ht_mem_policy *in_force)
 {
-    const int node = m->plan ? m->plan->domain_node[0] : -1;
-    return ht_aligned_alloc_placed(m->topo, floats * sizeof(float),
-                                   m->topo ? policy : HT_MEM_FIRST_TOUCH,
-                                   node, in_force);
+    /* interleaving takes the count of leading domains: the plan's */
+    const int node = !m->plan ? -1
+                     : policy == HT_MEM_INTERLEAVE ? m->plan->n_domains
+                                                   : m->plan->domain_node[0];
+    ht_topology *t = placeable(m) ? m->topo : NULL;
+    return ht_aligned_alloc_placed(t, floats * sizeof(float),
+                                   t ? policy : HT_MEM_FIRST_TOUCH, node,
+                                   in_force);
 }
 
 ht_status ht_sched_alloc(ht_model *m, size_t param_floats, int need_m,
@@ -174,7 +186,9 @@ size_t ht_model_placement_describe(const ht_model *m, char *buf, size_t len)
     ht_apply_report r;
     ht_apply_report_get(t, &r);
     ht_buf_append(buf, len, &pos, "threads: %d", T);
-    if (m->plan == NULL) {
+    if (!placeable(m)) {
+        ht_buf_append(buf, len, &pos, ", not bound");
+    } else if (m->plan == NULL) {
         ht_topology_summary ts;
         if (ht_topology_summary_get(t, &ts) == HT_OK && T > ts.pus)
             ht_buf_append(buf, len, &pos, ", not bound (%d threads on %d "
@@ -209,7 +223,11 @@ size_t ht_model_placement_describe(const ht_model *m, char *buf, size_t len)
         ht_buf_append(buf, len, &pos, " (asked %s)",
                       ht_mem_policy_str(m->param_policy));
     ht_buf_append(buf, len, &pos, "\n");
-    if (r.warning[0])
+    if (!placeable(m))
+        ht_buf_append(buf, len, &pos, "warning: the hwloc topology is %s: "
+                      "threads are not bound and memory is not placed "
+                      "(plain pages, first touch)\n", t->source);
+    else if (r.warning[0])
         ht_buf_append(buf, len, &pos, "warning: %s\n", r.warning);
     return pos;
 }

@@ -1,12 +1,16 @@
 /* Loading a topology (real, synthetic, XML) and the read-only queries on
  * it: counts, caches, placement domains, the default thread count. */
+#define _GNU_SOURCE   /* sched_getaffinity, CPU_ALLOC */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <omp.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "topology_internal.h"
@@ -116,20 +120,177 @@ static ht_status find_domains(ht_topology *t)
     return HT_OK;
 }
 
+static const char *const omp_bind_vars[] = {"OMP_PROC_BIND", "OMP_PLACES",
+                                            "GOMP_CPU_AFFINITY"};
+
+#define N_OMP_BIND_VARS (sizeof omp_bind_vars / sizeof omp_bind_vars[0])
+
+static int omp_bind_env(void)
+{
+    for (size_t i = 0; i < N_OMP_BIND_VARS; i++) {
+        const char *v = getenv(omp_bind_vars[i]);
+        if (v && *v)
+            return 1;
+    }
+    return 0;
+}
+
 static void read_omp_env(ht_topology *t)
 {
-    static const char *const vars[] = {"OMP_PROC_BIND", "OMP_PLACES",
-                                       "GOMP_CPU_AFFINITY"};
     size_t pos = 0;
     t->omp_env[0] = '\0';
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        const char *v = getenv(vars[i]);
+    for (size_t i = 0; i < N_OMP_BIND_VARS; i++) {
+        const char *v = getenv(omp_bind_vars[i]);
         if (!v || !*v)
             continue;
         t->omp_binding = 1;
         ht_buf_append(t->omp_env, sizeof t->omp_env, &pos, "%s%s=%s",
-                      pos ? " " : "", vars[i], v);
+                      pos ? " " : "", omp_bind_vars[i], v);
     }
+}
+
+/* The PUs of the OpenMP places into set; returns how many places there
+ * are (0 when the runtime has none). */
+static int omp_place_cpus(hwloc_bitmap_t set)
+{
+    hwloc_bitmap_zero(set);
+    const int n = omp_get_num_places();
+    for (int p = 0; p < n; p++) {
+        const int k = omp_get_place_num_procs(p);
+        int *ids = k > 0 ? malloc((size_t)k * sizeof *ids) : NULL;
+        if (ids == NULL)
+            continue;
+        omp_get_place_proc_ids(p, ids);
+        for (int j = 0; j < k; j++)
+            if (ids[j] >= 0)
+                hwloc_bitmap_set(set, (unsigned)ids[j]);
+        free(ids);
+    }
+    return n > 0 ? n : 0;
+}
+
+#if defined(__linux__)
+/* The calling thread's affinity, from the kernel: for when hwloc describes
+ * another machine, whose binding hooks are no-ops. */
+static int os_affinity(hwloc_bitmap_t set)
+{
+    /* the kernel's CPU count is not known here: grow until it fits */
+    for (int n = 1024; n <= (1 << 22); n *= 4) {
+        cpu_set_t *cs = CPU_ALLOC(n);
+        if (cs == NULL)
+            return -1;
+        const size_t sz = CPU_ALLOC_SIZE(n);
+        CPU_ZERO_S(sz, cs);
+        if (sched_getaffinity(0, sz, cs) == 0) {
+            hwloc_bitmap_zero(set);
+            const int bits = (int)(sz * 8);
+            for (int i = 0, left = CPU_COUNT_S(sz, cs); left > 0 && i < bits;
+                 i++)
+                if (CPU_ISSET_S(i, sz, cs)) {
+                    hwloc_bitmap_set(set, (unsigned)i);
+                    left--;
+                }
+            CPU_FREE(cs);
+            return 0;
+        }
+        const int e = errno;
+        CPU_FREE(cs);
+        if (e != EINVAL)
+            return -1;
+    }
+    return -1;
+}
+
+/* Physical cores among the PUs of set, from the kernel's SMT sibling
+ * lists: a PU counts unless a lower sibling is in set too; a PU whose list
+ * cannot be read counts as a core. */
+static int os_cores(hwloc_const_bitmap_t set)
+{
+    hwloc_bitmap_t sib = hwloc_bitmap_alloc();
+    int n = 0, pu;
+    hwloc_bitmap_foreach_begin(pu, set) {
+        char path[96], line[512];
+        ht_snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/"
+                    "topology/thread_siblings_list", pu);
+        FILE *f = fopen(path, "r");
+        int lo = -1;
+        if (sib && f && fgets(line, sizeof line, f)) {
+            /* hwloc's list parser keeps nothing of a line ending in '\n' */
+            line[strcspn(line, "\n")] = '\0';
+            if (hwloc_bitmap_list_sscanf(sib, line) == 0) {
+                hwloc_bitmap_and(sib, sib, set);
+                lo = hwloc_bitmap_first(sib);
+            }
+        }
+        if (f)
+            fclose(f);
+        n += lo < 0 || lo >= pu;
+    } hwloc_bitmap_foreach_end();
+    hwloc_bitmap_free(sib);
+    return n;
+}
+#else
+static int os_affinity(hwloc_bitmap_t set)
+{
+    (void)set;
+    return -1;
+}
+
+static int os_cores(hwloc_const_bitmap_t set)
+{
+    return hwloc_bitmap_weight(set);
+}
+#endif
+
+/* The PUs this process may run on, into set: 0, or -1 if unknown.
+ * Under OMP_PROC_BIND / OMP_PLACES / GOMP_CPU_AFFINITY (omp_vars) the
+ * OpenMP runtime binds the initial thread to its first place before main,
+ * so the process binding then shows that one place; the places themselves
+ * are cut from the affinity the process started with (taskset, numactl),
+ * so their union is what its threads may use. When OpenMP does not bind,
+ * the binding is the process's own. Without those variables the runtime
+ * is not asked: starting it here would make LLVM's libomp set affinities
+ * (fatal where that is refused) and parse OMP_NUM_THREADS (it aborts on a
+ * malformed one) before the caller could report anything. h: this
+ * system's topology, or NULL to ask the kernel. *places: how many places
+ * OpenMP binds threads to, 0 if it does not bind them. */
+static int process_cpus(hwloc_topology_t h, hwloc_bitmap_t set, int omp_vars,
+                        int *places)
+{
+    hwloc_bitmap_zero(set);
+    const int np = omp_vars ? omp_place_cpus(set) : 0;
+    const int binds = omp_vars && omp_get_proc_bind() != omp_proc_bind_false;
+    *places = binds ? np : 0;
+    int known = np > 0;
+    if (!known || !binds) {
+        hwloc_bitmap_t b = hwloc_bitmap_alloc();
+        if (b && (h ? hwloc_get_cpubind(h, b, HWLOC_CPUBIND_PROCESS)
+                    : os_affinity(b)) == 0) {
+            if (known)
+                hwloc_bitmap_and(set, set, b);
+            else
+                hwloc_bitmap_copy(set, b);
+            known = 1;
+        }
+        hwloc_bitmap_free(b);
+    }
+    return known && !hwloc_bitmap_iszero(set) ? 0 : -1;
+}
+
+/* The variable that made hwloc load another machine, as NAME=value, in
+ * the order hwloc looks at them. */
+static void redirect_env(char *buf, size_t len)
+{
+    static const char *const vars[] = {"HWLOC_FSROOT", "HWLOC_CPUID_PATH",
+                                       "HWLOC_SYNTHETIC", "HWLOC_XMLFILE"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v) {
+            ht_snprintf(buf, len, "%s=%s", vars[i], v);
+            return;
+        }
+    }
+    ht_snprintf(buf, len, "HWLOC_XMLFILE or HWLOC_SYNTHETIC set?");
 }
 
 static ht_status finish(hwloc_topology_t h, int fake, const char *source,
@@ -148,22 +309,23 @@ static ht_status finish(hwloc_topology_t h, int fake, const char *source,
         hwloc_get_root_obj(h), "Backend");
     t->fake = fake || !hwloc_topology_is_thissystem(h) ||
               (backend && strcmp(backend, "Synthetic") == 0);
-    if (!fake && t->fake)
-        snprintf(t->source, sizeof t->source, "%s",
-                 "not this system (HWLOC_XMLFILE or HWLOC_SYNTHETIC set?)");
+    if (!fake && t->fake) {
+        char why[112];
+        redirect_env(why, sizeof why);
+        ht_snprintf(t->source, sizeof t->source, "not this system (%s)", why);
+    }
     pthread_mutex_init(&t->lock, NULL);
     t->usable = hwloc_bitmap_dup(hwloc_topology_get_allowed_cpuset(h));
     ht_status s = t->usable ? HT_OK : ht_error(HT_ERR_NOMEM, "topology: out of memory");
-    /* Under OMP_PROC_BIND/OMP_PLACES libgomp binds the initial thread to
-     * its first place before main, so the process binding then shows one
-     * place, not what the process may use: keep the allowed set. */
+    /* whatever the OpenMP variables say: a default that counted PUs the
+     * process may not use would put two threads on one PU */
     read_omp_env(t);
-    if (s == HT_OK && !t->fake && !t->omp_binding) {
-        hwloc_bitmap_t b = hwloc_bitmap_alloc();
-        if (b && hwloc_get_cpubind(h, b, HWLOC_CPUBIND_PROCESS) == 0 &&
-            hwloc_bitmap_intersects(b, t->usable))
-            hwloc_bitmap_and(t->usable, t->usable, b);
-        hwloc_bitmap_free(b);
+    if (s == HT_OK && !t->fake) {
+        hwloc_bitmap_t p = hwloc_bitmap_alloc();
+        if (p && process_cpus(h, p, t->omp_binding, &t->omp_places) == 0 &&
+            hwloc_bitmap_intersects(p, t->usable))
+            hwloc_bitmap_and(t->usable, t->usable, p);
+        hwloc_bitmap_free(p);
     }
     if (s == HT_OK)
         s = find_domains(t);
@@ -327,14 +489,19 @@ static long omp_num_threads_env(const char **raw)
     return n;
 }
 
-ht_status ht_topology_default_threads(const ht_topology *t,
-                                      ht_thread_choice *out)
+/* The choice from the counts (see ht_topology_default_threads). */
+static ht_status choose_threads(int cores, int pus, int places,
+                                ht_thread_choice *out)
 {
-    if (!t || !out)
-        return ht_error(HT_ERR_ARG, "ht_topology_default_threads: NULL argument");
     memset(out, 0, sizeof *out);
-    ht_topo_count(t, t->usable, &out->cores, &out->pus);
-    out->threads = out->cores > 0 ? out->cores : 1;
+    out->cores = cores;
+    out->pus = pus;
+    out->places = places;
+    out->threads = cores > 0 ? cores : 1;
+    /* OpenMP binds each thread to a place: a thread past the last place
+     * would share a place, and maybe its one PU, with another */
+    if (places > 0 && out->threads > places)
+        out->threads = places;
     const char *raw;
     long n = omp_num_threads_env(&raw);
     if (n < 0)
@@ -351,24 +518,69 @@ ht_status ht_topology_default_threads(const ht_topology *t,
     return HT_OK;
 }
 
+ht_status ht_topology_default_threads(const ht_topology *t,
+                                      ht_thread_choice *out)
+{
+    if (!t || !out)
+        return ht_error(HT_ERR_ARG, "ht_topology_default_threads: NULL argument");
+    int cores, pus;
+    ht_topo_count(t, t->usable, &cores, &pus);
+    return choose_threads(cores, pus, t->omp_places, out);
+}
+
+/* This process's cores and PUs from the kernel and the OpenMP runtime, for
+ * when hwloc cannot describe this machine. */
+static void os_counts(int *cores, int *pus, int *places)
+{
+    hwloc_bitmap_t set = hwloc_bitmap_alloc();
+    *places = 0;
+    if (set && process_cpus(NULL, set, omp_bind_env(), places) == 0) {
+        *pus = hwloc_bitmap_weight(set);
+        *cores = os_cores(set);
+    } else {
+        const long n = sysconf(_SC_NPROCESSORS_ONLN);
+        *pus = *cores = n > 0 && n < INT_MAX ? (int)n : 1;
+    }
+    hwloc_bitmap_free(set);
+}
+
 /* Loaded once: the default is asked for on every parallel region's
  * sizing, and the trainer binds threads and places memory through this
  * topology, so its apply report is the process's. Never freed. */
 static ht_topology *process_topo;
-static int process_default = 1;
+static ht_thread_choice process_choice;
+static ht_status process_status;
+static char process_why[256];
 static pthread_once_t process_once = PTHREAD_ONCE_INIT;
 
 static void load_process_topo(void)
 {
-    if (ht_topology_load(&process_topo) != HT_OK) {
+    if (ht_topology_load(&process_topo) != HT_OK)
         process_topo = NULL;
-        return;
+    int cores, pus, places;
+    if (process_topo && !process_topo->fake) {
+        ht_topo_count(process_topo, process_topo->usable, &cores, &pus);
+        places = process_topo->omp_places;
+    } else {
+        /* HWLOC_XMLFILE / HWLOC_SYNTHETIC describe another machine: its
+         * cores say nothing about how many threads this one can run */
+        os_counts(&cores, &pus, &places);
     }
-    ht_thread_choice c;
-    /* a malformed OMP_NUM_THREADS still leaves c.threads = physical cores,
+    /* a malformed OMP_NUM_THREADS still leaves threads = physical cores,
      * which is also what libgomp falls back to (it ignores the value) */
-    (void)ht_topology_default_threads(process_topo, &c);
-    process_default = c.threads >= 1 ? c.threads : 1;
+    process_status = choose_threads(cores, pus, places, &process_choice);
+    if (process_status != HT_OK)
+        ht_snprintf(process_why, sizeof process_why, "%s", ht_last_error());
+}
+
+ht_status ht_process_threads(ht_thread_choice *out)
+{
+    if (!out)
+        return ht_error(HT_ERR_ARG, "ht_process_threads: out is NULL");
+    pthread_once(&process_once, load_process_topo);
+    *out = process_choice;
+    return process_status == HT_OK ? HT_OK
+                                   : ht_error(process_status, "%s", process_why);
 }
 
 ht_topology *ht_process_topology(void)
@@ -380,7 +592,7 @@ ht_topology *ht_process_topology(void)
 int ht_default_threads(void)
 {
     pthread_once(&process_once, load_process_topo);
-    return process_default;
+    return process_choice.threads >= 1 ? process_choice.threads : 1;
 }
 
 static void fmt_bytes(char *buf, size_t len, uint64_t b)

@@ -22,7 +22,9 @@ struct ht_topology {
     hwloc_topology_t h;
     int fake;                 /* synthetic/XML by our API, or hwloc says so */
     char source[128];         /* "this system", "synthetic \"...\"", ...    */
-    hwloc_bitmap_t usable;    /* allowed cpuset ∩ process binding at load   */
+    hwloc_bitmap_t usable;    /* allowed cpuset ∩ the process's PUs at load
+                                 (its binding, or the union of the OpenMP
+                                 places: see process_cpus in topology.c)  */
 
     /* placement domains: NUMA nodes with usable PUs, logical order; a PU
      * shared with an earlier node's cpuset stays with the earlier one */
@@ -33,6 +35,8 @@ struct ht_topology {
     /* OpenMP binding variables, read once at load */
     int omp_binding;
     char omp_env[96];
+    int omp_places;           /* places OpenMP binds threads to; 0 if it
+                                 does not bind (or a fake topology)       */
 
     /* apply log, guarded by lock */
     pthread_mutex_t lock;
@@ -65,6 +69,10 @@ void ht_bitmap_list(char *buf, size_t len, hwloc_const_bitmap_t set);
  * ht_default_threads reads); NULL if hwloc cannot load it. Never freed;
  * its apply report is the process's. Thread-safe. */
 ht_topology *ht_process_topology(void);
+
+/* ht_numa_alloc's interleave set: the nodes of the first k placement
+ * domains, or of all of them when k <= 0 or k > n_domains. */
+void ht_interleave_nodes(const ht_topology *t, int k, hwloc_bitmap_t set);
 
 /* Records a memory allocation's outcome in the apply log. */
 void ht_topo_log_buf(ht_topology *t, const ht_numa_buf *b);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `hpctrain info --topology`: prints the placement plan for --threads and
 # --batch on this machine, and refuses an oversubscribing thread count or a
-# malformed OMP_NUM_THREADS with one line naming it.
+# malformed OMP_NUM_THREADS with one line naming it; with HWLOC_XMLFILE, the
+# plan for the machine the file describes.
 # usage: bash cli_topology.sh /path/to/hpctrain TMPDIR
 set -u
 H=${1:?usage: cli_topology.sh HPCTRAIN TMPDIR}
@@ -47,6 +48,15 @@ rc=$?
 if [ $rc -eq 0 ]; then bad "bad OMP_NUM_THREADS" "exit 0"
 elif [ "$(grep -c '^hpctrain:' "$T/err")" -ne 1 ] || ! grep -q '^hpctrain: OMP_NUM_THREADS="lots"' "$T/err"; then bad "bad OMP_NUM_THREADS" "not one line naming it"
 else ok "bad OMP_NUM_THREADS"; fi
+
+# another machine's plan: its PUs bound the threads, not this one's
+HWLOC_XMLFILE="$(dirname "$0")/data/2socket.xml" "$H" info --topology --threads 4 --batch 128 >"$T/out" 2>"$T/err"
+rc=$?
+if [ $rc -ne 0 ]; then bad "HWLOC_XMLFILE plan" "exit $rc"
+elif ! grep -q '^topology: not this system (HWLOC_XMLFILE=.*2socket.xml)$' "$T/out"; then bad "HWLOC_XMLFILE plan" "no topology line naming HWLOC_XMLFILE"
+elif ! grep -q '^plan: 4 threads on 2 NUMA domains, 128 batch rows' "$T/out"; then bad "HWLOC_XMLFILE plan" "no 4-thread plan"
+elif ! grep -q '^  parameters, gradients, optimiser state: interleaved over nodes 0,1$' "$T/out"; then bad "HWLOC_XMLFILE plan" "no parameter line"
+else ok "HWLOC_XMLFILE plan"; fi
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -25,6 +25,7 @@
 #include "hpctrain/topology.h"
 #include "internal.h"
 #include "testutil.h"
+#include "topology_internal.h"
 
 #define XML_2SOCKET HT_TEST_DATA_DIR "/2socket.xml"
 
@@ -78,6 +79,20 @@ static void check_plan(const char *desc, int xml, int T, size_t n_rows,
     assert_int_equal(p->n_domains, T < nodes ? T : nodes);
     assert_int_equal(p->param_policy,
                      p->n_domains > 1 ? HT_MEM_INTERLEAVE : HT_MEM_BIND);
+    /* parameters interleave over exactly the plan's nodes: the plan's
+     * domains are the topology's first n_domains, which is what the
+     * count ht_numa_alloc takes relies on */
+    hwloc_bitmap_t mine = hwloc_bitmap_alloc(), got = hwloc_bitmap_alloc();
+    for (int d = 0; d < p->n_domains; d++) {
+        ht_domain_info di;
+        assert_int_equal(ht_topology_domain(t, d, &di), HT_OK);
+        assert_int_equal(p->domain_node[d], (int)di.node_os);
+        hwloc_bitmap_set(mine, (unsigned)p->domain_node[d]);
+    }
+    ht_interleave_nodes(t, p->n_domains, got);
+    assert_true(hwloc_bitmap_isequal(got, mine));
+    hwloc_bitmap_free(mine);
+    hwloc_bitmap_free(got);
 
     /* distinct PUs: never two threads on one PU */
     hwloc_bitmap_t used = hwloc_bitmap_alloc();
@@ -216,6 +231,13 @@ static void test_plan_two_sockets(void **state)
     assert_int_equal(p->domain_node[1], 1);
     assert_int_equal(p->domain_row_end[0], 6);   /* rows [0,3) [3,6) | [6,10) */
     assert_int_equal(p->param_policy, HT_MEM_INTERLEAVE);
+    /* the text claims what the trainer does: no node for packing buffers */
+    char text[4096];
+    ht_plan_describe(p, text, sizeof text);
+    assert_non_null(strstr(text, "optimiser state: interleaved over nodes 0,1\n"));
+    assert_non_null(strstr(text, "first-touched by the row's owner thread"));
+    assert_non_null(strstr(text, "GEMM packing buffers: not placed"));
+    assert_null(strstr(text, "packing buffers, batch rows"));
     ht_plan_free(p);
     /* 1 thread: one domain, parameters bound to its node */
     assert_int_equal(ht_plan_compute(t, 1, 10, &p), HT_OK);
@@ -458,8 +480,18 @@ static void test_default_threads(void **state)
     ht_topology *real = NULL;
     assert_int_equal(ht_topology_load(&real), HT_OK);
     int n = ht_default_threads();
-    if (ht_topology_default_threads(real, &c) == HT_OK)
+    ht_thread_choice pc;
+    const ht_status ps = ht_process_threads(&pc);
+    assert_int_equal(pc.threads, n);
+    assert_true(pc.threads <= pc.pus);   /* never two on one PU */
+    if (ht_topology_default_threads(real, &c) == HT_OK) {
+        assert_int_equal(ps, HT_OK);
         assert_int_equal(n, c.threads);
+        if (ht_topology_is_this_system(real)) {
+            assert_int_equal(pc.cores, c.cores);
+            assert_int_equal(pc.pus, c.pus);
+        }
+    }
     assert_true(n >= 1);
     ht_topology_free(real);
 }

@@ -19,18 +19,25 @@
  *     contiguous blocks of thread ids (the first nodes take the remainder),
  *     one PU per physical core first, SMT siblings only after every core of
  *     the node has a thread;
- *   - each thread's batch rows (activations, packing buffers, gradients of
- *     activations) live on its own node: thread t owns rows
- *     [floor(t*n/T), floor((t+1)*n/T)), a node owns the union of its
- *     threads' rows, so the row block is proportional to its thread count;
+ *   - thread t owns batch rows [floor(t*n/T), floor((t+1)*n/T)), a node
+ *     owns the union of its threads' rows, so the row block is
+ *     proportional to its thread count; the trainer first-touches each
+ *     row of its work slab (batch rows, activations, masks, gradients of
+ *     activations) from the owning thread, so the row's pages are on that
+ *     thread's node. Which threads later read and write a row is the
+ *     kernels' business (docs/SCALING.md, section 2): not only the owner.
+ *     GEMM packing buffers are not placed (a process-wide pool);
  *   - parameters, their gradients and optimiser state are INTERLEAVED page
  *     by page over the plan's nodes (bound to the single node when there is
  *     one), not replicated: the arithmetic, and therefore the bits, stay the
  *     same for any thread or node count, and memory is not multiplied.
  *
  * "Usable" PUs are the topology's allowed cpuset (cgroups) intersected with
- * the process's CPU binding at load time (taskset, numactl), so a plan
- * never places a thread where the process may not run.
+ * the PUs the process may run on at load time (taskset, numactl; under
+ * OMP_PROC_BIND / OMP_PLACES / GOMP_CPU_AFFINITY the union of the OpenMP
+ * places, since the runtime has already bound the initial thread to the
+ * first one), so a plan never places a thread where the process may not
+ * run.
  */
 #ifndef HPCTRAIN_TOPOLOGY_H
 #define HPCTRAIN_TOPOLOGY_H
@@ -49,11 +56,12 @@ extern "C" {
 typedef struct ht_topology ht_topology;
 
 /* Loads the topology of the machine this process runs on. Load it before
- * binding any thread: the usable cpuset is the process binding at load.
+ * binding any thread: the usable cpuset is the process's PUs at load.
  * If HWLOC_XMLFILE or HWLOC_SYNTHETIC is set in the environment, hwloc
  * loads that instead and ht_topology_is_this_system() says 0, which the
- * apply layer honours. *out is owned by the caller (ht_topology_free).
- * Thread-safe; not inside a parallel region (it takes milliseconds). */
+ * apply layer honours (its source names the variable). *out is owned by
+ * the caller (ht_topology_free). Thread-safe; not inside a parallel region
+ * (it takes milliseconds). */
 ht_status ht_topology_load(ht_topology **out);
 
 /* Loads a fake topology from an hwloc synthetic description such as
@@ -102,17 +110,21 @@ typedef struct ht_domain_info {
 
 ht_status ht_topology_domain(const ht_topology *t, int i, ht_domain_info *out);
 
-/* Default thread count: the usable physical cores, or the first value of
- * OMP_NUM_THREADS when set ("8" or "8,2"; nesting is never used), clamped
- * to the usable PUs so a run never oversubscribes. HT_ERR_ARG (naming the
- * variable and value) if OMP_NUM_THREADS is set but not a positive integer;
- * out is still filled, with threads = physical cores (libgomp, too, ignores
- * a malformed value). Thread-safe if nobody modifies the environment
- * concurrently. */
+/* Default thread count: the usable physical cores, but no more than the
+ * OpenMP places when the runtime binds threads to places (OMP_PLACES,
+ * OMP_PROC_BIND, GOMP_CPU_AFFINITY; this system only), so no two default
+ * threads share a place; or the first value of OMP_NUM_THREADS when set
+ * ("8" or "8,2"; nesting is never used), clamped to the usable PUs so a
+ * run never oversubscribes (`clamped` says so: report it). HT_ERR_ARG
+ * (naming the variable and value) if OMP_NUM_THREADS is set but not a
+ * positive integer; out is still filled, with the default that ignores it
+ * (libgomp, too, ignores a malformed value). Thread-safe if nobody
+ * modifies the environment concurrently. */
 typedef struct ht_thread_choice {
     int threads;   /* the choice, >= 1                                    */
     int cores;     /* usable physical cores                               */
     int pus;       /* usable PUs                                          */
+    int places;    /* OpenMP places threads are bound to; 0 if unbound    */
     int from_env;  /* 1 if OMP_NUM_THREADS decided                        */
     int clamped;   /* 1 if OMP_NUM_THREADS asked for more than `pus`      */
 } ht_thread_choice;
@@ -120,10 +132,16 @@ typedef struct ht_thread_choice {
 ht_status ht_topology_default_threads(const ht_topology *t,
                                       ht_thread_choice *out);
 
-/* The same choice for this machine, computed once per process (the
- * environment and affinity at the first call): physical cores if
- * OMP_NUM_THREADS is malformed (ht_topology_default_threads says why), 1 if
- * hwloc cannot load. ht_get_num_threads() uses it as its default.
+/* The same choice for this process, computed once (the environment and
+ * affinity at the first call), with its counts: those of the process
+ * topology (ht_topology_load), or, when that is not this system
+ * (HWLOC_XMLFILE, HWLOC_SYNTHETIC) or cannot load, the process's affinity
+ * and SMT siblings as the kernel reports them. A malformed OMP_NUM_THREADS
+ * gives HT_ERR_ARG with the same message on every call (out is still
+ * filled). Thread-safe. */
+ht_status ht_process_threads(ht_thread_choice *out);
+
+/* ht_process_threads' `threads`: the default of ht_get_num_threads().
  * Thread-safe. */
 int ht_default_threads(void);
 
@@ -216,7 +234,10 @@ typedef struct ht_numa_buf {
 
 /* Allocates `bytes` (> 0) with hwloc_alloc_membind:
  *   HT_MEM_BIND on NUMA node `node` (OS index, must be allowed),
- *   HT_MEM_INTERLEAVE over every node with usable PUs (`node` ignored),
+ *   HT_MEM_INTERLEAVE over the nodes of the first `node` placement domains
+ *     (a plan's domains are always the topology's first plan->n_domains,
+ *     in order: pass that to interleave over the plan's nodes), or over
+ *     every placement domain's node when `node` <= 0 or is larger,
  *   HT_MEM_FIRST_TOUCH plain pages (`node` ignored).
  * If binding is not supported or not permitted (containers without the
  * permission, emulators) the memory is still allocated, in_force is

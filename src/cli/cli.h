@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "hpctrain.h"
+#include "hpctrain/topology.h"
 #include "args.h"
 
 /* Exit codes: usage errors are determined from the command line alone;
@@ -38,8 +39,20 @@ int cli_info(const cli_opts *o);
 int cli_bench(const cli_opts *o);
 int cli_predict(const cli_opts *o);
 
-/* Common start-of-run setup: runtime init, --threads, and the line naming
- * the ISA, thread count and seed. Returns 0 or an exit code. */
+/* Checks --threads, or else OMP_NUM_THREADS, against the PUs this process
+ * may use (ht_process_threads, which fills *c): more than that, or a
+ * malformed OMP_NUM_THREADS, is one line naming the flag or variable and
+ * the PU count. 0 or an exit code. */
+int cli_check_threads(const cli_opts *o, ht_thread_choice *c);
+
+/* The line for `what` (a flag or variable; `value` follows it) asking for
+ * more threads than the pus PUs it may use; returns the exit code. */
+int cli_threads_too_many(const char *what, const char *value, int pus);
+
+/* Common start-of-run setup: runtime init, --threads checked
+ * (cli_check_threads), and the line naming the ISA, thread count (and why
+ * the default is below the cores, if it is) and seed. Returns 0 or an
+ * exit code. */
 int cli_runtime_start(const cli_opts *o, const char *cmd, int show_seed,
                       unsigned long long seed);
 

@@ -102,7 +102,10 @@ static void print_topology(hwloc_topology_t topo)
 }
 
 /* --topology: the machine as the placement layer sees it, and the plan for
- * --threads (default: physical cores or OMP_NUM_THREADS) and --batch. */
+ * --threads (default: physical cores or OMP_NUM_THREADS) and --batch. The
+ * threads are checked against that machine's PUs: it is this one unless
+ * HWLOC_XMLFILE or HWLOC_SYNTHETIC describe another, whose plan can be
+ * printed here although nothing can run on it. */
 static int print_plan(const cli_opts *o)
 {
     ht_topology *t = NULL;
@@ -116,6 +119,12 @@ static int print_plan(const cli_opts *o)
         if (s != HT_OK) {
             ht_topology_free(t);
             return cli_lib_error("OMP_NUM_THREADS", s);
+        }
+        if (c.clamped) {
+            ht_topology_free(t);
+            char v[64];
+            snprintf(v, sizeof v, "=\"%s\"", getenv("OMP_NUM_THREADS"));
+            return cli_threads_too_many("OMP_NUM_THREADS", v, c.pus);
         }
         threads = c.threads;
     }
@@ -157,6 +166,15 @@ int cli_info(const cli_opts *o)
         hwloc_topology_destroy(topo);
         cli_error("hwloc: cannot load the machine topology");
         return CLI_EXIT_RUNTIME;
+    }
+    /* the same rule as train's, unless the plan asked for is another
+     * machine's: print_plan checks against that one */
+    ht_thread_choice c;
+    int rc = hwloc_topology_is_thissystem(topo) || !o->topology
+                 ? cli_check_threads(o, &c) : 0;
+    if (rc) {
+        hwloc_topology_destroy(topo);
+        return rc;
     }
     char model[256];
     cpu_model(topo, model, sizeof model);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -120,16 +121,53 @@ void cli_print_placement(const ht_model *m)
     fputs(place, stdout);
 }
 
+int cli_threads_too_many(const char *what, const char *value, int pus)
+{
+    cli_error("%s%s: this process may use %d PU%s; more threads would "
+              "oversubscribe them", what, value, pus, pus == 1 ? "" : "s");
+    return CLI_EXIT_RUNTIME;
+}
+
+/* The library runs more threads than PUs oversubscribed (--threads) or
+ * clamps them (OMP_NUM_THREADS); the CLI refuses both, the same way for
+ * every command. */
+int cli_check_threads(const cli_opts *o, ht_thread_choice *c)
+{
+    ht_status s = ht_process_threads(c);
+    if (o->threads > 0) {
+        char v[16];
+        snprintf(v, sizeof v, " %d", o->threads);
+        return o->threads > c->pus ? cli_threads_too_many("--threads", v, c->pus)
+                                   : 0;
+    }
+    if (s != HT_OK)
+        return cli_lib_error("OMP_NUM_THREADS", s);
+    if (c->clamped) {
+        char v[64];
+        snprintf(v, sizeof v, "=\"%s\"", getenv("OMP_NUM_THREADS"));
+        return cli_threads_too_many("OMP_NUM_THREADS", v, c->pus);
+    }
+    return 0;
+}
+
 int cli_runtime_start(const cli_opts *o, const char *cmd, int show_seed,
                       unsigned long long seed)
 {
     ht_status s = ht_runtime_init();
     if (s != HT_OK)
         return cli_lib_error("HPCTRAIN_ISA", s);
+    ht_thread_choice c;
+    int rc = cli_check_threads(o, &c);
+    if (rc)
+        return rc;
     if (o->threads > 0)
         ht_set_num_threads(o->threads);
-    printf("hpctrain %s: isa %s, %d thread%s", cmd, ht_isa_name(),
-           ht_get_num_threads(), ht_get_num_threads() == 1 ? "" : "s");
+    const int n = ht_get_num_threads();
+    printf("hpctrain %s: isa %s, %d thread%s", cmd, ht_isa_name(), n,
+           n == 1 ? "" : "s");
+    if (o->threads == 0 && !c.from_env && c.threads < c.cores)
+        printf(" (one per OpenMP place: %d place%s)", c.places,
+               c.places == 1 ? "" : "s");
     if (show_seed)
         printf(", seed %llu", seed);
     printf("\n");
