@@ -84,8 +84,12 @@ ht_status ht_model_alloc(ht_model *m);
 size_t ht_config_n_params(const ht_config *c, int *need_m, int *need_v);
 
 /* Placement (src/sched.c). ht_sched_team: the team size for the next
- * region (ht_get_num_threads()), with nesting disabled and the plan made
- * for that size if it changed; not inside a parallel region.
+ * region (ht_get_num_threads()), with the plan made for that size if it
+ * changed; not inside a parallel region. ht_sched_no_nesting: limits
+ * OpenMP to one active level (nothing called inside the team may fork a
+ * region of its own, an external OpenMP BLAS included) and returns the
+ * caller's setting, which ht_sched_restore_nesting puts back after the
+ * region: the host program's nesting is not changed for good.
  * ht_sched_enter: called by every thread at the start of a region; binds
  * it per the plan unless OpenMP owns binding or binding was refused.
  * ht_sched_alloc: allocates the slabs through the NUMA layer (untouched).
@@ -94,6 +98,8 @@ size_t ht_config_n_params(const ht_config *c, int *need_m, int *need_v);
  * plan's schedule), binding first; the gaps between row buffers (line
  * padding) are never read and stay untouched. */
 int ht_sched_team(ht_model *m);
+int ht_sched_no_nesting(void);
+void ht_sched_restore_nesting(int levels);
 void ht_sched_enter(ht_model *m, int tid, int nt);
 ht_status ht_sched_alloc(ht_model *m, size_t param_floats, int need_m,
                          int need_v, size_t work_floats);

@@ -24,10 +24,20 @@ static int placeable(const ht_model *m)
     return m->topo && ht_topology_is_this_system(m->topo);
 }
 
+int ht_sched_no_nesting(void)
+{
+    const int levels = omp_get_max_active_levels();
+    omp_set_max_active_levels(1);
+    return levels;
+}
+
+void ht_sched_restore_nesting(int levels)
+{
+    omp_set_max_active_levels(levels);
+}
+
 int ht_sched_team(ht_model *m)
 {
-    /* Never nest: an operation inside the team must not open a region. */
-    omp_set_max_active_levels(1);
     int T = ht_get_num_threads();
     if (T < 1)
         T = 1;
@@ -144,6 +154,7 @@ void ht_sched_first_touch(ht_model *m, size_t param_floats)
 {
     const int T = ht_sched_team(m);
     const size_t pbytes = param_floats * sizeof(float);
+    const int levels = ht_sched_no_nesting();
     #pragma omp parallel num_threads(T)
     {
         const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -155,6 +166,7 @@ void ht_sched_first_touch(ht_model *m, size_t param_floats)
         for (size_t i = 0; i < m->n_rowbufs; i++)
             touch_rows(m, tid, nt, m->rowbuf[i].base, m->rowbuf[i].row_bytes);
     }
+    ht_sched_restore_nesting(levels);
 }
 
 void ht_sched_free(ht_model *m)

@@ -736,6 +736,7 @@ static ht_status run(run_ctx *r)
         return ht_error(HT_ERR_NOMEM, "cannot allocate %zu bytes of GEMM "
                         "packing workspace", (need + 64) * sizeof(float));
     ht_gemm_team_init(&r->gt, T, ws, need + 64);
+    const int levels = ht_sched_no_nesting();
     #pragma omp parallel num_threads(T)
     {
         if (omp_get_num_threads() == T) {
@@ -748,6 +749,7 @@ static ht_status run(run_ctx *r)
             run_team(r);
         }
     }
+    ht_sched_restore_nesting(levels);
     ht_gemm_ws_put(h);
     /* input buffer 0 is the model's act[0] outside a run */
     m->act[0] = m->xbuf[0];

@@ -953,6 +953,33 @@ static void test_refused_inside_region(void **state)
     free_blobs(ds);
 }
 
+/* The library limits nesting only for its own regions: the host program's
+ * setting is back after creating, training and evaluating a model (the
+ * old code left it at 1 for good). */
+static void test_host_nesting_kept(void **state)
+{
+    (void)state;
+    const int before = omp_get_max_active_levels();
+    omp_set_max_active_levels(3);
+    const int host = omp_get_max_active_levels(); /* the runtime may cap it */
+    ht_dataset *ds = blobs(100, 40, 5, 6);
+    ht_config c;
+    small_config(&c, 0);
+    ht_model *m;
+    ht_set_num_threads(2);
+    assert_int_equal(ht_model_create(&c, &m), HT_OK);
+    assert_int_equal(omp_get_max_active_levels(), host);
+    assert_int_equal(ht_model_train_epoch(m, ds, NULL, NULL, NULL), HT_OK);
+    assert_int_equal(omp_get_max_active_levels(), host);
+    ht_eval_stats ev;
+    assert_int_equal(ht_model_evaluate(m, ds, &ev), HT_OK);
+    assert_int_equal(omp_get_max_active_levels(), host);
+    ht_model_free(m);
+    ht_set_num_threads(0);
+    free_blobs(ds);
+    omp_set_max_active_levels(before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -970,6 +997,7 @@ int main(void)
                                         all_threads_teardown),
         cmocka_unit_test(test_placement_text),
         cmocka_unit_test(test_refused_inside_region),
+        cmocka_unit_test(test_host_nesting_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
