@@ -28,6 +28,10 @@ void ht_gemm_tune_blocking(ht_kernels *k);
 typedef struct ht_gemm_ws ht_gemm_ws;
 ht_gemm_ws *ht_gemm_ws_get(size_t floats, float **buf);
 void ht_gemm_ws_put(ht_gemm_ws *w);
+/* How many allocations the pool has made since the process started (a
+ * pool entry or a buffer grown): tests check that warm calls add none.
+ * Thread-safe. */
+unsigned long ht_gemm_ws_allocations(void);
 
 /* Frees every buffer not checked out (also run at process exit). Call it
  * only while no GEMM runs if it must free everything. Thread-safe. */

@@ -16,6 +16,12 @@ struct ht_gemm_ws {
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static ht_gemm_ws *idle;
+static _Atomic unsigned long allocations; /* for tests: see gemm.h */
+
+unsigned long ht_gemm_ws_allocations(void)
+{
+    return allocations;
+}
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 
 static void release_at_exit(void) { ht_gemm_workspace_release(); }
@@ -30,12 +36,14 @@ ht_gemm_ws *ht_gemm_ws_get(size_t floats, float **buf)
         idle = w->next;
     pthread_mutex_unlock(&pool_lock);
     if (w == NULL) {
+        allocations++;
         w = calloc(1, sizeof *w);
         if (w == NULL)
             return NULL;
     }
     if (w->cap < floats) {
         ht_aligned_free(w->buf);
+        allocations++;
         /* a little headroom so a slightly larger shape does not regrow */
         size_t cap = floats + floats / 4 + 1024;
         w->buf = ht_aligned_alloc(cap * sizeof(float));

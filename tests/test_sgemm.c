@@ -14,6 +14,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
+#include <malloc.h>
+#define HT_HAVE_MALLINFO2 1
+#endif
 
 #include "gemm.h"
 #include "hpctrain.h"
@@ -702,6 +706,58 @@ static void test_blocking_and_workspace(void **state)
     assert_true(l1 >= 4096 && l2 >= l1 && l3 >= 256u * 1024);
 }
 
+/* Heap bytes in use as glibc counts them, 0 where unknown. */
+static size_t heap_bytes(void)
+{
+#ifdef HT_HAVE_MALLINFO2
+    const struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+#else
+    return 0;
+#endif
+}
+
+/* Packing buffers come from a pool that outlives calls: once a shape has
+ * run, calling it again (packed path, fused epilogue, small-N path; 1 and
+ * 2 threads) allocates nothing. The pool counts its allocations; glibc's
+ * count of heap bytes in use must not move either (skipped where there is
+ * no mallinfo2 or a sanitizer's allocator makes it read 0). */
+static void test_warm_calls_allocate_nothing(void **state)
+{
+    (void)state;
+    const size_t m = 300, n = 500, k = 400;
+    float *a = calloc(m * k, 4), *b = calloc(k * n, 4), *c = calloc(m * n, 4);
+    float *bias = calloc(n, 4);
+    assert_non_null(a); assert_non_null(b); assert_non_null(c);
+    assert_non_null(bias);
+    const ht_epilogue epi = {.bias = bias, .relu = 1, .scale = 1.0f};
+    for (int t = 1; t <= 2; t++) {
+        ht_set_num_threads(t);
+        size_t before = 0;
+        unsigned long pool_before = 0;
+        for (int round = 0; round < 4; round++) {
+            if (round == 1) {           /* round 0 warmed every shape */
+                before = heap_bytes();
+                pool_before = ht_gemm_ws_allocations();
+            }
+            assert_int_equal(ht_sgemm(HT_NO_TRANS, HT_NO_TRANS, m, n, k, 1.0f,
+                                      a, k, b, n, 0.0f, c, n), HT_OK);
+            assert_int_equal(ht_sgemm(HT_TRANS, HT_TRANS, m, n, k, 1.0f, a, m,
+                                      b, k, 1.0f, c, n), HT_OK);
+            assert_int_equal(ht_sgemm_ex(HT_NO_TRANS, HT_NO_TRANS, m, n, k,
+                                         1.0f, a, k, b, n, 0.0f, c, n, &epi),
+                             HT_OK);
+            assert_int_equal(ht_sgemm(HT_NO_TRANS, HT_NO_TRANS, m, 10, k, 1.0f,
+                                      a, k, b, 10, 0.0f, c, n), HT_OK);
+        }
+        assert_int_equal(ht_gemm_ws_allocations(), pool_before);
+        if (before != 0)
+            assert_int_equal(heap_bytes(), before);
+    }
+    ht_set_num_threads(0);
+    free(a); free(b); free(c); free(bias);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -714,6 +770,7 @@ int main(void)
         cmocka_unit_test(test_training_shapes),
         cmocka_unit_test(test_epilogue_paths),
         cmocka_unit_test(test_random_shapes),
+        cmocka_unit_test(test_warm_calls_allocate_nothing),
         cmocka_unit_test(test_epilogue_bitwise_unfused),
         cmocka_unit_test(test_threads_bitwise_paths),
         cmocka_unit_test(test_blocking_and_workspace),
