@@ -79,6 +79,23 @@ else
     bad "changed weight" "exit $rc, stderr: $(cat "$T/err")"
 fi
 
+# info --model: what the file holds, without data; a bad file gives one
+# line on stderr and nothing on stdout
+if run "info --model" "$T/i.out" "$H" info --model "$T/t1.ckpt"; then
+    grep -q "^checkpoint: $T/t1.ckpt (format version 3)\$" "$T/i.out" &&
+        grep -q "^  model:  5-16-3, loss xent, sgd, batch 16, 147 parameters\$" "$T/i.out" &&
+        grep -q "^  state:  epoch 3, step 45\$" "$T/i.out" &&
+        grep -q "^  weights hash $h1 (stored in the file; the loaded weights match it)\$" "$T/i.out" &&
+        ok "info --model: format, architecture, epoch and step, the stored hash" \
+        || bad "info --model" "$(sed -n '/^checkpoint:/,$p' "$T/i.out" | tr '\n' '|')"
+fi
+"$H" info --model "$T/bad.ckpt" >"$T/ib.out" 2>"$T/ib.err"
+rc=$?
+[ "$rc" -ne 0 ] && [ ! -s "$T/ib.out" ] && [ "$(wc -l <"$T/ib.err")" -eq 1 ] &&
+    grep -q "weights hash mismatch" "$T/ib.err" &&
+    ok "info --model on a changed file: one line, nothing else" \
+    || bad "info --model, bad file" "exit $rc, stdout $(wc -l <"$T/ib.out") lines, stderr: $(cat "$T/ib.err")"
+
 if run "eval v1" "$T/v1.out" "$H" eval --model "$T/v1.ckpt" --test "$T/test.csv" --print-hash; then
     [ "$(field "$T/v1.out" "weights hash")" = "$h1" ] &&
         grep -q "^stored hash none (checkpoint version 1, written before checkpoints stored it)$" "$T/v1.out" &&
