@@ -722,21 +722,16 @@ static int all_threads_teardown(void **state)
  * momentum or Adam. */
 static void all_threads_config(ht_config *c, int adam)
 {
-    ht_config_default(c);
-    c->n_layers = 3;
+    ht_config d;
+    ht_config_default(&d);
+    small_config(c, adam);       /* its dropout, L2, optimiser and rates */
     c->sizes[0] = 37;
-    c->sizes[1] = 200;
     c->sizes[2] = 196;
-    c->sizes[3] = 5;
-    c->dropout = 0.3f;
-    c->input_dropout = 0.1f;
     c->batch = 50;
-    c->optimizer = adam ? HT_OPT_ADAM : HT_OPT_SGD;
-    c->lr = adam ? 0.002f : 0.05f;
     c->momentum = adam ? 0.0f : 0.9f;
     c->l1 = 1e-5f;
-    c->l2 = 1e-4f;
     c->warmup_steps = 3;
+    c->schedule = d.schedule;
     c->seed = 17;
 }
 
