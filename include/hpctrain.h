@@ -441,6 +441,13 @@ ht_status ht_model_load_into(ht_model *m, const char *path);
 ht_status ht_checkpoint_stored_hash(const char *path, uint64_t *hash,
                                     unsigned *version);
 
+/* The format version of the checkpoint m was last loaded from
+ * (ht_model_load, ht_model_load_into), 0 if none. For version >= 3 the
+ * load has compared the stored hash with ht_model_hash of the weights as
+ * loaded, so the two were equal then: no need to read the file again.
+ * Thread-safe on a model nobody modifies. */
+unsigned ht_model_checkpoint_version(const ht_model *m);
+
 /* Per-kernel profile: wall seconds, floating-point operations and calls per
  * kind of work, accumulated over all training and evaluation calls since the
  * model was created or the profile was reset. Always on (two clock reads per

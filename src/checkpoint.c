@@ -393,6 +393,7 @@ static ht_status parse(const char *path, const unsigned char *p, size_t len,
         }
     }
     m->epoch = epoch;
+    m->ckpt_version = hd.version;
     m->step = step;
     *out = m;
     return HT_OK;
@@ -501,6 +502,12 @@ ht_status ht_model_load_into(ht_model *m, const char *path)
     }
     m->epoch = src->epoch;
     m->step = src->step;
+    m->ckpt_version = src->ckpt_version;
     ht_model_free(src);
     return HT_OK;
+}
+
+unsigned ht_model_checkpoint_version(const ht_model *m)
+{
+    return m ? m->ckpt_version : 0;
 }

@@ -22,6 +22,7 @@ struct ht_model {
     ht_config cfg;
     int epoch;
     uint64_t step;
+    unsigned ckpt_version; /* format of the checkpoint loaded, 0: none */
 
     size_t n_params;
     size_t w_off[HT_MAX_LAYERS], b_off[HT_MAX_LAYERS];

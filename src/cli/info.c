@@ -151,35 +151,14 @@ static int print_plan(const cli_opts *o)
     return 0;
 }
 
-/* --model: a checkpoint, loaded before anything is printed so that a bad
- * file gives one line and nothing else. Loading checks the CRC and, for
- * format 3, the stored weights hash against the weights. */
-typedef struct ckpt_info {
-    ht_model *m;
-    uint64_t stored;
-    unsigned version;
-} ckpt_info;
-
-static int open_checkpoint(const char *path, ckpt_info *ci)
-{
-    ci->m = NULL;
-    ht_status s = ht_model_load(path, &ci->m);
-    if (s == HT_OK)
-        s = ht_checkpoint_stored_hash(path, &ci->stored, &ci->version);
-    if (s != HT_OK) {
-        ht_model_free(ci->m);
-        return cli_lib_error_file("--model", path, s);
-    }
-    return 0;
-}
-
-/* What the checkpoint holds; frees its model. */
-static void print_checkpoint(const char *path, ckpt_info *ci)
+/* --model: what a checkpoint holds. It is loaded before anything is
+ * printed, so that a bad file gives one line and nothing else; loading
+ * checks the CRC and, for format 3, the stored weights hash against the
+ * weights, so a loaded format-3 model's hash is the stored one. */
+static void print_checkpoint(const char *path, const ht_model *m)
 {
     static const char *const opt[] = {"sgd", "adam", "adamw"};
-    const ht_model *m = ci->m;
-    const uint64_t stored = ci->stored;
-    const unsigned version = ci->version;
+    const unsigned version = ht_model_checkpoint_version(m);
     const ht_config *c = ht_model_config(m);
     char arch[256];
     cli_format_arch(c, arch, sizeof arch);
@@ -194,12 +173,10 @@ static void print_checkpoint(const char *path, ckpt_info *ci)
            (unsigned long long)ht_model_step(m));
     if (version >= 3)
         printf("  weights hash %016llx (stored in the file; the loaded weights "
-               "match it)\n", (unsigned long long)stored);
+               "match it)\n", (unsigned long long)ht_model_hash(m));
     else
         printf("  weights hash %016llx (computed; format %u stores none)\n",
                (unsigned long long)ht_model_hash(m), version);
-    ht_model_free(ci->m);
-    ci->m = NULL;
 }
 
 int cli_info(const cli_opts *o)
@@ -223,9 +200,12 @@ int cli_info(const cli_opts *o)
     ht_thread_choice c;
     int rc = hwloc_topology_is_thissystem(topo) || !o->topology
                  ? cli_check_threads(o, &c) : 0;
-    ckpt_info ci = {0};
-    if (rc == 0 && o->model)
-        rc = open_checkpoint(o->model, &ci);
+    ht_model *ckpt = NULL;
+    if (rc == 0 && o->model) {
+        ht_status ls = ht_model_load(o->model, &ckpt);
+        if (ls != HT_OK)
+            rc = cli_lib_error_file("--model", o->model, ls);
+    }
     if (rc) {
         hwloc_topology_destroy(topo);
         return rc;
@@ -245,8 +225,10 @@ int cli_info(const cli_opts *o)
     printf("threads:  %d\n", ht_get_num_threads());
     print_topology(topo);
     hwloc_topology_destroy(topo);
-    if (o->model)
-        print_checkpoint(o->model, &ci);
+    if (ckpt) {
+        print_checkpoint(o->model, ckpt);
+        ht_model_free(ckpt);
+    }
     if (o->topology) {
         fflush(stdout);
         return print_plan(o);
