@@ -26,8 +26,12 @@
  * threads (a B that must first be transposed is split by columns); which
  * path runs depends on the shape alone.
  *
- * Packing buffers come from a process-wide pool (gemm_workspace.c): a warm
- * call allocates nothing. */
+ * ht_sgemm's packing buffers come from a process-wide pool
+ * (gemm_workspace.c): a warm call allocates nothing. A team call packs into
+ * buffers its caller reserved: one shared (B panels a grid column of
+ * threads shares) and, with ht_gemm_team_init_own, one per thread (its A
+ * panels and the B panels only it reads), which the trainer places on the
+ * thread's node. */
 #include <omp.h>
 #include <string.h>
 
@@ -130,7 +134,14 @@ typedef struct gemm_plan {
     int tm, tn;             /* thread grid: tm row ranges x tn col ranges */
     size_t n_jc;            /* NC blocks per column range (the largest)  */
     size_t bsize, asize;    /* floats per B buffer / per A buffer        */
-    float *bbuf, *abuf;     /* 2*tn B buffers (2*t if private_b), tm*tn A */
+    /* Buffers (see b_own): the shared B buffers, 2 per grid column, at
+     * bbuf; each thread's own buffer (its A panels, then its 2 B buffers
+     * when B is its own) at own[id] (a team with per-thread buffers, each
+     * on its thread's node) or else at obase + id * ostride. */
+    float *bbuf;
+    float *const *own;
+    float *obase;
+    size_t ostride;
     ht_barrier *bar;        /* team mode: the grid's barrier; NULL: omp  */
     const ht_gemm_post *post; /* team mode: finished tiles; or NULL       */
     int private_b;          /* each thread packs all its B panels itself */
@@ -140,6 +151,21 @@ typedef struct gemm_plan {
     uint64_t tag;           /* dynamic: this call's number in the team     */
     const ht_gemm_team *team; /* team mode: claims and the test hook       */
 } gemm_plan;
+
+/* Whether each thread packs B into its own buffer: always when it packs
+ * all its B panels itself (private_b, the row mode), and whenever the grid
+ * has one row (a grid column is one thread; the column mode). Otherwise
+ * the tm threads of a grid column share its B buffers. */
+static int b_own(const gemm_plan *pl)
+{
+    return pl->private_b || pl->tm == 1;
+}
+
+/* Thread id's own buffer. */
+static float *own_buf(const gemm_plan *pl, int id)
+{
+    return pl->own ? pl->own[id] : pl->obase + (size_t)id * pl->ostride;
+}
 
 /* Hands the finished tile (or small-N row block) C[row .. row+m) x
  * [col .. col+n) to the post hook, if any, while it is still in L1. */
@@ -399,11 +425,10 @@ static void col_unit(const dyn_ctx *d, size_t j)
     dyn_panel(d->pl, d->ap, d->rows_pad, d->bp, j);
 }
 
-static void dyn_thread(const gemm_plan *pl, int id, size_t bsize)
+static void dyn_thread(const gemm_plan *pl, int id)
 {
-    const size_t me = (size_t)id;
-    dyn_ctx d = {pl, pl->abuf + me * dyn_asize(pl),
-                 pl->bbuf + me * 2 * bsize,
+    float *own = own_buf(pl, id);
+    dyn_ctx d = {pl, own, own + dyn_asize(pl),
                  ceil_div(pl->m, pl->mr) * pl->mr, 0};
     for (size_t sl = 0; sl < pl->nslices; sl++) {
         const size_t pc = sl * pl->kc, kb = min_sz(pl->kc, pl->k - pc);
@@ -437,12 +462,10 @@ static void row_unit(const dyn_ctx *d, size_t u)
 
 /* The row mode's share of thread `id`: all of B packed, then row blocks
  * claimed as dyn_thread claims panels. */
-static void dyn_rows_thread(const gemm_plan *pl, int id, size_t asize,
-                            size_t bsize)
+static void dyn_rows_thread(const gemm_plan *pl, int id, size_t asize)
 {
-    const size_t me = (size_t)id;
-    dyn_ctx d = {pl, pl->abuf + me * asize, pl->bbuf + me * 2 * bsize, 0,
-                 dyn_row_unit(pl, pl->tm)};
+    float *own = own_buf(pl, id);
+    dyn_ctx d = {pl, own, own + asize, 0, dyn_row_unit(pl, pl->tm)};
     pl->kt->pack_b(pl->k, pl->n, pl->b, pl->rsb, pl->csb, d.bp);
     dyn_claims(&d, id, (size_t)pl->tm, ceil_div(pl->m, d.ur), row_unit);
 }
@@ -461,7 +484,9 @@ static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
     const size_t col0 = q_lo * nr, col1 = min_sz(q_hi * nr, pl->n);
     size_t asize, bsize, n_jc;
     grid_sizes(pl, tm, tn, &asize, &bsize, &n_jc);
-    float *ap = pl->abuf + (size_t)id * asize;
+    float *ap = own_buf(pl, id);
+    /* this thread's pair of B buffers (alternate K slices) */
+    float *bpair = b_own(pl) ? ap + asize : pl->bbuf + (size_t)s * 2 * bsize;
     /* balanced MC blocks over this thread's rows */
     const size_t rows = row1 > row0 ? row1 - row0 : 0;
     const size_t nmb = rows ? ceil_div(rows, pl->mc) : 0;
@@ -469,11 +494,11 @@ static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
     unsigned iter = 0;
 
     if (pl->dyn == 1) {
-        dyn_thread(pl, id, bsize);
+        dyn_thread(pl, id);
         return;
     }
     if (pl->dyn == 2) {
-        dyn_rows_thread(pl, id, asize, bsize);
+        dyn_rows_thread(pl, id, asize);
         return;
     }
     /* A thread that owns whole columns (tm == 1) and whose rows fit one MC
@@ -481,7 +506,7 @@ static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
      * it goes from memory to L1 and straight into the micro-kernel instead
      * of through a KC x NC block in L2. Same arithmetic either way. */
     if (tm == 1 && nmb == 1 && pl->post == NULL) {
-        float *bp = pl->bbuf + (size_t)s * 2 * bsize;
+        float *bp = bpair;
         for (size_t jc = 0; jc < n_jc; jc++) {
             const size_t c_lo = min_sz(col0 + jc * pl->nc, col1);
             const size_t nb = min_sz(pl->nc, col1 - c_lo);
@@ -521,8 +546,7 @@ static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
             const size_t kb = pl->k ? min_sz(pl->kc, pl->k - pc) : 0;
             const int last = sl + 1 == pl->nslices;
             const float beta = sl == 0 ? pl->beta : 1.0f;
-            const size_t bslot = pl->private_b ? (size_t)id : (size_t)s;
-            float *bp = pl->bbuf + (bslot * 2 + (iter & 1)) * bsize;
+            float *bp = bpair + (iter & 1) * bsize;
             const size_t npan = ceil_div(nb, nr);
             if (kb && npan) {
                 size_t lo = 0, hi = npan;
@@ -580,6 +604,20 @@ static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
     }
 }
 
+/* Floats of the packed path's buffers for the plan's grid: the shared B
+ * buffers (2 per grid column, when B is not each thread's own) and one
+ * thread's own buffer (A panels, plus 2 B buffers when B is its own);
+ * each a multiple of 16 floats, so every buffer starts 64-byte aligned. */
+static void packed_sizes(const gemm_plan *pl, size_t *shared, size_t *own)
+{
+    size_t a, b, nj;
+    grid_sizes(pl, pl->tm, pl->tn, &a, &b, &nj);
+    if (pl->dyn == 1)
+        a = dyn_asize(pl);
+    *shared = b_own(pl) ? 0 : b * 2 * (size_t)pl->tn;
+    *own = a + (b_own(pl) ? 2 * b : 0);
+}
+
 static ht_status packed_gemm(gemm_plan *pl)
 {
     const size_t units = ceil_div(pl->m, pl->mr) * ceil_div(pl->n, pl->nr);
@@ -588,21 +626,22 @@ static ht_status packed_gemm(gemm_plan *pl)
     while (!choose_grid(pl, t))
         t--;                    /* t = 1 always has the grid 1 x 1 */
     /* room for the chosen grid and for the 1-thread fallback */
-    size_t a_t, b_t, a_1, b_1, nj;
-    grid_sizes(pl, pl->tm, pl->tn, &a_t, &b_t, &nj);
-    grid_sizes(pl, 1, 1, &a_1, &b_1, &nj);
-    const size_t need_t = a_t * (size_t)t + b_t * 2 * (size_t)pl->tn;
-    const size_t need_1 = a_1 + b_1 * 2;
-    const size_t bfloats_t = b_t * 2 * (size_t)pl->tn, bfloats_1 = b_1 * 2;
+    gemm_plan one = *pl;
+    one.tm = one.tn = 1;
+    size_t sh_t, own_t, sh_1, own_1;
+    packed_sizes(pl, &sh_t, &own_t);
+    packed_sizes(&one, &sh_1, &own_1);
+    const size_t need = max_sz(sh_t + own_t * (size_t)t, sh_1 + own_1);
     float *buf;
-    ht_gemm_ws *ws = ht_gemm_ws_get(max_sz(need_t, need_1), &buf);
+    ht_gemm_ws *ws = ht_gemm_ws_get(need, &buf);
     if (ws == NULL)
         return ht_error(HT_ERR_NOMEM, "ht_sgemm: cannot allocate %zu bytes of "
-                        "packing workspace", max_sz(need_t, need_1) * 4);
+                        "packing workspace", need * sizeof(float));
+    one.bbuf = buf;
+    one.obase = buf + sh_1;
+    one.ostride = own_1;
     if (t == 1) {
-        pl->bbuf = buf;
-        pl->abuf = buf + bfloats_1;
-        packed_thread(pl, 1, 1, 0);
+        packed_thread(&one, 1, 1, 0);
     } else {
         #pragma omp parallel num_threads(t)
         {
@@ -610,14 +649,12 @@ static ht_status packed_gemm(gemm_plan *pl)
             if (nt == t) {
                 gemm_plan p = *pl;
                 p.bbuf = buf;
-                p.abuf = buf + bfloats_t;
+                p.obase = buf + sh_t;
+                p.ostride = own_t;
                 packed_thread(&p, pl->tm, pl->tn, id);
             } else if (id == 0) {
                 /* got fewer threads than asked: one does it all */
-                gemm_plan p = *pl;
-                p.bbuf = buf;
-                p.abuf = buf + bfloats_1;
-                packed_thread(&p, 1, 1, 0);
+                packed_thread(&one, 1, 1, 0);
             }
         }
     }
@@ -804,19 +841,9 @@ static double gemm_flops(size_t m, size_t n, size_t k)
     return 2.0 * (double)m * (double)n * (double)k;
 }
 
-/* Floats of workspace the packed path needs on a grid of t threads. */
-static size_t packed_need(const gemm_plan *pl, int t, size_t *bfloats)
-{
-    size_t a_t, b_t, nj;
-    grid_sizes(pl, pl->tm, pl->tn, &a_t, &b_t, &nj);
-    if (pl->dyn == 1)
-        a_t = dyn_asize(pl);
-    *bfloats = b_t * 2 * (size_t)(pl->private_b ? t : pl->tn);
-    return a_t * (size_t)t + *bfloats;
-}
-
-/* The plan of a team call: small-N (returns 1, *t set) or packed (returns
- * 0, *pl with its grid, *t, *need and *bfloats set). With a post hook the
+/* The plan of a team call: small-N (returns 1) or packed (returns 0, *pl
+ * with its grid), with its thread count *t and the floats it needs in the
+ * team's shared buffer (*shared) and in each thread's own (*own). With a post hook the
  * tiles go along the rows (packed_thread), so every micro-kernel call
  * reads its B panel from L2: when rows are split among threads, each
  * thread then packs every B panel of its columns itself, into its own L2,
@@ -825,14 +852,15 @@ static int team_plan(int team, const ht_kernels *kt, int transa, int transb,
                      size_t m, size_t n, size_t k, float alpha, const float *a,
                      size_t lda, const float *b, size_t ldb, float beta,
                      float *c, size_t ldc, const ht_epilogue *epi, int post,
-                     int can_dyn, gemm_plan *pl, int *t, size_t *need,
-                     size_t *bfloats)
+                     int can_dyn, gemm_plan *pl, int *t, size_t *shared,
+                     size_t *own)
 {
     if (use_smalln(kt, transa, n, k)) {
         *t = work_threads(gemm_flops(m, n, k), GEMM_TEAM_MIN_FLOPS_PER_THREAD,
                           ceil_div(m, 8), team);
-        *need = !transa && !transb ? n * k + 64 : 0;
-        *bfloats = 0;
+        /* the dot kernel's op(B)^T, packed by all, read by all */
+        *shared = !transa && !transb ? n * k + 64 : 0;
+        *own = 0;
         return 1;
     }
     plan_init(pl, kt, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c,
@@ -847,7 +875,7 @@ static int team_plan(int team, const ht_kernels *kt, int transa, int transb,
               : dyn_fits(pl, *t, post)      ? 1
               : dyn_rows_fit(pl, *t, post)  ? 2
                                             : 0;
-    *need = packed_need(pl, *t, bfloats);
+    packed_sizes(pl, shared, own);
     return 0;
 }
 
@@ -858,24 +886,53 @@ static size_t claim_floats(int size)
                     : 0;
 }
 
+size_t ht_gemm_team_claim_floats(int size)
+{
+    return claim_floats(size);
+}
+
+void ht_sgemm_team_ws_split(int team, int transa, int transb, size_t m,
+                            size_t n, size_t k, int post, size_t *shared,
+                            size_t *own, int *threads)
+{
+    *shared = *own = 0;
+    if (threads)
+        *threads = 0;
+    if (m == 0 || n == 0 || team < 1)
+        return;
+    gemm_plan pl;
+    int t;
+    team_plan(team, ht_kernels_active(), transa, transb, m, n, k, 1.0f, NULL,
+              1, NULL, 1, 0.0f, NULL, 1, NULL, post != 0, 1, &pl, &t, shared,
+              own);
+    if (threads)
+        *threads = t;
+}
+
 size_t ht_sgemm_team_ws_floats(int team, int transa, int transb, size_t m,
                                size_t n, size_t k, int post)
 {
-    if (m == 0 || n == 0 || team < 1)
-        return 0;
-    gemm_plan pl;
+    size_t shared, own;
     int t;
-    size_t need, bfloats;
-    team_plan(team, ht_kernels_active(), transa, transb, m, n, k, 1.0f, NULL,
-              1, NULL, 1, 0.0f, NULL, 1, NULL, post != 0, 1, &pl, &t, &need,
-              &bfloats);
+    ht_sgemm_team_ws_split(team, transa, transb, m, n, k, post, &shared, &own,
+                           &t);
+    const size_t need = shared + own * (size_t)t;
     /* and the claim words, one 64-byte line per thread (ht_gemm_team_init) */
     return need ? need + claim_floats(team) : 0;
 }
 
 void ht_gemm_team_init(ht_gemm_team *g, int size, float *ws, size_t ws_floats)
 {
+    ht_gemm_team_init_own(g, size, ws, ws_floats, NULL, 0);
+}
+
+void ht_gemm_team_init_own(ht_gemm_team *g, int size, float *ws,
+                           size_t ws_floats, float *const *own,
+                           size_t own_floats)
+{
     g->size = size;
+    g->own = own;
+    g->own_floats = own ? own_floats : 0;
     g->claims = NULL;
     g->panel_hook = NULL;
     g->hook_ctx = NULL;
@@ -960,15 +1017,20 @@ ht_status ht_sgemm_team_post(ht_gemm_team *g, int tid, int transa,
     const ht_kernels *kt = ht_kernels_active();
     gemm_plan pl;
     int t;
-    size_t need, bfloats;
+    size_t shared, own;
     const int small = team_plan(g->size, kt, transa, transb, m, n, k, alpha,
                                 a, lda, b, ldb, beta, c, ldc, epi,
                                 post != NULL, g->claims != NULL, &pl, &t,
-                                &need, &bfloats);
-    if (need > g->ws_floats)
+                                &shared, &own);
+    if (g->own && (shared > g->ws_floats || own > g->own_floats))
+        return ht_error(HT_ERR_ARG, "ht_sgemm_team: %zu x %zu x %zu needs %zu "
+                        "shared and %zu per-thread floats of workspace, the "
+                        "team reserved %zu and %zu", m, n, k, shared, own,
+                        g->ws_floats, g->own_floats);
+    if (!g->own && shared + own * (size_t)t > g->ws_floats)
         return ht_error(HT_ERR_ARG, "ht_sgemm_team: %zu x %zu x %zu needs %zu "
                         "floats of workspace, the team reserved %zu", m, n, k,
-                        need, g->ws_floats);
+                        shared + own * (size_t)t, g->ws_floats);
     if (tid >= t)
         return HT_OK;
     if (small) {
@@ -977,7 +1039,12 @@ ht_status ht_sgemm_team_post(ht_gemm_team *g, int tid, int transa,
         return HT_OK;
     }
     pl.bbuf = g->ws;
-    pl.abuf = g->ws + bfloats;
+    if (g->own) {
+        pl.own = g->own;
+    } else {
+        pl.obase = g->ws + shared;
+        pl.ostride = own;
+    }
     pl.bar = &g->bar;
     pl.post = post;
     pl.team = g;

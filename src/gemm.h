@@ -62,8 +62,12 @@ typedef struct ht_gemm_claim {
  * (and any use of C) with a barrier of the whole team. */
 typedef struct ht_gemm_team {
     int size;            /* threads in the team                          */
-    float *ws;           /* packing workspace, 64-byte aligned           */
+    float *ws;           /* shared packing workspace, 64-byte aligned    */
     size_t ws_floats;
+    /* Each thread's own packing buffer (64-byte aligned, own_floats each),
+     * or NULL: then a call lays the threads' buffers out in ws. */
+    float *const *own;
+    size_t own_floats;
     ht_barrier bar;
     /* Per thread, its unit claims (dynamic calls, gemm.c); NULL when the
      * workspace had no room for them (then every call is static). */
@@ -79,6 +83,30 @@ typedef struct ht_gemm_team {
  * which includes one 64-byte line per thread for the unit claims, taken
  * from the front of ws). Call once, outside the calls. */
 void ht_gemm_team_init(ht_gemm_team *g, int size, float *ws, size_t ws_floats);
+
+/* The same, with a buffer per thread: thread i packs its A panels (and its
+ * B panels, when no other thread reads them) into own[i], which the caller
+ * can place on thread i's NUMA node; ws holds the claim words (at its
+ * front, ht_gemm_team_claim_floats(size)), the B panels that threads of a
+ * grid column share and the small-N path's packed B. The caller owns the
+ * buffers and the array, which must outlive the team's calls; own_floats
+ * >= the largest *own of ht_sgemm_team_ws_split over the calls to come,
+ * ws_floats >= the claims plus the largest *shared. Call once, outside the
+ * calls. */
+void ht_gemm_team_init_own(ht_gemm_team *g, int size, float *ws,
+                           size_t ws_floats, float *const *own,
+                           size_t own_floats);
+
+/* Floats of the claim words at the front of a team's ws (0 for size 1). */
+size_t ht_gemm_team_claim_floats(int size);
+
+/* What one team call of this shape needs with per-thread buffers: floats
+ * in the shared ws (*shared, claims not included) and in each thread's own
+ * buffer (*own), and the threads it runs on (*threads, may be NULL); all
+ * 0 for an empty call. post as for ht_sgemm_team_ws_floats. Thread-safe. */
+void ht_sgemm_team_ws_split(int team, int transa, int transb, size_t m,
+                            size_t n, size_t k, int post, size_t *shared,
+                            size_t *own, int *threads);
 
 /* Floats of workspace one team call of this shape needs (0 for an empty
  * one), with a post hook (ht_sgemm_team_post with post != NULL) or

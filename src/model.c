@@ -112,6 +112,11 @@ ht_status ht_model_alloc(ht_model *m)
     m->labels = m->labbuf[0];
     m->targets = m->tgtbuf[0];
     m->loss_row = m->work + loss_off;
+    /* the training team's packing buffers, so that the first-touch region
+     * below places them too (a run grows them if it needs more) */
+    s = ht_train_reserve_pack(m, ht_sched_team(m), c->batch, 0, 1);
+    if (s != HT_OK)
+        return s;
     ht_sched_first_touch(m, off);
     return HT_OK;
 }

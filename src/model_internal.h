@@ -68,6 +68,18 @@ struct ht_model {
     ht_mem_policy param_policy, param_in_force, work_in_force;
     size_t n_rowbufs;             /* per-row arrays of the work slab      */
     struct { void *base; size_t row_bytes; } rowbuf[2 * HT_MAX_LAYERS + 12];
+    /* The team's GEMM packing buffers (ht_sched_pack), kept across runs:
+     * the shared one (claim words, shared B panels) placed like the
+     * parameters, and one per thread (its A panels and own B panels) on
+     * that thread's node; pack_fresh[i]: thread i has not touched its
+     * buffer yet (it does in ht_sched_enter). */
+    float *pack_shared;
+    size_t pack_shared_floats;
+    float **pack_own;
+    unsigned char *pack_fresh;
+    size_t pack_own_floats;
+    int pack_threads;
+    ht_mem_policy pack_shared_in_force, pack_own_in_force;
 };
 
 size_t ht_model_layer_in(const ht_model *m, size_t l);
@@ -106,6 +118,23 @@ ht_status ht_sched_alloc(ht_model *m, size_t param_floats, int need_m,
                          int need_v, size_t work_floats);
 void ht_sched_first_touch(ht_model *m, size_t param_floats);
 void ht_sched_free(ht_model *m);
+
+/* Makes the model's packing buffers (m->pack_*) hold at least `shared`
+ * floats and, for each of T threads, `own` floats, reallocating what is
+ * too small (never shrinking; nothing when all fit, so warm runs allocate
+ * nothing). The shared buffer is placed as the parameters (bound or
+ * interleaved over the plan's nodes); thread i's own buffer is bound to
+ * the node of its plan domain, and first-touched by thread i itself in
+ * ht_sched_enter when binding is not in force. HT_ERR_NOMEM if an
+ * allocation fails (the old buffers are freed then). Not inside a
+ * parallel region; after ht_sched_team. */
+ht_status ht_sched_pack(ht_model *m, int T, size_t shared, size_t own);
+
+/* ht_sched_pack for what a team of T threads needs to run steps of `bs`
+ * rows and a last step of `last` rows (0: none), forward only or with the
+ * backward pass (src/train.c). Same rules as ht_sched_pack. */
+ht_status ht_train_reserve_pack(ht_model *m, int T, size_t bs, size_t last,
+                                int backward);
 
 /* Applies the model's input transform, if any, to `rows` rows of
  * sizes[0] floats at x, in place. */

@@ -232,8 +232,10 @@ size_t ht_plan_describe(const ht_plan *p, char *buf, size_t len)
      * read or write a row is up to the kernels (docs/SCALING.md) */
     ht_buf_append(buf, len, &pos, "\n  work rows (batch, activations, masks, "
                   "their gradients): first-touched by the row's owner thread, "
-                  "on its node\n  GEMM packing buffers: not placed (a "
-                  "process-wide pool; pages stay where first written)\n");
+                  "on its node\n  GEMM packing buffers: each thread's own "
+                  "(its A panels, B panels no other thread reads) bound to "
+                  "its node; the shared one (B panels a grid column shares) "
+                  "placed as the parameters\n");
     for (int d = 0; d < p->n_domains; d++) {
         ht_buf_append(buf, len, &pos, "  domain %d: node P#%d, threads "
                       "[%d,%d), rows [%zu,%zu), PUs", d, p->domain_node[d],

@@ -6,9 +6,12 @@
  * Policy (docs/numa.md): parameters, gradients and optimiser state bound
  * to the node (one node) or interleaved (several); the work slab (batch
  * rows, activations, masks, gradients of activations) first-touched row
- * by row by the bound thread that owns the rows. */
+ * by row by the bound thread that owns the rows; each thread's GEMM
+ * packing buffer bound to its node, the shared one placed like the
+ * parameters. */
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
@@ -56,19 +59,37 @@ int ht_sched_team(ht_model *m)
     return T;
 }
 
+static void touch_share(const ht_model *m, int tid, int nt, void *base,
+                        size_t bytes);
+
+/* A fresh packing buffer's first touch by its thread, after binding: its
+ * own buffer whole, and its share of the shared one (ht_sched_pack). */
+static void touch_pack(ht_model *m, int tid, int nt)
+{
+    if (m->pack_fresh == NULL || tid >= m->pack_threads ||
+        !m->pack_fresh[tid])
+        return;
+    m->pack_fresh[tid] = 0;
+    if (m->pack_own_in_force == HT_MEM_FIRST_TOUCH)
+        memset(m->pack_own[tid], 0, m->pack_own_floats * sizeof(float));
+    if (m->pack_shared_in_force == HT_MEM_FIRST_TOUCH && nt == m->pack_threads)
+        touch_share(m, tid, nt, m->pack_shared,
+                    m->pack_shared_floats * sizeof(float));
+}
+
 void ht_sched_enter(ht_model *m, int tid, int nt)
 {
     int refused;
     #pragma omp atomic read
     refused = m->bind_refused;
-    if (m->plan == NULL || refused || nt != m->plan->n_threads)
-        return;
-    if (ht_plan_bind_thread(m->topo, m->plan, tid) != HT_OK) {
+    if (m->plan != NULL && !refused && nt == m->plan->n_threads &&
+        ht_plan_bind_thread(m->topo, m->plan, tid) != HT_OK) {
         /* The report already says why; retrying every region would only
          * repeat the failure. Benign race: every writer stores 1. */
         #pragma omp atomic write
         m->bind_refused = 1;
     }
+    touch_pack(m, tid, nt);
 }
 
 /* Rows [lo, hi) of n for thread tid of nt: the plan's schedule. */
@@ -169,8 +190,68 @@ void ht_sched_first_touch(ht_model *m, size_t param_floats)
     ht_sched_restore_nesting(levels);
 }
 
+static void pack_free(ht_model *m)
+{
+    ht_aligned_free_placed(m->pack_shared);
+    for (int i = 0; m->pack_own && i < m->pack_threads; i++)
+        ht_aligned_free_placed(m->pack_own[i]);
+    free(m->pack_own);
+    free(m->pack_fresh);
+    m->pack_shared = NULL;
+    m->pack_own = NULL;
+    m->pack_fresh = NULL;
+    m->pack_shared_floats = m->pack_own_floats = 0;
+    m->pack_threads = 0;
+}
+
+ht_status ht_sched_pack(ht_model *m, int T, size_t shared, size_t own)
+{
+    /* at least one float each, so the buffers exist and are placed */
+    shared = shared ? shared : 1;
+    own = own ? own : 1;
+    if (m->pack_own && m->pack_threads == T && m->pack_shared_floats >= shared
+        && m->pack_own_floats >= own)
+        return HT_OK;
+    /* grow both together: a rare event (first run, larger batch, other
+     * team size), and one code path */
+    shared = shared > m->pack_shared_floats ? shared : m->pack_shared_floats;
+    own = own > m->pack_own_floats ? own : m->pack_own_floats;
+    pack_free(m);
+    ht_mem_policy sf = HT_MEM_FIRST_TOUCH, of = HT_MEM_BIND;
+    m->pack_shared = alloc_slab(m, shared, m->param_policy, &sf);
+    m->pack_own = calloc((size_t)T, sizeof *m->pack_own);
+    m->pack_fresh = calloc((size_t)T, 1);
+    int ok = m->pack_shared && m->pack_own && m->pack_fresh;
+    m->pack_threads = m->pack_own ? T : 0;
+    ht_topology *t = placeable(m) && m->plan && m->plan->n_threads == T
+                         ? m->topo : NULL;
+    for (int i = 0; ok && i < T; i++) {
+        ht_mem_policy f = HT_MEM_FIRST_TOUCH;
+        const int node = t ? m->plan->domain_node[m->plan->thread_domain[i]]
+                           : -1;
+        m->pack_own[i] = ht_aligned_alloc_placed(
+            t, own * sizeof(float), t ? HT_MEM_BIND : HT_MEM_FIRST_TOUCH, node,
+            &f);
+        ok = m->pack_own[i] != NULL;
+        if (f != HT_MEM_BIND)
+            of = HT_MEM_FIRST_TOUCH;
+        m->pack_fresh[i] = 1;
+    }
+    if (!ok) {
+        pack_free(m);
+        return ht_error(HT_ERR_NOMEM, "cannot allocate %zu + %d x %zu floats "
+                        "of GEMM packing buffers", shared, T, own);
+    }
+    m->pack_shared_floats = shared;
+    m->pack_own_floats = own;
+    m->pack_shared_in_force = sf;
+    m->pack_own_in_force = of;
+    return HT_OK;
+}
+
 void ht_sched_free(ht_model *m)
 {
+    pack_free(m);
     ht_aligned_free_placed(m->params);
     ht_aligned_free_placed(m->grads);
     ht_aligned_free_placed(m->opt_m);
@@ -231,6 +312,11 @@ size_t ht_model_placement_describe(const ht_model *m, char *buf, size_t len)
                       ? (m->plan->n_domains == 1 ? " (one node)" : "")
                       : "",
                   ht_mem_policy_str(m->work_in_force));
+    if (m->pack_own)
+        ht_buf_append(buf, len, &pos, ", GEMM packing buffers %s",
+                      m->pack_own_in_force == HT_MEM_BIND
+                          ? "bound to their threads' nodes"
+                          : "first-touch by their threads");
     if (m->param_in_force != m->param_policy)
         ht_buf_append(buf, len, &pos, " (asked %s)",
                       ht_mem_policy_str(m->param_policy));

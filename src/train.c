@@ -676,14 +676,15 @@ static void run_team(run_ctx *r)
     }
 }
 
-/* Largest team-GEMM workspace of a run with steps of `bs` rows and a last
+/* Largest team-GEMM needs of a run with steps of `bs` rows and a last
  * step of `last` rows (0: none), for any team of 1..T threads (the team
- * OpenMP grants may be smaller than asked). */
-static size_t ws_need(const ht_model *m, int T, size_t bs, size_t last,
-                      int backward)
+ * OpenMP grants may be smaller than asked): floats of the shared buffer
+ * (*shared, without the claim words) and of each thread's own (*own). */
+static void ws_need(const ht_model *m, int T, size_t bs, size_t last,
+                    int backward, size_t *shared, size_t *own)
 {
     const ht_config *c = &m->cfg;
-    size_t need = 0;
+    *shared = *own = 0;
     const size_t rows[2] = {bs, last};
     for (int team = 1; team <= T; team++)
     for (int q = 0; q < 2; q++) {
@@ -692,31 +693,38 @@ static size_t ws_need(const ht_model *m, int T, size_t bs, size_t last,
             continue;
         for (size_t l = 0; l < c->n_layers; l++) {
             const size_t in = c->sizes[l], out = c->sizes[l + 1];
-            size_t w = ht_sgemm_team_ws_floats(team, HT_NO_TRANS, HT_NO_TRANS,
-                                               B, out, in, 0);
-            need = w > need ? w : need;
-            if (!backward)
-                continue;
-            /* with the optimiser's post hook, or without (no optimise) */
-            w = ht_sgemm_team_ws_floats(team, HT_TRANS, HT_NO_TRANS, in, out, B,
-                                        1);
-            need = w > need ? w : need;
-            w = ht_sgemm_team_ws_floats(team, HT_TRANS, HT_NO_TRANS, in, out, B,
-                                        0);
-            need = w > need ? w : need;
-            if (l == 0)
-                continue;
-            w = ht_sgemm_team_ws_floats(team, HT_NO_TRANS, HT_TRANS, B, in, out,
-                                        0);
-            need = w > need ? w : need;
+            /* forward; weight gradient with the optimiser's post hook or
+             * without (no optimise); input gradient (not of layer 0) */
+            const struct { int ta, tb; size_t m, n, k; int post; } call[4] = {
+                {HT_NO_TRANS, HT_NO_TRANS, B, out, in, 0},
+                {HT_TRANS, HT_NO_TRANS, in, out, B, 1},
+                {HT_TRANS, HT_NO_TRANS, in, out, B, 0},
+                {HT_NO_TRANS, HT_TRANS, B, in, out, 0}};
+            const int ncalls = !backward ? 1 : l == 0 ? 3 : 4;
+            for (int i = 0; i < ncalls; i++) {
+                size_t sh, ow;
+                ht_sgemm_team_ws_split(team, call[i].ta, call[i].tb, call[i].m,
+                                       call[i].n, call[i].k, call[i].post, &sh,
+                                       &ow, NULL);
+                *shared = sh > *shared ? sh : *shared;
+                *own = ow > *own ? ow : *own;
+            }
         }
     }
-    return need;
 }
 
-/* Runs the region: reserves the team's packing workspace (once per call,
- * sized for the largest GEMM), opens the one parallel region, returns the
- * first failure with its message. Not inside a parallel region. */
+ht_status ht_train_reserve_pack(ht_model *m, int T, size_t bs, size_t last,
+                                int backward)
+{
+    size_t shared, own;
+    ws_need(m, T, bs, last, backward, &shared, &own);
+    return ht_sched_pack(m, T, ht_gemm_team_claim_floats(T) + shared, own);
+}
+
+/* Runs the region: makes sure the model's packing buffers fit the largest
+ * GEMM (ht_sched_pack: allocated on the first run, reused by the next),
+ * opens the one parallel region, returns the first failure with its
+ * message. Not inside a parallel region. */
 static ht_status run(run_ctx *r)
 {
     ht_model *m = r->m;
@@ -729,13 +737,11 @@ static ht_status run(run_ctx *r)
     atomic_init(&r->failed_phase, 0);
     r->status = HT_OK;
     const size_t last = r->n % r->bs;
-    const size_t need = ws_need(m, T, r->bs, last, r->backward);
-    float *ws = NULL;
-    ht_gemm_ws *h = ht_gemm_ws_get(need + 64, &ws);
-    if (h == NULL)
-        return ht_error(HT_ERR_NOMEM, "cannot allocate %zu bytes of GEMM "
-                        "packing workspace", (need + 64) * sizeof(float));
-    ht_gemm_team_init(&r->gt, T, ws, need + 64);
+    ht_status s = ht_train_reserve_pack(m, T, r->bs, last, r->backward);
+    if (s != HT_OK)
+        return s;
+    ht_gemm_team_init_own(&r->gt, T, m->pack_shared, m->pack_shared_floats,
+                          m->pack_own, m->pack_own_floats);
     const int levels = ht_sched_no_nesting();
     #pragma omp parallel num_threads(T)
     {
@@ -750,7 +756,6 @@ static ht_status run(run_ctx *r)
         }
     }
     ht_sched_restore_nesting(levels);
-    ht_gemm_ws_put(h);
     /* input buffer 0 is the model's act[0] outside a run */
     m->act[0] = m->xbuf[0];
     if (atomic_load(&r->failed_phase))

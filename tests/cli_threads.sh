@@ -106,7 +106,7 @@ fake() {
     if ! run "$name" "$T/out" env "$@" "$H" "${TR[@]}"; then return; fi
     if ! grep -q "^threads: $cores, not bound\$" "$T/out"; then
         bad "$name" "$(grep '^threads:' "$T/out")"
-    elif ! grep -q "^memory: parameters first-touch, work rows first-touch by their threads\$" "$T/out"; then
+    elif ! grep -q "^memory: parameters first-touch, work rows first-touch by their threads, GEMM packing buffers first-touch by their threads\$" "$T/out"; then
         bad "$name" "$(grep '^memory:' "$T/out")"
     elif [ "$(grep -c '^warning:' "$T/out")" -ne 1 ] || ! grep -q "^warning: .*$var=.*not bound.*not placed" "$T/out"; then
         bad "$name" "warning: $(grep '^warning:' "$T/out")"

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <hwloc.h>
 
 #include "barrier.h"
 #include "dataset_internal.h"
@@ -200,6 +201,79 @@ static void check_team_gemm(const shape *sh, int team)
         assert_int_equal(refused, team);
     }
     ht_aligned_free(ws);
+
+    /* per-thread buffers (the trainer's layout): the same C, each thread
+     * of the call packs into its own buffer and nowhere past it, threads
+     * the call does not use leave theirs alone, and a buffer one float
+     * short (own or shared) is refused by every thread */
+    for (int with_post = 0; with_post < 2; with_post++) {
+        size_t sh_need, own_need;
+        int t;
+        ht_sgemm_team_ws_split(team, sh->ta, sh->tb, m, n, k, with_post,
+                               &sh_need, &own_need, &t);
+        const size_t claims = ht_gemm_team_claim_floats(team), guard = 16;
+        float *shared = ht_aligned_alloc((claims + sh_need + 1) * sizeof(float));
+        float *own[4];
+        for (int i = 0; i < team; i++) {
+            own[i] = ht_aligned_alloc((own_need + guard) * sizeof(float));
+            for (size_t j = 0; j < own_need + guard; j++)
+                own[i][j] = -7.0f;
+        }
+        tu_fill(c_team, m * ldc, 3, -1.0f, 1.0f);
+        int *hits2 = calloc(m * n + 1, sizeof(int));
+        post_seen ps2 = {c_team, c_ref, ldc, m, n, hits2, 0};
+        const ht_gemm_post post2 = {post_check, &ps2};
+        ht_gemm_team_init_own(&g, team, shared, claims + sh_need, own,
+                              own_need);
+        #pragma omp parallel num_threads(team) reduction(+ : fails)
+        fails += ht_sgemm_team_post(&g, omp_get_thread_num(), sh->ta, sh->tb,
+                                    m, n, k, 1.25f, a, lda, b, ldb, beta,
+                                    c_team, ldc, e,
+                                    with_post ? &post2 : NULL) != HT_OK;
+        assert_int_equal(fails, 0);
+        assert_int_equal(ps2.bad, 0);
+        if (memcmp(c_ref, c_team, m * ldc * sizeof(float)) != 0)
+            fail_msg("own buffers, team of %d differs from ht_sgemm_ex: "
+                     "%zux%zux%zu post=%d", team, m, n, k, with_post);
+        for (int i = 0; i < team; i++) {
+            size_t changed = 0;
+            for (size_t j = 0; j < own_need + guard; j++) {
+                changed += own[i][j] != -7.0f;
+                if (j >= own_need && own[i][j] != -7.0f)
+                    fail_msg("thread %d wrote past its buffer (%zux%zux%zu)",
+                             i, m, n, k);
+            }
+            if (i >= t && changed)
+                fail_msg("thread %d of %d is idle but its buffer changed "
+                         "(%zux%zux%zu)", i, t, m, n, k);
+            if (i < t && own_need && !changed)
+                fail_msg("thread %d packed nothing into its own buffer "
+                         "(%zux%zux%zu)", i, m, n, k);
+        }
+        for (int shorter = 0; shorter < 2; shorter++) {
+            if ((shorter ? sh_need : own_need) == 0)
+                continue;
+            ht_gemm_team_init_own(&g, team, shared,
+                                  claims + sh_need - (size_t)shorter, own,
+                                  own_need - (size_t)!shorter);
+            int refused = 0;
+            #pragma omp parallel num_threads(team) reduction(+ : refused)
+            refused += ht_sgemm_team_post(&g, omp_get_thread_num(), sh->ta,
+                                          sh->tb, m, n, k, 1.0f, a, lda, b,
+                                          ldb, 0.0f, c_team, ldc, NULL,
+                                          with_post ? &post2 : NULL) ==
+                       HT_ERR_ARG;
+            assert_int_equal(refused, team);
+        }
+        for (size_t i = 0; with_post && i < m * n; i++)
+            if (hits2[i] != 1)
+                fail_msg("own buffers, post hook: element %zu posted %d "
+                         "times", i, hits2[i]);
+        free(hits2);
+        for (int i = 0; i < team; i++)
+            ht_aligned_free(own[i]);
+        ht_aligned_free(shared);
+    }
     free(a);
     free(b);
     free(c_ref);
@@ -948,6 +1022,103 @@ static void test_refused_inside_region(void **state)
     free_blobs(ds);
 }
 
+/* Where a trained model's memory really is (hwloc_get_area_memlocation,
+ * which sees only pages that exist, so an untouched buffer fails too):
+ * parameters on the plan's nodes, each thread's work rows and own GEMM
+ * packing buffer on its node, the shared packing buffer on the plan's
+ * nodes. Warm epochs keep the packing buffers and take nothing from the
+ * process-wide pool: the team packs only into the model's buffers. */
+static int nodes_of(hwloc_topology_t h, const void *p, size_t bytes,
+                    hwloc_bitmap_t set)
+{
+    return hwloc_get_area_memlocation(h, p, bytes, set,
+                                      HWLOC_MEMBIND_BYNODESET);
+}
+
+static void test_model_memory_placement(void **state)
+{
+    (void)state;
+    ht_dataset *ds = blobs(700, 40, 5, 9);
+    ht_config c;
+    small_config(&c, 1);        /* Adam: both moment slabs */
+    ht_set_num_threads(2);
+    ht_model *m;
+    assert_int_equal(ht_model_create(&c, &m), HT_OK);
+    assert_int_equal(ht_model_train_epoch(m, ds, NULL, NULL, NULL), HT_OK);
+    float *own0 = m->pack_own ? m->pack_own[0] : NULL;
+    const float *shared0 = m->pack_shared;
+    const unsigned long pool0 = ht_gemm_ws_allocations();
+    assert_int_equal(ht_model_train_epoch(m, ds, NULL, NULL, NULL), HT_OK);
+    assert_true(ht_gemm_ws_allocations() == pool0);
+    assert_ptr_equal(m->pack_own ? m->pack_own[0] : NULL, own0);
+    assert_ptr_equal(m->pack_shared, shared0);
+    const ht_plan *p = m->plan;
+    if (p == NULL || m->pack_own == NULL) {
+        /* no plan: no topology, a fake one, or OpenMP binding variables */
+        ht_model_free(m);
+        ht_set_num_threads(0);
+        free_blobs(ds);
+        skip();
+    }
+    assert_int_equal(m->pack_threads, p->n_threads);
+
+    hwloc_topology_t h;
+    assert_int_equal(hwloc_topology_init(&h), 0);
+    assert_int_equal(hwloc_topology_load(h), 0);
+    hwloc_bitmap_t where = hwloc_bitmap_alloc(), want = hwloc_bitmap_alloc();
+    hwloc_bitmap_t plan_nodes = hwloc_bitmap_alloc();
+    for (int d = 0; d < p->n_domains; d++)
+        hwloc_bitmap_set(plan_nodes, (unsigned)p->domain_node[d]);
+    if (nodes_of(h, m->params, sizeof(float), where) != 0) {
+        hwloc_bitmap_free(where);
+        hwloc_bitmap_free(want);
+        hwloc_bitmap_free(plan_nodes);
+        hwloc_topology_destroy(h);
+        ht_model_free(m);
+        ht_set_num_threads(0);
+        free_blobs(ds);
+        skip();     /* qemu-user: no move_pages */
+    }
+    const size_t pbytes = m->n_params * sizeof(float);
+    const float *slabs[] = {m->params, m->grads, m->opt_m, m->opt_v};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(nodes_of(h, slabs[i], pbytes, where), 0);
+        assert_false(hwloc_bitmap_iszero(where));
+        assert_true(hwloc_bitmap_isincluded(where, plan_nodes));
+    }
+    for (int tid = 0; tid < p->n_threads; tid++) {
+        hwloc_bitmap_only(want,
+                          (unsigned)p->domain_node[p->thread_domain[tid]]);
+        const size_t b = p->thread_row_begin[tid], e = p->thread_row_end[tid];
+        for (size_t i = 0; i < m->n_rowbufs && e > b; i++) {
+            const char *base = m->rowbuf[i].base;
+            const size_t rb = m->rowbuf[i].row_bytes;
+            assert_int_equal(nodes_of(h, base + b * rb, (e - b) * rb, where),
+                             0);
+            if (!hwloc_bitmap_isequal(where, want))
+                fail_msg("work rows [%zu,%zu) of row buffer %zu are not on "
+                         "thread %d's node", b, e, i, tid);
+        }
+        assert_int_equal(nodes_of(h, m->pack_own[tid],
+                                  m->pack_own_floats * sizeof(float), where),
+                         0);
+        if (!hwloc_bitmap_isequal(where, want))
+            fail_msg("thread %d's packing buffer is not on its node", tid);
+    }
+    assert_int_equal(nodes_of(h, m->pack_shared,
+                              m->pack_shared_floats * sizeof(float), where),
+                     0);
+    assert_false(hwloc_bitmap_iszero(where));
+    assert_true(hwloc_bitmap_isincluded(where, plan_nodes));
+    hwloc_bitmap_free(where);
+    hwloc_bitmap_free(want);
+    hwloc_bitmap_free(plan_nodes);
+    hwloc_topology_destroy(h);
+    ht_model_free(m);
+    ht_set_num_threads(0);
+    free_blobs(ds);
+}
+
 /* The library limits nesting only for its own regions: the host program's
  * setting is back after creating, training and evaluating a model (the
  * old code left it at 1 for good). */
@@ -993,6 +1164,7 @@ int main(void)
         cmocka_unit_test(test_placement_text),
         cmocka_unit_test(test_refused_inside_region),
         cmocka_unit_test(test_host_nesting_kept),
+        cmocka_unit_test(test_model_memory_placement),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -231,12 +231,14 @@ static void test_plan_two_sockets(void **state)
     assert_int_equal(p->domain_node[1], 1);
     assert_int_equal(p->domain_row_end[0], 6);   /* rows [0,3) [3,6) | [6,10) */
     assert_int_equal(p->param_policy, HT_MEM_INTERLEAVE);
-    /* the text claims what the trainer does: no node for packing buffers */
+    /* the text claims what the trainer does (src/sched.c, ht_sched_pack) */
     char text[4096];
     ht_plan_describe(p, text, sizeof text);
     assert_non_null(strstr(text, "optimiser state: interleaved over nodes 0,1\n"));
     assert_non_null(strstr(text, "first-touched by the row's owner thread"));
-    assert_non_null(strstr(text, "GEMM packing buffers: not placed"));
+    assert_non_null(strstr(text, "GEMM packing buffers: each thread's own "
+                                 "(its A panels, B panels no other thread "
+                                 "reads) bound to its node"));
     assert_null(strstr(text, "packing buffers, batch rows"));
     ht_plan_free(p);
     /* 1 thread: one domain, parameters bound to its node */

@@ -26,7 +26,10 @@
  *     activations) from the owning thread, so the row's pages are on that
  *     thread's node. Which threads later read and write a row is the
  *     kernels' business (docs/SCALING.md, section 2): not only the owner.
- *     GEMM packing buffers are not placed (a process-wide pool);
+ *     The training team's GEMM packing buffers: each thread's own (its A
+ *     panels, B panels no other thread reads) bound to the thread's node,
+ *     the shared one (B panels a grid column of threads shares) placed as
+ *     the parameters below;
  *   - parameters, their gradients and optimiser state are INTERLEAVED page
  *     by page over the plan's nodes (bound to the single node when there is
  *     one), not replicated: the arithmetic, and therefore the bits, stay the
