@@ -1035,15 +1035,36 @@ static int nodes_of(hwloc_topology_t h, const void *p, size_t bytes,
                                       HWLOC_MEMBIND_BYNODESET);
 }
 
+/* What test_model_memory_placement holds, released on every way out. */
+typedef struct placed_model {
+    ht_dataset *ds;
+    ht_model *m;
+    hwloc_topology_t h;
+    hwloc_bitmap_t where, want, plan_nodes;
+} placed_model;
+
+static void placed_model_free(placed_model *pm)
+{
+    hwloc_bitmap_free(pm->where);
+    hwloc_bitmap_free(pm->want);
+    hwloc_bitmap_free(pm->plan_nodes);
+    if (pm->h)
+        hwloc_topology_destroy(pm->h);
+    ht_model_free(pm->m);
+    ht_set_num_threads(0);
+    free_blobs(pm->ds);
+}
+
 static void test_model_memory_placement(void **state)
 {
     (void)state;
-    ht_dataset *ds = blobs(700, 40, 5, 9);
+    placed_model pm = {blobs(700, 40, 5, 9), NULL, NULL, NULL, NULL, NULL};
+    const ht_dataset *ds = pm.ds;
     ht_config c;
     small_config(&c, 1);        /* Adam: both moment slabs */
     ht_set_num_threads(2);
-    ht_model *m;
-    assert_int_equal(ht_model_create(&c, &m), HT_OK);
+    assert_int_equal(ht_model_create(&c, &pm.m), HT_OK);
+    ht_model *m = pm.m;
     assert_int_equal(ht_model_train_epoch(m, ds, NULL, NULL, NULL), HT_OK);
     float *own0 = m->pack_own ? m->pack_own[0] : NULL;
     const float *shared0 = m->pack_shared;
@@ -1055,28 +1076,21 @@ static void test_model_memory_placement(void **state)
     const ht_plan *p = m->plan;
     if (p == NULL || m->pack_own == NULL) {
         /* no plan: no topology, a fake one, or OpenMP binding variables */
-        ht_model_free(m);
-        ht_set_num_threads(0);
-        free_blobs(ds);
+        placed_model_free(&pm);
         skip();
     }
     assert_int_equal(m->pack_threads, p->n_threads);
 
-    hwloc_topology_t h;
-    assert_int_equal(hwloc_topology_init(&h), 0);
-    assert_int_equal(hwloc_topology_load(h), 0);
-    hwloc_bitmap_t where = hwloc_bitmap_alloc(), want = hwloc_bitmap_alloc();
-    hwloc_bitmap_t plan_nodes = hwloc_bitmap_alloc();
+    assert_int_equal(hwloc_topology_init(&pm.h), 0);
+    assert_int_equal(hwloc_topology_load(pm.h), 0);
+    hwloc_topology_t h = pm.h;
+    hwloc_bitmap_t where = pm.where = hwloc_bitmap_alloc();
+    hwloc_bitmap_t want = pm.want = hwloc_bitmap_alloc();
+    hwloc_bitmap_t plan_nodes = pm.plan_nodes = hwloc_bitmap_alloc();
     for (int d = 0; d < p->n_domains; d++)
         hwloc_bitmap_set(plan_nodes, (unsigned)p->domain_node[d]);
     if (nodes_of(h, m->params, sizeof(float), where) != 0) {
-        hwloc_bitmap_free(where);
-        hwloc_bitmap_free(want);
-        hwloc_bitmap_free(plan_nodes);
-        hwloc_topology_destroy(h);
-        ht_model_free(m);
-        ht_set_num_threads(0);
-        free_blobs(ds);
+        placed_model_free(&pm);
         skip();     /* qemu-user: no move_pages */
     }
     const size_t pbytes = m->n_params * sizeof(float);
@@ -1110,13 +1124,7 @@ static void test_model_memory_placement(void **state)
                      0);
     assert_false(hwloc_bitmap_iszero(where));
     assert_true(hwloc_bitmap_isincluded(where, plan_nodes));
-    hwloc_bitmap_free(where);
-    hwloc_bitmap_free(want);
-    hwloc_bitmap_free(plan_nodes);
-    hwloc_topology_destroy(h);
-    ht_model_free(m);
-    ht_set_num_threads(0);
-    free_blobs(ds);
+    placed_model_free(&pm);
 }
 
 /* The library limits nesting only for its own regions: the host program's
