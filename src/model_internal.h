@@ -69,10 +69,10 @@ struct ht_model {
     size_t n_rowbufs;             /* per-row arrays of the work slab      */
     struct { void *base; size_t row_bytes; } rowbuf[2 * HT_MAX_LAYERS + 12];
     /* The team's GEMM packing buffers (ht_sched_pack), kept across runs:
-     * the shared one (claim words, shared B panels) placed like the
-     * parameters, and one per thread (its A panels and own B panels) on
-     * that thread's node; pack_fresh[i]: thread i has not touched its
-     * buffer yet (it does in ht_sched_enter). */
+     * the shared one (claim words, shared B panels) placed by the plan's
+     * parameter policy, and one per thread (its A panels and own B panels)
+     * on that thread's node; pack_fresh[i]: thread i has not yet touched
+     * its share of a fresh shared buffer (it does in ht_sched_enter). */
     float *pack_shared;
     size_t pack_shared_floats;
     float **pack_own;
@@ -120,14 +120,15 @@ void ht_sched_first_touch(ht_model *m, size_t param_floats);
 void ht_sched_free(ht_model *m);
 
 /* Makes the model's packing buffers (m->pack_*) hold at least `shared`
- * floats and, for each of T threads, `own` floats, reallocating what is
- * too small (never shrinking; nothing when all fit, so warm runs allocate
- * nothing). The shared buffer is placed as the parameters (bound or
- * interleaved over the plan's nodes); thread i's own buffer is bound to
- * the node of its plan domain, and first-touched by thread i itself in
- * ht_sched_enter when binding is not in force. HT_ERR_NOMEM if an
- * allocation fails (the old buffers are freed then). Not inside a
- * parallel region; after ht_sched_team. */
+ * floats and, for each of T threads, `own` floats. Nothing happens when
+ * they already do for T threads, so warm runs allocate nothing; otherwise
+ * all are freed and made again, none smaller than before. The shared
+ * buffer is placed by the current plan's parameter policy (bound, or
+ * interleaved over the plan's nodes; first touch without a plan, and then
+ * touched by the team in ht_sched_enter); thread i's own buffer is bound
+ * to the node of its plan domain, or left to first touch, which only
+ * thread i does. HT_ERR_NOMEM if an allocation fails (no buffers are left
+ * then). Not inside a parallel region; after ht_sched_team. */
 ht_status ht_sched_pack(ht_model *m, int T, size_t shared, size_t own);
 
 /* ht_sched_pack for what a team of T threads needs to run steps of `bs`

@@ -62,17 +62,18 @@ int ht_sched_team(ht_model *m)
 static void touch_share(const ht_model *m, int tid, int nt, void *base,
                         size_t bytes);
 
-/* A fresh packing buffer's first touch by its thread, after binding: its
- * own buffer whole, and its share of the shared one (ht_sched_pack). */
+/* A fresh shared packing buffer's first touch where it is not placed: each
+ * thread of the full team its share, after binding (ht_sched_pack). The
+ * per-thread buffers need no such pass: only their own thread ever writes
+ * them, so their pages are first touched on its node anyway, and only
+ * those a run uses become resident. */
 static void touch_pack(ht_model *m, int tid, int nt)
 {
     if (m->pack_fresh == NULL || tid >= m->pack_threads ||
-        !m->pack_fresh[tid])
+        !m->pack_fresh[tid] || nt != m->pack_threads)
         return;
     m->pack_fresh[tid] = 0;
-    if (m->pack_own_in_force == HT_MEM_FIRST_TOUCH)
-        memset(m->pack_own[tid], 0, m->pack_own_floats * sizeof(float));
-    if (m->pack_shared_in_force == HT_MEM_FIRST_TOUCH && nt == m->pack_threads)
+    if (m->pack_shared_in_force == HT_MEM_FIRST_TOUCH)
         touch_share(m, tid, nt, m->pack_shared,
                     m->pack_shared_floats * sizeof(float));
 }
@@ -139,7 +140,8 @@ static float *alloc_slab(ht_model *m, size_t floats, ht_mem_policy policy,
     const int node = !m->plan ? -1
                      : policy == HT_MEM_INTERLEAVE ? m->plan->n_domains
                                                    : m->plan->domain_node[0];
-    ht_topology *t = placeable(m) ? m->topo : NULL;
+    /* no plan (more threads than PUs were asked for): nothing to place by */
+    ht_topology *t = placeable(m) && m->plan ? m->topo : NULL;
     return ht_aligned_alloc_placed(t, floats * sizeof(float),
                                    t ? policy : HT_MEM_FIRST_TOUCH, node,
                                    in_force);
@@ -218,7 +220,10 @@ ht_status ht_sched_pack(ht_model *m, int T, size_t shared, size_t own)
     own = own > m->pack_own_floats ? own : m->pack_own_floats;
     pack_free(m);
     ht_mem_policy sf = HT_MEM_FIRST_TOUCH, of = HT_MEM_BIND;
-    m->pack_shared = alloc_slab(m, shared, m->param_policy, &sf);
+    /* the current plan's parameter policy: the team size, and so the plan,
+     * may have changed since the parameters were placed */
+    m->pack_shared = alloc_slab(
+        m, shared, m->plan ? m->plan->param_policy : HT_MEM_FIRST_TOUCH, &sf);
     m->pack_own = calloc((size_t)T, sizeof *m->pack_own);
     m->pack_fresh = calloc((size_t)T, 1);
     int ok = m->pack_shared && m->pack_own && m->pack_fresh;
@@ -240,7 +245,8 @@ ht_status ht_sched_pack(ht_model *m, int T, size_t shared, size_t own)
     if (!ok) {
         pack_free(m);
         return ht_error(HT_ERR_NOMEM, "cannot allocate %zu + %d x %zu floats "
-                        "of GEMM packing buffers", shared, T, own);
+                        "of GEMM packing buffers: %s", shared, T, own,
+                        ht_last_error());
     }
     m->pack_shared_floats = shared;
     m->pack_own_floats = own;

@@ -212,7 +212,10 @@ static void check_team_gemm(const shape *sh, int team)
         ht_sgemm_team_ws_split(team, sh->ta, sh->tb, m, n, k, with_post,
                                &sh_need, &own_need, &t);
         const size_t claims = ht_gemm_team_claim_floats(team), guard = 16;
-        float *shared = ht_aligned_alloc((claims + sh_need + 1) * sizeof(float));
+        float *shared = ht_aligned_alloc((claims + sh_need + guard) *
+                                         sizeof(float));
+        for (size_t j = claims + sh_need; j < claims + sh_need + guard; j++)
+            shared[j] = -7.0f;
         float *own[4];
         for (int i = 0; i < team; i++) {
             own[i] = ht_aligned_alloc((own_need + guard) * sizeof(float));
@@ -235,6 +238,10 @@ static void check_team_gemm(const shape *sh, int team)
         if (memcmp(c_ref, c_team, m * ldc * sizeof(float)) != 0)
             fail_msg("own buffers, team of %d differs from ht_sgemm_ex: "
                      "%zux%zux%zu post=%d", team, m, n, k, with_post);
+        for (size_t j = claims + sh_need; j < claims + sh_need + guard; j++)
+            if (shared[j] != -7.0f)
+                fail_msg("a thread wrote past the shared buffer "
+                         "(%zux%zux%zu)", m, n, k);
         for (int i = 0; i < team; i++) {
             size_t changed = 0;
             for (size_t j = 0; j < own_need + guard; j++) {
@@ -1068,6 +1075,8 @@ static void test_model_memory_placement(void **state)
     assert_int_equal(ht_model_train_epoch(m, ds, NULL, NULL, NULL), HT_OK);
     float *own0 = m->pack_own ? m->pack_own[0] : NULL;
     const float *shared0 = m->pack_shared;
+    /* an empty pool: any checkout during the epoch would allocate */
+    ht_gemm_workspace_release();
     const unsigned long pool0 = ht_gemm_ws_allocations();
     assert_int_equal(ht_model_train_epoch(m, ds, NULL, NULL, NULL), HT_OK);
     assert_true(ht_gemm_ws_allocations() == pool0);
@@ -1127,6 +1136,44 @@ static void test_model_memory_placement(void **state)
     placed_model_free(&pm);
 }
 
+/* The team size may change between runs, also above the usable PUs (the
+ * model then has no plan, so nothing to place by): the packing buffers are
+ * made again for each new team, training goes on, and the weights are the
+ * bits of a model trained on one thread all along. */
+static void test_team_size_changes(void **state)
+{
+    (void)state;
+    ht_dataset *ds = blobs(700, 40, 5, 10);
+    ht_config c;
+    small_config(&c, 0);
+    ht_model *m, *ref;
+    ht_set_num_threads(1);
+    assert_int_equal(ht_model_create(&c, &ref), HT_OK);
+    for (int e = 0; e < 3; e++)
+        assert_int_equal(ht_model_train_epoch(ref, ds, NULL, NULL, NULL),
+                         HT_OK);
+    ht_set_num_threads(2);
+    assert_int_equal(ht_model_create(&c, &m), HT_OK);
+    assert_int_equal(ht_model_train_epoch(m, ds, NULL, NULL, NULL), HT_OK);
+    int pus = 2;
+    ht_topology_summary ts;
+    if (m->topo && ht_topology_summary_get(m->topo, &ts) == HT_OK)
+        pus = ts.pus;
+    const int sizes[2] = {pus + 1, 1};
+    for (int i = 0; i < 2; i++) {
+        ht_set_num_threads(sizes[i]);
+        if (ht_model_train_epoch(m, ds, NULL, NULL, NULL) != HT_OK)
+            fail_msg("training on %d threads after 2: %s", sizes[i],
+                     ht_last_error());
+        assert_int_equal(m->pack_threads, sizes[i]);
+    }
+    assert_true(ht_model_hash(m) == ht_model_hash(ref));
+    ht_model_free(m);
+    ht_model_free(ref);
+    ht_set_num_threads(0);
+    free_blobs(ds);
+}
+
 /* The library limits nesting only for its own regions: the host program's
  * setting is back after creating, training and evaluating a model (the
  * old code left it at 1 for good). */
@@ -1173,6 +1220,7 @@ int main(void)
         cmocka_unit_test(test_refused_inside_region),
         cmocka_unit_test(test_host_nesting_kept),
         cmocka_unit_test(test_model_memory_placement),
+        cmocka_unit_test(test_team_size_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
