@@ -843,11 +843,11 @@ static double gemm_flops(size_t m, size_t n, size_t k)
 
 /* The plan of a team call: small-N (returns 1) or packed (returns 0, *pl
  * with its grid), with its thread count *t and the floats it needs in the
- * team's shared buffer (*shared) and in each thread's own (*own). With a post hook the
- * tiles go along the rows (packed_thread), so every micro-kernel call
- * reads its B panel from L2: when rows are split among threads, each
- * thread then packs every B panel of its columns itself, into its own L2,
- * rather than half of them into the other core's. */
+ * team's shared buffer (*shared) and in each thread's own (*own). With a
+ * post hook the tiles go along the rows (packed_thread), so every
+ * micro-kernel call reads its B panel from L2: when rows are split among
+ * threads, each thread then packs every B panel of its columns itself,
+ * into its own L2, rather than half of them into the other core's. */
 static int team_plan(int team, const ht_kernels *kt, int transa, int transb,
                      size_t m, size_t n, size_t k, float alpha, const float *a,
                      size_t lda, const float *b, size_t ldb, float beta,
