@@ -117,7 +117,8 @@ typedef struct ht_epilogue {
                               mask + i*mask_ld; bit j of row i is
                               (w[j/32] >> (j%32)) & 1; NULL for none        */
     size_t mask_ld;        /* words per mask row, >= ceil(n/32)             */
-    float scale;           /* multiplier for kept elements, 1/(1-p)         */
+    float scale;           /* multiplier for kept elements: the trainer's
+                              is ht_dropout_scale(p), 1/(keep rate)         */
 } ht_epilogue;
 
 /* ht_sgemm with a fused epilogue (NULL epi = plain ht_sgemm). Same contract. */

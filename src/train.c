@@ -510,7 +510,8 @@ static void bias_grad_part(const team_pos *p, size_t B, size_t out,
     }
 }
 
-/* dx = relu'(y) * dx * scale over this thread's rows (y = act[l]). */
+/* dx = relu'(y) * dx * scale over this thread's rows (y = act[l]), scale
+ * the dropout scale when the forward pass applied dropout, else 1. */
 static void relu_bwd_part(const run_ctx *r, const team_pos *p, size_t B,
                           size_t in, const float *y, float *dx)
 {
@@ -519,7 +520,7 @@ static void relu_bwd_part(const run_ctx *r, const team_pos *p, size_t B,
     const int t = op_threads(p->nt, B * in);
     if (p->tid >= t)
         return;
-    const float scale = ht_dropout_scale(c->dropout);
+    const float scale = r->dropout ? ht_dropout_scale(c->dropout) : 1.0f;
     size_t lo, hi;
     range(B, t, p->tid, &lo, &hi);
     for (size_t i = lo; i < hi; i++)
