@@ -289,8 +289,9 @@ typedef struct ht_model ht_model;
  * once, through the NUMA layer (docs/numa.md): a team of
  * ht_get_num_threads() threads binds to the placement plan and
  * first-touches them (unless OMP_PROC_BIND/OMP_PLACES leave binding to
- * OpenMP); the calling thread is thread 0 and stays bound to its PU. The
- * model copies cfg. Free with ht_model_free. Thread-safe; not inside a
+ * OpenMP); the calling thread is thread 0, bound to its PU while the
+ * library's region runs (here and in every training or evaluation call)
+ * and given its own binding back afterwards. The model copies cfg. Free with ht_model_free. Thread-safe; not inside a
  * parallel region. */
 ht_status ht_model_create(const ht_config *cfg, ht_model **out);
 void ht_model_free(ht_model *m);

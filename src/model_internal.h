@@ -114,6 +114,13 @@ int ht_sched_team(ht_model *m);
 int ht_sched_no_nesting(void);
 void ht_sched_restore_nesting(int levels);
 void ht_sched_enter(ht_model *m, int tid, int nt);
+/* The calling thread's CPU binding, saved before a region in which
+ * ht_sched_enter binds it (as thread 0) to the plan's PU, and put back
+ * after it, so that the host thread, and any thread it creates later, is
+ * not left on one PU. NULL (nothing to restore) when nothing is bound: no
+ * plan, a fake topology, or OpenMP owns binding. Not inside a region. */
+void *ht_sched_caller_save(const ht_model *m);
+void ht_sched_caller_restore(const ht_model *m, void *saved);
 ht_status ht_sched_alloc(ht_model *m, size_t param_floats, int need_m,
                          int need_v, size_t work_floats);
 void ht_sched_first_touch(ht_model *m, size_t param_floats);

@@ -78,6 +78,27 @@ static void touch_pack(ht_model *m, int tid, int nt)
                     m->pack_shared_floats * sizeof(float));
 }
 
+void *ht_sched_caller_save(const ht_model *m)
+{
+    if (!placeable(m) || m->plan == NULL || m->topo->omp_binding)
+        return NULL;
+    hwloc_bitmap_t b = hwloc_bitmap_alloc();
+    if (b && hwloc_get_cpubind(m->topo->h, b, HWLOC_CPUBIND_THREAD) != 0) {
+        hwloc_bitmap_free(b);
+        b = NULL;
+    }
+    return b;
+}
+
+void ht_sched_caller_restore(const ht_model *m, void *saved)
+{
+    if (saved == NULL)
+        return;
+    /* best effort: it is the binding the thread had a moment ago */
+    (void)hwloc_set_cpubind(m->topo->h, saved, HWLOC_CPUBIND_THREAD);
+    hwloc_bitmap_free(saved);
+}
+
 void ht_sched_enter(ht_model *m, int tid, int nt)
 {
     int refused;
@@ -178,6 +199,7 @@ void ht_sched_first_touch(ht_model *m, size_t param_floats)
     const int T = ht_sched_team(m);
     const size_t pbytes = param_floats * sizeof(float);
     const int levels = ht_sched_no_nesting();
+    void *caller = ht_sched_caller_save(m);
     #pragma omp parallel num_threads(T)
     {
         const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -189,6 +211,7 @@ void ht_sched_first_touch(ht_model *m, size_t param_floats)
         for (size_t i = 0; i < m->n_rowbufs; i++)
             touch_rows(m, tid, nt, m->rowbuf[i].base, m->rowbuf[i].row_bytes);
     }
+    ht_sched_caller_restore(m, caller);
     ht_sched_restore_nesting(levels);
 }
 

@@ -744,6 +744,7 @@ static ht_status run(run_ctx *r)
     ht_gemm_team_init_own(&r->gt, T, m->pack_shared, m->pack_shared_floats,
                           m->pack_own, m->pack_own_floats);
     const int levels = ht_sched_no_nesting();
+    void *caller = ht_sched_caller_save(m);
     #pragma omp parallel num_threads(T)
     {
         if (omp_get_num_threads() == T) {
@@ -756,6 +757,7 @@ static ht_status run(run_ctx *r)
             run_team(r);
         }
     }
+    ht_sched_caller_restore(m, caller);
     ht_sched_restore_nesting(levels);
     /* input buffer 0 is the model's act[0] outside a run */
     m->act[0] = m->xbuf[0];

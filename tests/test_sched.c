@@ -1174,6 +1174,56 @@ static void test_team_size_changes(void **state)
     free_blobs(ds);
 }
 
+/* The calling thread is thread 0 of the library's regions and is bound to
+ * the plan's PU while they run; afterwards it has its own binding back
+ * (the old code left it on one PU, and so every thread the host created
+ * later). */
+static void test_caller_binding_kept(void **state)
+{
+    (void)state;
+    hwloc_topology_t h;
+    assert_int_equal(hwloc_topology_init(&h), 0);
+    assert_int_equal(hwloc_topology_load(h), 0);
+    hwloc_bitmap_t before = hwloc_bitmap_alloc(), after = hwloc_bitmap_alloc();
+    /* start from every PU the process may use (an earlier test's model
+     * may have bound this thread, with the old code for good) */
+    hwloc_bitmap_t all = hwloc_bitmap_alloc();
+    const int got_all = hwloc_get_proc_cpubind(h, 0, all, HWLOC_CPUBIND_PROCESS);
+    if (got_all == 0)
+        (void)hwloc_set_cpubind(h, all, HWLOC_CPUBIND_THREAD);
+    hwloc_bitmap_free(all);
+    if (hwloc_get_cpubind(h, before, HWLOC_CPUBIND_THREAD) != 0) {
+        hwloc_bitmap_free(before);
+        hwloc_bitmap_free(after);
+        hwloc_topology_destroy(h);
+        skip();     /* no binding support (qemu-user) */
+    }
+    ht_dataset *ds = blobs(100, 40, 5, 6);
+    ht_config c;
+    small_config(&c, 0);
+    ht_model *m;
+    ht_set_num_threads(2);
+    assert_int_equal(ht_model_create(&c, &m), HT_OK);
+    assert_int_equal(hwloc_get_cpubind(h, after, HWLOC_CPUBIND_THREAD), 0);
+    assert_true(hwloc_bitmap_isequal(before, after));
+    assert_int_equal(ht_model_train_epoch(m, ds, NULL, NULL, NULL), HT_OK);
+    ht_eval_stats ev;
+    assert_int_equal(ht_model_evaluate(m, ds, &ev), HT_OK);
+    assert_int_equal(hwloc_get_cpubind(h, after, HWLOC_CPUBIND_THREAD), 0);
+    if (!hwloc_bitmap_isequal(before, after)) {
+        char b[64], a[64];
+        hwloc_bitmap_list_snprintf(b, sizeof b, before);
+        hwloc_bitmap_list_snprintf(a, sizeof a, after);
+        fail_msg("caller bound to PUs %s before, %s after", b, a);
+    }
+    ht_model_free(m);
+    ht_set_num_threads(0);
+    free_blobs(ds);
+    hwloc_bitmap_free(before);
+    hwloc_bitmap_free(after);
+    hwloc_topology_destroy(h);
+}
+
 /* The library limits nesting only for its own regions: the host program's
  * setting is back after creating, training and evaluating a model (the
  * old code left it at 1 for good). */
@@ -1221,6 +1271,7 @@ int main(void)
         cmocka_unit_test(test_host_nesting_kept),
         cmocka_unit_test(test_model_memory_placement),
         cmocka_unit_test(test_team_size_changes),
+        cmocka_unit_test(test_caller_binding_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
