@@ -120,6 +120,13 @@ void ht_sched_enter(ht_model *m, int tid, int nt);
  * not left on one PU. NULL (nothing to restore) when nothing is bound: no
  * plan, a fake topology, or OpenMP owns binding. Not inside a region. */
 void *ht_sched_caller_save(const ht_model *m);
+/* Threads a row phase (dropout masks, ReLU backward: per-row work) of a
+ * team of nt runs on, when its work alone asks for `want`: `want`, except
+ * under a plan (for nt threads) with several NUMA domains, where it is
+ * nt, so that thread i takes rows [floor(i*B/nt), floor((i+1)*B/nt)),
+ * the plan's schedule, by which the work slab's rows were first touched:
+ * each row's pass then runs on the node that holds the row. Pure. */
+int ht_sched_row_threads(const ht_plan *plan, int nt, int want);
 void ht_sched_caller_restore(const ht_model *m, void *saved);
 ht_status ht_sched_alloc(ht_model *m, size_t param_floats, int need_m,
                          int need_v, size_t work_floats);

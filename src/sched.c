@@ -2,7 +2,8 @@
  * the placement plan (kept in the model, remade only when the team size
  * changes), binding at the start of each parallel region, and the slabs
  * allocated through the NUMA layer and first-touched with the plan's
- * static schedule (the schedule the trainer's row partitions use).
+ * static schedule (which the trainer's row phases follow when the plan
+ * has several domains: ht_sched_row_threads).
  * Policy (docs/numa.md): parameters, gradients and optimiser state bound
  * to the node (one node) or interleaved (several); the work slab (batch
  * rows, activations, masks, gradients of activations) first-touched row
@@ -76,6 +77,13 @@ static void touch_pack(ht_model *m, int tid, int nt)
     if (m->pack_shared_in_force == HT_MEM_FIRST_TOUCH)
         touch_share(m, tid, nt, m->pack_shared,
                     m->pack_shared_floats * sizeof(float));
+}
+
+int ht_sched_row_threads(const ht_plan *plan, int nt, int want)
+{
+    if (plan != NULL && plan->n_domains > 1 && plan->n_threads == nt)
+        return nt;
+    return want;
 }
 
 void *ht_sched_caller_save(const ht_model *m)

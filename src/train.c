@@ -171,6 +171,14 @@ static int op_threads(int nt, size_t n)
     return t < nt ? t : nt;
 }
 
+/* Threads for a row phase of `elems` elements (ht_sched_row_threads):
+ * those it has work for, or every thread on its own rows under a plan
+ * with several NUMA domains. Per-row work: the same bits either way. */
+static int row_threads(const ht_model *m, int nt, size_t elems)
+{
+    return ht_sched_row_threads(m->plan, nt, op_threads(nt, elems));
+}
+
 static void range(size_t n, int parts, int idx, size_t *lo, size_t *hi)
 {
     *lo = n * (size_t)idx / (size_t)parts;
@@ -317,7 +325,7 @@ static void dropout_rows(const run_ctx *r, const team_pos *p, size_t B,
     if (c->dropout > 0.0f)
         for (size_t l = 0; l + 1 < L; l++)
             elems += B * c->sizes[l + 1];
-    const int t = op_threads(p->nt, elems);
+    const int t = row_threads(m, p->nt, elems);
     if (p->tid >= t)
         return;
     size_t lo, hi;
@@ -517,7 +525,7 @@ static void relu_bwd_part(const run_ctx *r, const team_pos *p, size_t B,
 {
     const ht_config *c = &r->m->cfg;
     const ht_kernels *k = ht_kernels_active();
-    const int t = op_threads(p->nt, B * in);
+    const int t = row_threads(r->m, p->nt, B * in);
     if (p->tid >= t)
         return;
     const float scale = r->dropout ? ht_dropout_scale(c->dropout) : 1.0f;

@@ -1224,6 +1224,46 @@ static void test_caller_binding_kept(void **state)
     hwloc_topology_destroy(h);
 }
 
+/* Row phases follow the plan's rows when there are several NUMA domains:
+ * every thread then works on its own rows (first touched on its node);
+ * with one domain, no plan, or a plan for another team size, a phase
+ * keeps the threads its work asks for. */
+static void test_row_threads_by_plan(void **state)
+{
+    (void)state;
+    static const struct { const char *topo; int threads, domains; } cases[] = {
+        {"pack:2 numa:1 core:4 pu:1", 8, 2},
+        {"pack:4 numa:1 core:2 pu:2", 8, 4},
+        {"pack:1 numa:1 core:8 pu:1", 8, 1},
+        {"pack:2 numa:1 core:4 pu:1", 1, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ht_topology *t;
+        ht_plan *p;
+        assert_int_equal(ht_topology_load_synthetic(cases[i].topo, &t), HT_OK);
+        assert_int_equal(ht_plan_compute(t, cases[i].threads, 128, &p), HT_OK);
+        assert_int_equal(p->n_domains, cases[i].domains);
+        const int nt = cases[i].threads, many = p->n_domains > 1;
+        for (int want = 1; want <= nt; want++) {
+            assert_int_equal(ht_sched_row_threads(p, nt, want),
+                             many ? nt : want);
+            if (nt > 1)     /* a team the plan was not made for */
+                assert_int_equal(ht_sched_row_threads(p, nt - 1, want),
+                                 want);
+        }
+        /* the rows thread i then takes are the plan's own */
+        for (int tid = 0; many && tid < nt; tid++) {
+            assert_int_equal(128 * (size_t)tid / (size_t)nt,
+                             p->thread_row_begin[tid]);
+            assert_int_equal(128 * (size_t)(tid + 1) / (size_t)nt,
+                             p->thread_row_end[tid]);
+        }
+        ht_plan_free(p);
+        ht_topology_free(t);
+    }
+    assert_int_equal(ht_sched_row_threads(NULL, 8, 3), 3);
+}
+
 /* The library limits nesting only for its own regions: the host program's
  * setting is back after creating, training and evaluating a model (the
  * old code left it at 1 for good). */
@@ -1272,6 +1312,7 @@ int main(void)
         cmocka_unit_test(test_model_memory_placement),
         cmocka_unit_test(test_team_size_changes),
         cmocka_unit_test(test_caller_binding_kept),
+        cmocka_unit_test(test_row_threads_by_plan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
