@@ -994,17 +994,26 @@ static void test_placement_text(void **state)
     ht_set_num_threads(0);
 }
 
-/* Training opens its own region: inside a user's parallel region it says
- * so instead of nesting or oversubscribing. */
-static void test_refused_inside_region(void **state)
+/* A small model (small_config, SGD) on two threads and 100 rows of blobs
+ * for it, for the tests of what a region leaves behind. */
+static ht_model *two_thread_model(ht_dataset **ds)
 {
-    (void)state;
-    ht_dataset *ds = blobs(100, 40, 5, 6);
+    *ds = blobs(100, 40, 5, 6);
     ht_config c;
     small_config(&c, 0);
     ht_model *m;
     ht_set_num_threads(2);
     assert_int_equal(ht_model_create(&c, &m), HT_OK);
+    return m;
+}
+
+/* Training opens its own region: inside a user's parallel region it says
+ * so instead of nesting or oversubscribing. */
+static void test_refused_inside_region(void **state)
+{
+    (void)state;
+    ht_dataset *ds;
+    ht_model *m = two_thread_model(&ds);
     const uint64_t h0 = ht_model_hash(m);
     ht_status s_train = HT_OK, s_eval = HT_OK;
     int team = 0;
@@ -1198,12 +1207,8 @@ static void test_caller_binding_kept(void **state)
         hwloc_topology_destroy(h);
         skip();     /* no binding support (qemu-user) */
     }
-    ht_dataset *ds = blobs(100, 40, 5, 6);
-    ht_config c;
-    small_config(&c, 0);
-    ht_model *m;
-    ht_set_num_threads(2);
-    assert_int_equal(ht_model_create(&c, &m), HT_OK);
+    ht_dataset *ds;
+    ht_model *m = two_thread_model(&ds);
     assert_int_equal(hwloc_get_cpubind(h, after, HWLOC_CPUBIND_THREAD), 0);
     assert_true(hwloc_bitmap_isequal(before, after));
     assert_int_equal(ht_model_train_epoch(m, ds, NULL, NULL, NULL), HT_OK);
@@ -1273,12 +1278,8 @@ static void test_host_nesting_kept(void **state)
     const int before = omp_get_max_active_levels();
     omp_set_max_active_levels(3);
     const int host = omp_get_max_active_levels(); /* the runtime may cap it */
-    ht_dataset *ds = blobs(100, 40, 5, 6);
-    ht_config c;
-    small_config(&c, 0);
-    ht_model *m;
-    ht_set_num_threads(2);
-    assert_int_equal(ht_model_create(&c, &m), HT_OK);
+    ht_dataset *ds;
+    ht_model *m = two_thread_model(&ds);
     assert_int_equal(omp_get_max_active_levels(), host);
     assert_int_equal(ht_model_train_epoch(m, ds, NULL, NULL, NULL), HT_OK);
     assert_int_equal(omp_get_max_active_levels(), host);
