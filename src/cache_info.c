@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <hwloc.h>
 
@@ -58,6 +59,30 @@ static size_t sysfs_cache(int level)
     return 0;
 }
 
+/* Some virtual machines have no cache directory in sysfs (an Oxide "Turin"
+ * guest here). glibc's sysconf reads CPUID on x86 itself, so it still knows
+ * this machine's caches; 0 where it does not. */
+static size_t sysconf_cache(int level)
+{
+    long v = -1;
+#if defined(_SC_LEVEL1_DCACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE) &&      \
+    defined(_SC_LEVEL3_CACHE_SIZE)
+    v = sysconf(level == 1   ? _SC_LEVEL1_DCACHE_SIZE
+                : level == 2 ? _SC_LEVEL2_CACHE_SIZE
+                             : _SC_LEVEL3_CACHE_SIZE);
+#else
+    (void)level;
+#endif
+    return v > 0 ? (size_t)v : 0;
+}
+
+/* This machine's cache of `level` when hwloc was made to load another one. */
+static size_t own_cache(int level)
+{
+    const size_t s = sysfs_cache(level);
+    return s != 0 ? s : sysconf_cache(level);
+}
+
 static void read_caches(void)
 {
     hwloc_topology_t t;
@@ -66,17 +91,17 @@ static void read_caches(void)
     /* HWLOC_XMLFILE / HWLOC_SYNTHETIC make hwloc load another machine (for
      * planning tests), and no hwloc call overrides them. The block sizes,
      * and with KC the bits of every GEMM, must not follow an environment
-     * variable: read this machine's caches from sysfs then. */
+     * variable: read this machine's caches from sysfs or sysconf then. */
     if (hwloc_topology_load(t) == 0) {
         const int here = hwloc_topology_is_thissystem(t);
         size_t s;
-        if ((s = here ? level_size(t, HWLOC_OBJ_L1CACHE) : sysfs_cache(1)) >=
+        if ((s = here ? level_size(t, HWLOC_OBJ_L1CACHE) : own_cache(1)) >=
             (4u << 10))
             cache_l1 = s;
-        if ((s = here ? level_size(t, HWLOC_OBJ_L2CACHE) : sysfs_cache(2)) >=
+        if ((s = here ? level_size(t, HWLOC_OBJ_L2CACHE) : own_cache(2)) >=
             (32u << 10))
             cache_l2 = s;
-        if ((s = here ? level_size(t, HWLOC_OBJ_L3CACHE) : sysfs_cache(3)) >=
+        if ((s = here ? level_size(t, HWLOC_OBJ_L3CACHE) : own_cache(3)) >=
             (256u << 10))
             cache_l3 = s;
     }
