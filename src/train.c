@@ -474,26 +474,63 @@ static void optim_hypers(const run_ctx *r, uint64_t step, ht_optim_hyper *hw,
 typedef struct optim_ctx {
     const ht_kernels *k;
     float *w, *g, *m, *v;
-    size_t ld;
+    size_t rows, ld;
     const ht_optim_hyper *h;
 } optim_ctx;
+
+/* Columns ahead of the current tile whose parameters and state the hook
+ * asks the cache for: the driver's tiles go along the rows, so these are
+ * the tile after next (AVX-512's 32 columns; four of AVX2's 16). */
+#define OPTIM_AHEAD_COLS 64
+
+/* The tile the driver hands over next but one touches rows of w and state
+ * that nothing has read since the last step, from L3 or DRAM, a row stride
+ * apart, too many streams for the hardware prefetchers. Asking for them
+ * one tile early hides that latency behind the micro-kernel; measured on
+ * a Zen 5 guest (bench, one thread, 8 alternated pairs): 3.5 % less time
+ * per step, every pair faster. Past a row's end the next tile is at the
+ * start of the next row panel. */
+static void optim_prefetch(const optim_ctx *o, size_t row, size_t col,
+                           size_t mm, size_t nn)
+{
+    size_t r = row, c = col + OPTIM_AHEAD_COLS;
+    if (c >= o->ld) {
+        c -= o->ld;
+        r += mm;
+    }
+    if (r + mm > o->rows || c >= o->ld)
+        return;
+    const size_t n = c + nn <= o->ld ? nn : o->ld - c;
+    for (size_t i = 0; i < mm; i++) {
+        const size_t off = (r + i) * o->ld + c;
+        for (size_t j = 0; j < n; j += 16) {
+            __builtin_prefetch(o->w + off + j, 1, 3);
+            if (o->m)
+                __builtin_prefetch(o->m + off + j, 1, 3);
+            if (o->v)
+                __builtin_prefetch(o->v + off + j, 1, 3);
+        }
+    }
+}
 
 static void optim_block(void *ctx, size_t row, size_t col, size_t mm,
                         size_t nn)
 {
     const optim_ctx *o = ctx;
     const size_t off = row * o->ld + col;
+    if (mm > 1)
+        optim_prefetch(o, row, col, mm, nn);
     o->k->optim_tile(mm, nn, o->ld, o->w + off, o->g + off,
                      o->m ? o->m + off : NULL, o->v ? o->v + off : NULL, o->h);
 }
 
-/* The optimiser of tensor (params offset `off`, rows of `ld`). */
-static optim_ctx optim_of(const ht_model *m, size_t off, size_t ld,
-                          const ht_optim_hyper *h)
+/* The optimiser of tensor (params offset `off`, `rows` rows of `ld`). */
+static optim_ctx optim_of(const ht_model *m, size_t off, size_t rows,
+                          size_t ld, const ht_optim_hyper *h)
 {
     return (optim_ctx){ht_kernels_active(), m->params + off, m->grads + off,
                        m->opt_m ? m->opt_m + off : NULL,
-                       m->opt_v ? m->opt_v + off : NULL, ld, h};
+                       m->opt_v ? m->opt_v + off : NULL, rows, ld, h};
 }
 
 /* Bias gradient of a layer with `out` outputs from dz (B x out): this
@@ -605,8 +642,8 @@ static int run_step(run_ctx *r, team_pos *p, size_t step, size_t B, int buf)
                            2.0 * (double)B * in * out))
                 return 1;
         }
-        const optim_ctx ow = optim_of(m, m->w_off[l], out, &hw);
-        const optim_ctx ob = optim_of(m, m->b_off[l], out, &hb);
+        const optim_ctx ow = optim_of(m, m->w_off[l], in, out, &hw);
+        const optim_ctx ob = optim_of(m, m->b_off[l], 1, out, &hb);
         const ht_gemm_post post = {optim_block, (void *)&ow};
         s = ht_sgemm_team_post(&r->gt, p->tid, HT_TRANS, HT_NO_TRANS, in, out,
                                B, 1.0f, a, in, dz, out, 0.0f, dw, out, NULL,
