@@ -394,8 +394,12 @@ ht_status ht_model_batch_grad(ht_model *m, const ht_dataset *ds,
                               double *loss);
 
 /* Layer l's gradients, laid out as ht_model_weights / ht_model_bias: those
- * of the last ht_model_batch_grad, or of the last training step. Pointers
- * into the model, valid until ht_model_free; NULL for l >= n_layers. */
+ * of the last ht_model_batch_grad. A training step does not keep its
+ * weight gradients: it hands each tile of them from the GEMM straight to
+ * the optimiser (one write and one read of every gradient fewer), so after
+ * one the weight gradients are unspecified and the bias gradients are the
+ * step's. Pointers into the model, valid until ht_model_free; NULL for
+ * l >= n_layers. */
 const float *ht_model_grad_weights(const ht_model *m, size_t layer);
 const float *ht_model_grad_bias(const ht_model *m, size_t layer);
 

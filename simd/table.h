@@ -142,12 +142,13 @@ typedef struct ht_kernels {
     void (*optim_step)(size_t n, float *w, const float *g, float *m, float *v,
                        const ht_optim_hyper *h);
     /* optim_step on a block of rows: rows x n elements, row i of each of
-     * w, g, m, v starting ld elements after row i-1 (the four arrays share
-     * offsets, as a tensor and its gradient and state do). The same bits
-     * as optim_step row by row; the hyper-parameters are read once, so a
-     * GEMM tile can take its step right after its gradient is final. */
+     * w, m, v starting ld elements after row i-1 (they share offsets, as a
+     * tensor and its state do), row i of g ldg elements after row i-1 (the
+     * gradient may be a GEMM tile in a scratch buffer). The same bits as
+     * optim_step row by row; the hyper-parameters are read once, so a GEMM
+     * tile can take its step right after its gradient is final. */
     void (*optim_tile)(size_t rows, size_t n, size_t ld, float *w,
-                       const float *g, float *m, float *v,
+                       const float *g, size_t ldg, float *m, float *v,
                        const ht_optim_hyper *h);
 
     /* Dropout. `key` from ht_dropout_key; `thr` from ht_dropout_threshold

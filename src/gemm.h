@@ -123,21 +123,30 @@ ht_status ht_sgemm_team(ht_gemm_team *g, int tid, int transa, int transb,
                         size_t ldb, float beta, float *c, size_t ldc,
                         const ht_epilogue *epi);
 
-/* Work on finished blocks of C: fn(ctx, row, col, m, n) runs once for each
- * block C[row .. row+m) x [col .. col+n) of a team call, on the thread
- * that computed it, right after its last K slice: a micro-tile (MR x NR
- * at most) on the packed path, still in L1, with the tiles of a row block
- * visited left to right (so what fn reads and writes beside C, row-major
- * like C, is walked forward); a block of rows on the small-N path. The
- * blocks tile C exactly once; which thread gets which block depends on the
- * team size, so fn must treat every element alike (elementwise work: the
- * same bits for any split). fn may read and write C's block and any memory
- * no other thread touches during the call; it must not wait for other
- * threads. The micro-kernel calls and so C are the same with or without a
- * hook. Not thread-safe across calls sharing a team (as ht_sgemm_team). */
+/* Work on finished blocks of C: fn(ctx, row, col, m, n, tile, ldt) runs
+ * once for each block C[row .. row+m) x [col .. col+n) of a team call, on
+ * the thread that computed it, right after its last K slice: a micro-tile
+ * (MR x NR at most) on the packed path, still in L1, with the tiles of a
+ * row block visited left to right (so what fn reads and writes beside C,
+ * row-major like C, is walked forward); a block of rows on the small-N
+ * path. The block's values are at tile (rows ldt apart): C itself, or,
+ * with consume, possibly a scratch tile of the thread's. The blocks tile C
+ * exactly once; which thread gets which block depends on the team size,
+ * so fn must treat every element alike (elementwise work: the same bits
+ * for any split). fn may read and write the tile and any memory no other
+ * thread touches during the call; it must not wait for other threads.
+ * consume != 0 says fn is C's only reader: a call with beta = 0 and one K
+ * slice then hands fn its packed-path tiles in scratch and never stores
+ * them to C (the weight gradient goes from the micro-kernel to the
+ * optimiser without a trip through memory); elsewhere C is written as
+ * without a hook. The micro-kernel calls, and so the values, are the same
+ * with or without a hook. Not thread-safe across calls sharing a team (as
+ * ht_sgemm_team). */
 typedef struct ht_gemm_post {
-    void (*fn)(void *ctx, size_t row, size_t col, size_t m, size_t n);
+    void (*fn)(void *ctx, size_t row, size_t col, size_t m, size_t n,
+               const float *tile, size_t ldt);
     void *ctx;
+    int consume;
 } ht_gemm_post;
 
 /* ht_sgemm_team, with post (may be NULL) on every finished block. */

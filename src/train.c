@@ -460,10 +460,11 @@ static void optim_hypers(const run_ctx *r, uint64_t step, ht_optim_hyper *hw,
 }
 
 /* The fused regulariser + optimiser step on a block of one tensor, rows
- * of `ld` elements (the tensor's params, grads and state share offsets).
- * It runs on a block as soon as its gradient is final: a tile of the
- * weight gradient right after the micro-kernel that computed it (the GEMM
- * driver's post hook, while the tile is in L1), a block of a bias gradient
+ * of `ld` elements (the tensor's params and state share offsets; the
+ * gradient comes with the block). It runs on a block as soon as its
+ * gradient is final: a tile of the weight gradient right after the
+ * micro-kernel that computed it (the GEMM driver's post hook, while the
+ * tile is in L1, mostly in the driver's scratch), a block of a bias gradient
  * right after its column sums. Elementwise, so any split gives the same
  * bits. Measured against the separate pass it replaced (one thread, six
  * alternated epochs): the weight-gradient GEMM and the step together took
@@ -473,7 +474,7 @@ static void optim_hypers(const run_ctx *r, uint64_t step, ht_optim_hyper *hw,
  * tile's rows a row stride apart) made it slower than the pass. */
 typedef struct optim_ctx {
     const ht_kernels *k;
-    float *w, *g, *m, *v;
+    float *w, *m, *v;
     size_t rows, ld;
     const ht_optim_hyper *h;
 } optim_ctx;
@@ -513,14 +514,16 @@ static void optim_prefetch(const optim_ctx *o, size_t row, size_t col,
     }
 }
 
+/* The step on block (row, col, mm x nn) of the tensor, its gradient at
+ * g (rows ldg apart): the GEMM's scratch tile, or the tensor's gradient. */
 static void optim_block(void *ctx, size_t row, size_t col, size_t mm,
-                        size_t nn)
+                        size_t nn, const float *g, size_t ldg)
 {
     const optim_ctx *o = ctx;
     const size_t off = row * o->ld + col;
     if (mm > 1)
         optim_prefetch(o, row, col, mm, nn);
-    o->k->optim_tile(mm, nn, o->ld, o->w + off, o->g + off,
+    o->k->optim_tile(mm, nn, o->ld, o->w + off, g, ldg,
                      o->m ? o->m + off : NULL, o->v ? o->v + off : NULL, o->h);
 }
 
@@ -528,7 +531,7 @@ static void optim_block(void *ctx, size_t row, size_t col, size_t mm,
 static optim_ctx optim_of(const ht_model *m, size_t off, size_t rows,
                           size_t ld, const ht_optim_hyper *h)
 {
-    return (optim_ctx){ht_kernels_active(), m->params + off, m->grads + off,
+    return (optim_ctx){ht_kernels_active(), m->params + off,
                        m->opt_m ? m->opt_m + off : NULL,
                        m->opt_v ? m->opt_v + off : NULL, rows, ld, h};
 }
@@ -551,7 +554,7 @@ static void bias_grad_part(const team_pos *p, size_t B, size_t out,
         memset(db + j0, 0, nj * sizeof(float));
         k->bias_grad(B, nj, dz + j0, out, db + j0);
         if (opt)
-            optim_block((void *)opt, 0, j0, 1, nj);
+            optim_block((void *)opt, 0, j0, 1, nj, db + j0, nj);
     }
 }
 
@@ -644,7 +647,9 @@ static int run_step(run_ctx *r, team_pos *p, size_t step, size_t B, int buf)
         }
         const optim_ctx ow = optim_of(m, m->w_off[l], in, out, &hw);
         const optim_ctx ob = optim_of(m, m->b_off[l], 1, out, &hb);
-        const ht_gemm_post post = {optim_block, (void *)&ow};
+        /* the weight gradient's tiles go from the micro-kernel to the
+         * optimiser, not to dw (ht_model_grad_weights says so) */
+        const ht_gemm_post post = {optim_block, (void *)&ow, 1};
         s = ht_sgemm_team_post(&r->gt, p->tid, HT_TRANS, HT_NO_TRANS, in, out,
                                B, 1.0f, a, in, dz, out, 0.0f, dw, out, NULL,
                                r->optimise ? &post : NULL);

@@ -496,14 +496,17 @@ static void test_optim_step(void **state)
 }
 
 /* optim_tile: the same bits as optim_step row by row, on tiles inside
- * padded rows (ld > n: the padding is never touched), for every table. */
+ * padded rows (ld > n: the padding is never touched), the gradient's rows
+ * at their own stride (a scratch tile, ldg = n, or a tensor, ldg = ld),
+ * for every table. */
 static void test_optim_tile(void **state)
 {
     (void)state;
-    static const size_t shapes[][3] = {
-        /* rows, n, ld */
-        {8, 32, 1024}, {8, 16, 40}, {6, 16, 16}, {1, 7, 9}, {3, 1, 5},
-        {5, 17, 33}, {0, 4, 8}, {7, 0, 3},
+    static const size_t shapes[][4] = {
+        /* rows, n, ld, ldg */
+        {8, 32, 1024, 32}, {8, 16, 40, 40}, {6, 16, 16, 16}, {1, 7, 9, 7},
+        {3, 1, 5, 1}, {5, 17, 33, 19}, {0, 4, 8, 4}, {7, 0, 3, 3},
+        {8, 32, 1024, 1024},
     };
     ht_optim_hyper hs[3] = {{0}, {0}, {0}};
     hs[0].kind = HT_OPT_SGD;
@@ -529,23 +532,24 @@ static void test_optim_tile(void **state)
             for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
                 const size_t rows = shapes[si][0], n = shapes[si][1];
                 const size_t ld = shapes[si][2], len = rows * ld + 1;
+                const size_t ldg = shapes[si][3], glen = rows * ldg + 1;
                 const ht_optim_hyper *h = &hs[hi];
                 const int has_v = h->kind != HT_OPT_SGD;
-                buf w = buf_new(len, 1), g = buf_new(len, 0);
+                buf w = buf_new(len, 1), g = buf_new(glen, 0);
                 buf m = buf_new(len, 2), v = buf_new(len, 3);
                 buf rw = buf_new(len, 0), rm = buf_new(len, 0);
                 buf rv = buf_new(len, 0);
                 fill_special(w.p, len, 70 + si, 0);
-                fill_special(g.p, len, 71 + si, 0);
+                fill_special(g.p, glen, 71 + si, 0);
                 tu_fill(m.p, len, 72 + si, -0.1f, 0.1f);
                 tu_fill(v.p, len, 73 + si, 0.0f, 0.01f);
                 memcpy(rw.p, w.p, len * 4);
                 memcpy(rm.p, m.p, len * 4);
                 memcpy(rv.p, v.p, len * 4);
-                k->optim_tile(rows, n, ld, w.p, g.p, m.p, has_v ? v.p : NULL,
-                              h);
+                k->optim_tile(rows, n, ld, w.p, g.p, ldg, m.p,
+                              has_v ? v.p : NULL, h);
                 for (size_t i = 0; i < rows; i++)
-                    scalar.optim_step(n, rw.p + i * ld, g.p + i * ld,
+                    scalar.optim_step(n, rw.p + i * ld, g.p + i * ldg,
                                       rm.p + i * ld,
                                       has_v ? rv.p + i * ld : NULL, h);
                 expect_optim_state(&w, &m, &v, &rw, &rm, &rv, len, "optim_tile",

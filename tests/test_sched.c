@@ -74,17 +74,20 @@ typedef struct shape {
     int epi;
 } shape;
 
-/* The post hook's view: each block must already hold its final values
- * (bitwise those of ht_sgemm_ex) and no element may be posted twice. */
+/* The post hook's view: each block's tile must already hold its final
+ * values (bitwise those of ht_sgemm_ex), be C itself unless the hook
+ * consumes its tiles, and no element may be posted twice. */
 typedef struct post_seen {
     const float *c, *c_ref;
     size_t ldc, m, n;
     int *hits;          /* per element of C, atomically counted */
     int bad;            /* a block not yet final, or out of range */
+    int consume;        /* the hook was registered as C's only reader */
+    int scratch;        /* tiles handed over outside C (atomic) */
 } post_seen;
 
 static void post_check(void *ctx, size_t row, size_t col, size_t mm,
-                       size_t nn)
+                       size_t nn, const float *tile, size_t ldt)
 {
     post_seen *ps = ctx;
     if (row + mm > ps->m || col + nn > ps->n) {
@@ -92,10 +95,19 @@ static void post_check(void *ctx, size_t row, size_t col, size_t mm,
         ps->bad++;
         return;
     }
+    if (tile != ps->c + row * ps->ldc + col) {
+        #pragma omp atomic
+        ps->scratch++;
+        if (!ps->consume) {
+            #pragma omp atomic
+            ps->bad++;
+        }
+    }
     for (size_t i = row; i < row + mm; i++)
         for (size_t j = col; j < col + nn; j++) {
             const size_t e = i * ps->ldc + j;
-            if (memcmp(&ps->c[e], &ps->c_ref[e], sizeof(float)) != 0) {
+            const float *v = tile + (i - row) * ldt + (j - col);
+            if (memcmp(v, &ps->c_ref[e], sizeof(float)) != 0) {
                 #pragma omp atomic
                 ps->bad++;
             }
@@ -103,6 +115,9 @@ static void post_check(void *ctx, size_t row, size_t col, size_t mm,
             ps->hits[i * ps->n + j]++;
         }
 }
+
+/* Tiles that check_team_gemm's consuming hooks got outside C. */
+static long consumed_tiles;
 
 static void check_team_gemm(const shape *sh, int team)
 {
@@ -158,8 +173,8 @@ static void check_team_gemm(const shape *sh, int team)
     int *hits = calloc(m * n + 1, sizeof(int));
     assert_non_null(hits);
     tu_fill(c_team, m * ldc, 3, -1.0f, 1.0f);
-    post_seen ps = {c_team, c_ref, ldc, m, n, hits, 0};
-    const ht_gemm_post post = {post_check, &ps};
+    post_seen ps = {c_team, c_ref, ldc, m, n, hits, 0, 0, 0};
+    const ht_gemm_post post = {post_check, &ps, 0};
     #pragma omp parallel num_threads(team) reduction(+ : fails)
     {
         if (omp_get_num_threads() == team)
@@ -178,6 +193,56 @@ static void check_team_gemm(const shape *sh, int team)
             fail_msg("post hook, team of %d, %zux%zux%zu: element (%zu, %zu) "
                      "posted %d times", team, m, n, k, i / n, i % n, hits[i]);
     free(hits);
+
+    /* a consuming hook, beta = 0 (the trainer's weight gradient): the same
+     * values reach the hook once each, from C or a scratch tile, and each
+     * element of C is either final or never written */
+    {
+        float *c0 = malloc(m * ldc * sizeof(float));
+        float *fill = malloc(m * ldc * sizeof(float));
+        int *hits0 = calloc(m * n + 1, sizeof(int));
+        assert_non_null(c0);
+        assert_non_null(fill);
+        assert_non_null(hits0);
+        tu_fill(fill, m * ldc, 9, -1.0f, 1.0f);
+        memcpy(c0, fill, m * ldc * sizeof(float));
+        assert_int_equal(ht_sgemm_ex(sh->ta, sh->tb, m, n, k, 1.25f, a, lda, b,
+                                     ldb, 0.0f, c0, ldc, e), HT_OK);
+        memcpy(c_team, fill, m * ldc * sizeof(float));
+        post_seen pc = {c_team, c0, ldc, m, n, hits0, 0, 1, 0};
+        const ht_gemm_post consume = {post_check, &pc, 1};
+        #pragma omp parallel num_threads(team) reduction(+ : fails)
+        {
+            if (omp_get_num_threads() == team)
+                fails += ht_sgemm_team_post(&g, omp_get_thread_num(), sh->ta,
+                                            sh->tb, m, n, k, 1.25f, a, lda, b,
+                                            ldb, 0.0f, c_team, ldc, e,
+                                            &consume) != HT_OK;
+            else
+                fails = 1000;
+        }
+        assert_int_equal(fails, 0);
+        if (pc.bad)
+            fail_msg("consuming hook, team of %d, %zux%zux%zu: %d elements "
+                     "not final or out of range", team, m, n, k, pc.bad);
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < ldc; j++) {
+                const size_t el = i * ldc + j;
+                const int kept = memcmp(&c_team[el], &fill[el], 4) == 0;
+                if (j < n && hits0[i * n + j] != 1)
+                    fail_msg("consuming hook, team of %d, %zux%zux%zu: (%zu, "
+                             "%zu) posted %d times", team, m, n, k, i, j,
+                             hits0[i * n + j]);
+                if (!kept && (j >= n || memcmp(&c_team[el], &c0[el], 4) != 0))
+                    fail_msg("consuming hook, team of %d, %zux%zux%zu: C(%zu, "
+                             "%zu) neither final nor untouched", team, m, n, k,
+                             i, j);
+            }
+        consumed_tiles += pc.scratch;
+        free(c0);
+        free(fill);
+        free(hits0);
+    }
 
     /* too little workspace: every thread says so, nothing hangs (the
      * plain call, then the one with a post hook, each one float short) */
@@ -224,8 +289,8 @@ static void check_team_gemm(const shape *sh, int team)
         }
         tu_fill(c_team, m * ldc, 3, -1.0f, 1.0f);
         int *hits2 = calloc(m * n + 1, sizeof(int));
-        post_seen ps2 = {c_team, c_ref, ldc, m, n, hits2, 0};
-        const ht_gemm_post post2 = {post_check, &ps2};
+        post_seen ps2 = {c_team, c_ref, ldc, m, n, hits2, 0, 0, 0};
+        const ht_gemm_post post2 = {post_check, &ps2, 0};
         ht_gemm_team_init_own(&g, team, shared, claims + sh_need, own,
                               own_need);
         #pragma omp parallel num_threads(team) reduction(+ : fails)
@@ -306,9 +371,12 @@ static void test_team_gemm_bitwise(void **state)
         {0, 0, 12, 32, 6000, 0},    /* 2 x 2 panels: no grid for 3 */
         {1, 0, 12, 40, 6000, 1},
     };
+    consumed_tiles = 0;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         for (int team = 1; team <= 4; team++)
             check_team_gemm(&shapes[i], team);
+    /* the weight gradient's shape (one K slice) did go through scratch */
+    assert_true(consumed_tiles > 0);
 }
 
 /* The dynamic units (column panels; row blocks with a post hook): the last
@@ -348,10 +416,13 @@ typedef struct post_count {
     _Atomic long elements;
 } post_count;
 
-static void count_post(void *ctx, size_t row, size_t col, size_t m, size_t n)
+static void count_post(void *ctx, size_t row, size_t col, size_t m, size_t n,
+                       const float *tile, size_t ldt)
 {
     (void)row;
     (void)col;
+    (void)tile;
+    (void)ldt;
     atomic_fetch_add(&((post_count *)ctx)->elements, (long)(m * n));
 }
 
@@ -389,7 +460,7 @@ static void check_steal(const char *isa, int team, int ta, size_t m, size_t n,
     g.hook_ctx = &L;
     post_count pc;
     atomic_init(&pc.elements, 0);
-    const ht_gemm_post post = {count_post, &pc};
+    const ht_gemm_post post = {count_post, &pc, 0};
     int fails = 0;
     #pragma omp parallel num_threads(team) reduction(+ : fails)
     {
@@ -841,10 +912,13 @@ static void who_first_unit(void *ctx, int tid, size_t unit)
     }
 }
 
-static void who_post(void *ctx, size_t row, size_t col, size_t m, size_t n)
+static void who_post(void *ctx, size_t row, size_t col, size_t m, size_t n,
+                     const float *tile, size_t ldt)
 {
     (void)row;
     (void)col;
+    (void)tile;
+    (void)ldt;
     (void)m;
     (void)n;
     atomic_fetch_add(&((who_worked *)ctx)->blocks[omp_get_thread_num()], 1);
@@ -877,7 +951,7 @@ static int gemm_workers(int ta, int tb, size_t m, size_t n, size_t k)
     }
     g.panel_hook = who_first_unit;
     g.hook_ctx = &w;
-    const ht_gemm_post post = {who_post, &w};
+    const ht_gemm_post post = {who_post, &w, 0};
     int fails = 0;
     #pragma omp parallel num_threads(ALL_T) reduction(+ : fails)
     {

@@ -94,21 +94,22 @@ static HT_ALWAYS_INLINE void run_row(size_t n, float *w, const float *g,
     }
 }
 
-/* rows x n, rows ld apart; m and v may be NULL where the kind has none */
+/* rows x n, rows ld apart (g's ldg apart); m and v may be NULL where the
+ * kind has none */
 static HT_ALWAYS_INLINE void run(size_t rows, size_t n, size_t ld, float *w,
-                                 const float *g, float *m, float *v,
-                                 const consts *c, int kind, int use_mom,
-                                 int nesterov, int prox, int l1t)
+                                 const float *g, size_t ldg, float *m,
+                                 float *v, const consts *c, int kind,
+                                 int use_mom, int nesterov, int prox, int l1t)
 {
     for (size_t i = 0; i < rows; i++) {
         const size_t o = i * ld;
-        run_row(n, w + o, g + o, m ? m + o : NULL, v ? v + o : NULL, c, kind,
-                use_mom, nesterov, prox, l1t);
+        run_row(n, w + o, g + i * ldg, m ? m + o : NULL, v ? v + o : NULL, c,
+                kind, use_mom, nesterov, prox, l1t);
     }
 }
 
 static void optim_tile_avx2(size_t rows, size_t n, size_t ld, float *w,
-                            const float *g, float *m, float *v,
+                            const float *g, size_t ldg, float *m, float *v,
                             const ht_optim_hyper *h)
 {
     consts c;
@@ -130,9 +131,9 @@ static void optim_tile_avx2(size_t rows, size_t n, size_t ld, float *w,
 #define RUN(kind, mom, nest, prox)                                            \
     do {                                                                      \
         if (l1t)                                                              \
-            run(rows, n, ld, w, g, m, v, &c, kind, mom, nest, prox, 1);       \
+            run(rows, n, ld, w, g, ldg, m, v, &c, kind, mom, nest, prox, 1);     \
         else                                                                  \
-            run(rows, n, ld, w, g, m, v, &c, kind, mom, nest, prox, 0);       \
+            run(rows, n, ld, w, g, ldg, m, v, &c, kind, mom, nest, prox, 0);     \
     } while (0)
     switch (h->kind) {
     case HT_OPT_SGD:
@@ -172,7 +173,7 @@ static void optim_tile_avx2(size_t rows, size_t n, size_t ld, float *w,
 static void optim_step_avx2(size_t n, float *w, const float *g, float *m,
                             float *v, const ht_optim_hyper *h)
 {
-    optim_tile_avx2(1, n, n, w, g, m, v, h);
+    optim_tile_avx2(1, n, n, w, g, n, m, v, h);
 }
 
 void ht_avx2_init_optim(ht_kernels *k)

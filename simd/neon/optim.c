@@ -102,14 +102,16 @@ static HT_ALWAYS_INLINE void run_row(const consts *c, int kind, int prox,
     }
 }
 
-/* rows x n, rows ld apart; m and v may be NULL where the kind has none */
+/* rows x n, rows ld apart (g's ldg apart); m and v may be NULL where the
+ * kind has none */
 static HT_ALWAYS_INLINE void run(const consts *c, int kind, int prox,
                                  size_t rows, size_t n, size_t ld, float *w,
-                                 const float *g, float *m, float *v)
+                                 const float *g, size_t ldg, float *m,
+                                 float *v)
 {
     for (size_t i = 0; i < rows; i++) {
         const size_t o = i * ld;
-        run_row(c, kind, prox, n, w + o, g + o, m ? m + o : NULL,
+        run_row(c, kind, prox, n, w + o, g + i * ldg, m ? m + o : NULL,
                 v ? v + o : NULL);
     }
 }
@@ -117,13 +119,13 @@ static HT_ALWAYS_INLINE void run(const consts *c, int kind, int prox,
 #define RUN_CASE(kind)                                                       \
     do {                                                                     \
         if (h->prox_l1)                                                      \
-            run(&c, kind, 1, rows, n, ld, w, g, m, v);                                 \
+            run(&c, kind, 1, rows, n, ld, w, g, ldg, m, v);                              \
         else                                                                 \
-            run(&c, kind, 0, rows, n, ld, w, g, m, v);                                 \
+            run(&c, kind, 0, rows, n, ld, w, g, ldg, m, v);                              \
     } while (0)
 
 static void optim_tile_neon(size_t rows, size_t n, size_t ld, float *w,
-                            const float *g, float *m, float *v,
+                            const float *g, size_t ldg, float *m, float *v,
                             const ht_optim_hyper *h)
 {
     consts c;
@@ -157,7 +159,7 @@ static void optim_tile_neon(size_t rows, size_t n, size_t ld, float *w,
 static void optim_step_neon(size_t n, float *w, const float *g, float *m,
                             float *v, const ht_optim_hyper *h)
 {
-    optim_tile_neon(1, n, n, w, g, m, v, h);
+    optim_tile_neon(1, n, n, w, g, n, m, v, h);
 }
 
 void ht_neon_init_optim(ht_kernels *k)

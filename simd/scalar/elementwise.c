@@ -123,13 +123,13 @@ static void optim_step_scalar(size_t n, float *w, const float *g, float *m,
 }
 
 static void optim_tile_scalar(size_t rows, size_t n, size_t ld, float *w,
-                              const float *g, float *m, float *v,
+                              const float *g, size_t ldg, float *m, float *v,
                               const ht_optim_hyper *h)
 {
     for (size_t i = 0; i < rows; i++) {
         const size_t o = i * ld;
-        optim_step_scalar(n, w + o, g + o, m ? m + o : NULL, v ? v + o : NULL,
-                          h);
+        optim_step_scalar(n, w + o, g + i * ldg, m ? m + o : NULL,
+                          v ? v + o : NULL, h);
     }
 }
 
