@@ -495,10 +495,13 @@ typedef struct optim_ctx {
 /* The tile the driver hands over next but one touches rows of w and state
  * that nothing has read since the last step, from L3 or DRAM, a row stride
  * apart, too many streams for the hardware prefetchers. Asking for them
- * one tile early hides that latency behind the micro-kernel; measured on
- * a Zen 5 guest (bench, one thread, 8 alternated pairs): 3.5 % less time
- * per step, every pair faster. Past a row's end the next tile is at the
- * start of the next row panel. */
+ * one tile early hides that latency behind the micro-kernel. On a Zen 5
+ * guest, single training steps alternated with and without it in one
+ * process (hpctrain bench --optim-cost's pairing, 400 pairs): 0.37-0.63 ms
+ * less of a 7.7-9.7 ms step on one thread, 0.09-0.10 ms of 4.7-4.9 ms on
+ * two. A write prefetch (PREFETCHW) instead was 0.16-0.24 ms slower on one
+ * thread. Past a row's end the next tile is at the start of the next row
+ * panel. */
 static void optim_prefetch(const optim_ctx *o, size_t row, size_t col,
                            size_t mm, size_t nn)
 {
