@@ -76,7 +76,7 @@ static size_t sysconf_cache(int level)
     return v > 0 ? (size_t)v : 0;
 }
 
-/* This machine's cache of `level` when hwloc was made to load another one. */
+/* This machine's cache of `level` without hwloc's word for it. */
 static size_t own_cache(int level)
 {
     const size_t s = sysfs_cache(level);
@@ -94,16 +94,20 @@ static void read_caches(void)
      * variable: read this machine's caches from sysfs or sysconf then. */
     if (hwloc_topology_load(t) == 0) {
         const int here = hwloc_topology_is_thissystem(t);
-        size_t s;
-        if ((s = here ? level_size(t, HWLOC_OBJ_L1CACHE) : own_cache(1)) >=
-            (4u << 10))
-            cache_l1 = s;
-        if ((s = here ? level_size(t, HWLOC_OBJ_L2CACHE) : own_cache(2)) >=
-            (32u << 10))
-            cache_l2 = s;
-        if ((s = here ? level_size(t, HWLOC_OBJ_L3CACHE) : own_cache(3)) >=
-            (256u << 10))
-            cache_l3 = s;
+        static const hwloc_obj_type_t type[3] = {
+            HWLOC_OBJ_L1CACHE, HWLOC_OBJ_L2CACHE, HWLOC_OBJ_L3CACHE};
+        static const size_t least[3] = {4u << 10, 32u << 10, 256u << 10};
+        size_t *dst[3] = {&cache_l1, &cache_l2, &cache_l3};
+        for (int i = 0; i < 3; i++) {
+            /* this machine's hwloc may know no caches either (a build
+             * without its CPUID backend): the same fallback then, so the
+             * blocking never depends on where the sizes came from */
+            size_t s = here ? level_size(t, type[i]) : 0;
+            if (s == 0)
+                s = own_cache(i + 1);
+            if (s >= least[i])
+                *dst[i] = s;
+        }
     }
     hwloc_topology_destroy(t);
 }

@@ -499,8 +499,9 @@ typedef struct optim_ctx {
  * guest, single training steps alternated with and without it in one
  * process (hpctrain bench --optim-cost's pairing, 400 pairs): 0.37-0.63 ms
  * less of a 7.7-9.7 ms step on one thread, 0.09-0.10 ms of 4.7-4.9 ms on
- * two. A write prefetch (PREFETCHW) instead was 0.16-0.24 ms slower on one
- * thread. Past a row's end the next tile is at the start of the next row
+ * two. A write prefetch (PREFETCHW, which rw = 1 becomes wherever the
+ * target has it) instead was 0.16-0.24 ms slower on one thread, so these
+ * are read prefetches. Past a row's end the next tile is at the start of the next row
  * panel. */
 static void optim_prefetch(const optim_ctx *o, size_t row, size_t col,
                            size_t mm, size_t nn)
@@ -516,11 +517,11 @@ static void optim_prefetch(const optim_ctx *o, size_t row, size_t col,
     for (size_t i = 0; i < mm; i++) {
         const size_t off = (r + i) * o->ld + c;
         for (size_t j = 0; j < n; j += 16) {
-            __builtin_prefetch(o->w + off + j, 1, 3);
+            __builtin_prefetch(o->w + off + j, 0, 3);
             if (o->m)
-                __builtin_prefetch(o->m + off + j, 1, 3);
+                __builtin_prefetch(o->m + off + j, 0, 3);
             if (o->v)
-                __builtin_prefetch(o->v + off + j, 1, 3);
+                __builtin_prefetch(o->v + off + j, 0, 3);
         }
     }
 }
