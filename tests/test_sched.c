@@ -116,6 +116,28 @@ static void post_check(void *ctx, size_t row, size_t col, size_t mm,
         }
 }
 
+/* One team call of sh's shape (alpha 1.25) on a team of `team` threads,
+ * with post (may be NULL); the number of threads that failed, or 1000 if
+ * the region got fewer threads. */
+static int team_call(ht_gemm_team *g, int team, const shape *sh,
+                     const float *a, size_t lda, const float *b, size_t ldb,
+                     float beta, float *c, size_t ldc, const ht_epilogue *e,
+                     const ht_gemm_post *post)
+{
+    int fails = 0;
+    #pragma omp parallel num_threads(team) reduction(+ : fails)
+    {
+        if (omp_get_num_threads() == team)
+            fails += ht_sgemm_team_post(g, omp_get_thread_num(), sh->ta,
+                                        sh->tb, sh->m, sh->n, sh->k, 1.25f, a,
+                                        lda, b, ldb, beta, c, ldc, e,
+                                        post) != HT_OK;
+        else
+            fails = 1000;
+    }
+    return fails;
+}
+
 /* Tiles that check_team_gemm's consuming hooks got outside C. */
 static long consumed_tiles;
 
@@ -154,16 +176,8 @@ static void check_team_gemm(const shape *sh, int team)
     float *ws = ht_aligned_alloc((most + 16) * sizeof(float));
     ht_gemm_team g;
     ht_gemm_team_init(&g, team, ws, most + 16);
-    int fails = 0;
-    #pragma omp parallel num_threads(team) reduction(+ : fails)
-    {
-        if (omp_get_num_threads() == team)
-            fails += ht_sgemm_team(&g, omp_get_thread_num(), sh->ta, sh->tb,
-                                   m, n, k, 1.25f, a, lda, b, ldb, beta,
-                                   c_team, ldc, e) != HT_OK;
-        else
-            fails = 1000;
-    }
+    int fails = team_call(&g, team, sh, a, lda, b, ldb, beta, c_team, ldc, e,
+                          NULL);
     assert_int_equal(fails, 0);
     if (memcmp(c_ref, c_team, m * ldc * sizeof(float)) != 0)
         fail_msg("team of %d differs from ht_sgemm_ex: ta=%d tb=%d %zux%zux%zu "
@@ -175,15 +189,8 @@ static void check_team_gemm(const shape *sh, int team)
     tu_fill(c_team, m * ldc, 3, -1.0f, 1.0f);
     post_seen ps = {c_team, c_ref, ldc, m, n, hits, 0, 0, 0};
     const ht_gemm_post post = {post_check, &ps, 0};
-    #pragma omp parallel num_threads(team) reduction(+ : fails)
-    {
-        if (omp_get_num_threads() == team)
-            fails += ht_sgemm_team_post(&g, omp_get_thread_num(), sh->ta,
-                                        sh->tb, m, n, k, 1.25f, a, lda, b, ldb,
-                                        beta, c_team, ldc, e, &post) != HT_OK;
-        else
-            fails = 1000;
-    }
+    fails = team_call(&g, team, sh, a, lda, b, ldb, beta, c_team, ldc, e,
+                      &post);
     assert_int_equal(fails, 0);
     if (ps.bad)
         fail_msg("post hook, team of %d, %zux%zux%zu: %d elements not final "
@@ -211,16 +218,8 @@ static void check_team_gemm(const shape *sh, int team)
         memcpy(c_team, fill, m * ldc * sizeof(float));
         post_seen pc = {c_team, c0, ldc, m, n, hits0, 0, 1, 0};
         const ht_gemm_post consume = {post_check, &pc, 1};
-        #pragma omp parallel num_threads(team) reduction(+ : fails)
-        {
-            if (omp_get_num_threads() == team)
-                fails += ht_sgemm_team_post(&g, omp_get_thread_num(), sh->ta,
-                                            sh->tb, m, n, k, 1.25f, a, lda, b,
-                                            ldb, 0.0f, c_team, ldc, e,
-                                            &consume) != HT_OK;
-            else
-                fails = 1000;
-        }
+        fails = team_call(&g, team, sh, a, lda, b, ldb, 0.0f, c_team, ldc, e,
+                          &consume);
         assert_int_equal(fails, 0);
         if (pc.bad)
             fail_msg("consuming hook, team of %d, %zux%zux%zu: %d elements "
