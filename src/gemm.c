@@ -183,7 +183,7 @@ static void post_tile(const ht_gemm_post *post, size_t row, size_t col,
  * L1 from the micro-kernel's stores to the hook's loads, where a tile of
  * C would have cost a write-allocate read and a write-back of its lines:
  * 2 of the 6 memory passes the optimiser's step over a weight matrix made
- * (one thread of a Zen 5 guest: 2.5 to 3 % less time per training step of
+ * (one thread of a Zen 5 guest: 2.5 to 3.1 % less time per training step of
  * the benchmark configuration, alternated steps in one process). */
 #define TILE_SCRATCH 1024
 static _Thread_local _Alignas(64) float tile_scratch[TILE_SCRATCH];
