@@ -501,8 +501,8 @@ typedef struct optim_ctx {
  * less of a 7.7-9.7 ms step on one thread, 0.09-0.10 ms of 4.7-4.9 ms on
  * two. A write prefetch (PREFETCHW, which rw = 1 becomes wherever the
  * target has it) instead was 0.16-0.24 ms slower on one thread, so these
- * are read prefetches. Past a row's end the next tile is at the start of the next row
- * panel. */
+ * are read prefetches. Past a row's end the next tile is at the start of
+ * the next row panel. */
 static void optim_prefetch(const optim_ctx *o, size_t row, size_t col,
                            size_t mm, size_t nn)
 {
