@@ -161,7 +161,10 @@ typedef struct ht_kernels {
      * than the caches (ht_stream_stores), so nothing will read it from
      * cache: the kernel may write it with non-temporal stores, which skip
      * the read-for-ownership of every line. Same results either way; a
-     * kernel that streams fences its stores before returning. */
+     * kernel that streams fences its stores before returning. A
+     * generating kernel (fwd, fwd2) may also prefetch its input ahead of
+     * the loads when stream is set: its arithmetic otherwise delays the
+     * misses that the hardware prefetcher would start. */
     void (*dropout_mask)(uint64_t key, size_t n, uint32_t thr,
                          uint32_t *bits);
     void (*dropout_fwd)(uint64_t key, size_t n, uint32_t thr, float scale,

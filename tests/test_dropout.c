@@ -356,6 +356,51 @@ static void test_tables_and_api(void **state)
     free(x); free(y); free(ry); free(y2); free(m); free(rm); free(m2); free(one);
 }
 
+/* Packed rows (ld = cols, a multiple of 32, masks end to end), which the
+ * API runs as one stream (forward: rows paired i with i + rows/2;
+ * backward: one kernel call): every table gives each row the bits of its
+ * own key and backward reproduces forward, for even and odd row counts. */
+static void test_packed_rows(void **state)
+{
+    (void)state;
+    static const size_t shapes[][2] = {{1, 32}, {2, 64}, {5, 96}, {8, 288},
+                                       {7, 1024}};
+    for (size_t si = 0; si < 5; si++) {
+        const size_t rows = shapes[si][0], cols = shapes[si][1];
+        const size_t n = rows * cols, mld = cols / 32;
+        float *x = malloc(n * 4), *y = malloc(n * 4), *dx = malloc(n * 4);
+        uint32_t *m = malloc(rows * mld * 4), *one = malloc(mld * 4);
+        assert_non_null(x); assert_non_null(y); assert_non_null(dx);
+        assert_non_null(m); assert_non_null(one);
+        tu_fill(x, n, 11 + si, -2.0f, 2.0f);
+        const float p = 0.3f;
+        const uint32_t thr = ht_dropout_threshold(p);
+        const float scale = (float)(65536.0 / (65536.0 - thr));
+        for (size_t t = 0; ht_isa_known(t); t++) {
+            if (!ht_isa_available(ht_isa_known(t)))
+                continue;
+            assert_int_equal(ht_isa_select(ht_isa_known(t)), HT_OK);
+            memset(m, 0, rows * mld * 4);
+            assert_int_equal(ht_dropout_forward(rows, cols, x, cols, y, cols,
+                                                p, 9, 3, 4, 50, m, mld),
+                             HT_OK);
+            assert_int_equal(ht_dropout_backward(rows, cols, x, cols, dx,
+                                                 cols, p, m, mld), HT_OK);
+            for (size_t i = 0; i < rows; i++) {
+                row_mask(9, 3, 4, 50 + i, cols, p, one);
+                assert_memory_equal(one, m + i * mld, mld * 4);
+                for (size_t j = 0; j < cols; j++) {
+                    const float want =
+                        bit(one, j) ? x[i * cols + j] * scale : 0.0f;
+                    assert_memory_equal(&y[i * cols + j], &want, 4);
+                    assert_memory_equal(&dx[i * cols + j], &want, 4);
+                }
+            }
+        }
+        free(x); free(y); free(dx); free(m); free(one);
+    }
+}
+
 static void test_extreme_p_finite(void **state)
 {
     (void)state;
@@ -459,6 +504,7 @@ int main(void)
         cmocka_unit_test(test_runs),
         cmocka_unit_test(test_not_shifted_copies),
         cmocka_unit_test(test_tables_and_api),
+        cmocka_unit_test(test_packed_rows),
         cmocka_unit_test(test_extreme_p_finite),
         cmocka_unit_test(test_scale_unbiased),
         cmocka_unit_test(test_bad_args),
