@@ -421,7 +421,7 @@ void BM_bias_add(benchmark::State &state)
 void BM_bias_grad(benchmark::State &state)
 {
     Buffers &B = buffers();
-    static float db[2][kCols];
+    alignas(64) static float db[2][kCols]; // no line shared by the threads
     rows(state, kCols, 4.0 * kCols, [&](const ht_kernels *k, size_t lo, size_t hi) {
         int t = 0;
 #ifdef _OPENMP
