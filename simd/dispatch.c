@@ -121,6 +121,13 @@ static ht_status select_isa(const char *name, char *msg, size_t msglen)
 static void init_once(void)
 {
     init_status = select_isa(getenv("HPCTRAIN_ISA"), init_msg, sizeof init_msg);
+    const char *bad = NULL;
+    ht_stream_policy(NULL, &bad);
+    if (init_status == HT_OK && bad != NULL) {
+        ht_snprintf(init_msg, sizeof init_msg, "HPCTRAIN_STREAM_STORES=%s: "
+                    "expected auto or off", bad);
+        init_status = HT_ERR_ARG;
+    }
 }
 
 ht_status ht_runtime_init(void)

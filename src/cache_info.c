@@ -5,6 +5,7 @@
  * at 77 GFLOP/s against 70-74 for MC = 678 (half of L2). */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -120,11 +121,39 @@ void ht_cache_sizes(size_t *l1d, size_t *l2, size_t *l3)
     *l3 = cache_l3;
 }
 
-int ht_stream_stores(size_t bytes)
+/* HPCTRAIN_STREAM_STORES, read once: unset, empty or "auto" -> 1 (the
+ * size rule), "off" -> 0; anything else is kept for the error message. */
+static int stream_auto = 1;
+static char stream_bad[40];
+static pthread_once_t stream_once = PTHREAD_ONCE_INIT;
+
+static void read_stream_mode(void)
 {
+    const char *v = getenv("HPCTRAIN_STREAM_STORES");
+    if (v == NULL || *v == '\0' || strcmp(v, "auto") == 0)
+        return;
+    if (strcmp(v, "off") == 0)
+        stream_auto = 0;
+    else
+        snprintf(stream_bad, sizeof stream_bad, "%s", v);
+}
+
+int ht_stream_policy(size_t *min_bytes, const char **bad)
+{
+    pthread_once(&stream_once, read_stream_mode);
     size_t l1, l2, l3;
     ht_cache_sizes(&l1, &l2, &l3);
-    return bytes >= l3 / 4 && bytes >= l2 * 4;
+    if (min_bytes)
+        *min_bytes = l3 / 4 > l2 * 4 ? l3 / 4 : l2 * 4;
+    if (bad)
+        *bad = stream_bad[0] ? stream_bad : NULL;
+    return stream_auto;
+}
+
+int ht_stream_stores(size_t bytes)
+{
+    size_t min_bytes;
+    return ht_stream_policy(&min_bytes, NULL) && bytes >= min_bytes;
 }
 
 static size_t clamp(size_t v, size_t lo, size_t hi)

@@ -256,5 +256,21 @@ esac
 expect "HPCTRAIN_ISA for another architecture" 1 "HPCTRAIN_ISA=$other: this build has no $other kernels" \
     env HPCTRAIN_ISA=$other "$H" info
 
+# The store policy: a bad value fails like a bad ISA (also under train);
+# off and auto are reported by info.
+expect "HPCTRAIN_STREAM_STORES unknown" 1 \
+    "^hpctrain: HPCTRAIN_STREAM_STORES=always: expected auto or off$" \
+    env HPCTRAIN_STREAM_STORES=always "$H" info
+expect "HPCTRAIN_STREAM_STORES unknown, train" 1 \
+    "^hpctrain: HPCTRAIN_STREAM_STORES=1: expected auto or off$" \
+    env HPCTRAIN_STREAM_STORES=1 "$H" train --train "$T/good.csv" --arch 4-8-3 --epochs 1 --quiet
+for v in off auto ""; do
+    expect_ok "HPCTRAIN_STREAM_STORES='$v'" env HPCTRAIN_STREAM_STORES=$v "$H" info
+    case "$v" in off) want='^stores: +never non-temporal' ;;
+                 *) want='^stores: +non-temporal for outputs of [0-9]+ MiB or more' ;; esac
+    if grep -Eq "$want" "$T/out"; then ok "info stores line ($v)"
+    else bad "info stores line ($v)" "stdout lacks /$want/"; fi
+done
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -75,9 +75,19 @@ uint64_t ht_dropout_key(uint64_t seed, uint32_t layer, uint64_t step,
  * read-for-ownership of each line that a cached store costs (a third of a
  * copy's traffic) buys nothing. A training step's activations (batch x
  * layer width) stay far below it. The dropout API and the benchmarks pass
- * it to the kernels; results are the same either way. Loads the topology
- * once per process; thread-safe. */
+ * it to the kernels; results are the same either way. The environment
+ * variable HPCTRAIN_STREAM_STORES=off makes it always false (on some
+ * machines plain stores measure faster: README); "auto" or unset is the
+ * rule above, and any other value makes ht_runtime_init() fail. Loads the
+ * topology once per process; thread-safe. */
 int ht_stream_stores(size_t bytes);
+
+/* The policy behind ht_stream_stores: returns 1 when outputs of at least
+ * *min_bytes bytes are streamed (the default, HPCTRAIN_STREAM_STORES unset
+ * or "auto"), 0 when never ("off"). *bad (either pointer may be NULL) is
+ * the variable's value when it is none of these (the policy is then the
+ * default), else NULL. Reads the variable once per process. Thread-safe. */
+int ht_stream_policy(size_t *min_bytes, const char **bad);
 
 /* Integer drop threshold for probability p in [0,1): a 16-bit draw r
  * (simd/rng.h) drops the element when r < threshold, threshold =

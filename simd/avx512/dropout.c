@@ -198,13 +198,13 @@ static void dropout_fwd2_avx512(uint64_t key0, uint64_t key1, size_t n,
     const size_t nw = n / 32;
     const int nt = stream && ((uintptr_t)y0 & 63u) == 0 &&
                    ((uintptr_t)y1 & 63u) == 0;
-    /* input prefetch when streaming, as the AVX2 forward does (see there
-     * why it may run past the row): out of cache this kernel moved 0.60 of
-     * the triad without it */
+    /* input prefetch, as the AVX2 forward does (see there why it may run
+     * past the row): out of cache this kernel moved 0.60 of the triad
+     * without it */
     for (size_t w = 0; w < nw; w++) {
         const __mmask32 a = rng2_keep(&r, t16), b = rng2_keep(&r, t16);
         const size_t o = 32 * w;
-        if (stream) {
+        {
             const uintptr_t a0 = (uintptr_t)(x0 + o) + HT_DROPOUT_PF * 4;
             const uintptr_t a1 = (uintptr_t)(x1 + o) + HT_DROPOUT_PF * 4;
             _mm_prefetch((const char *)a0, _MM_HINT_T0);

@@ -29,6 +29,10 @@ void cli_error(const char *fmt, ...) CLI_PRINTF(1, 2);
  * it. Returns CLI_EXIT_RUNTIME. */
 int cli_lib_error(const char *what, ht_status s);
 
+/* A failure of ht_runtime_init (or of a call that ran it) as one line
+ * naming the environment variable at fault. Returns CLI_EXIT_RUNTIME. */
+int cli_runtime_error(ht_status s);
+
 /* A library failure about the file given to `flag`: "--resume f: why". */
 int cli_lib_error_file(const char *flag, const char *path, ht_status s);
 

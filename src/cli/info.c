@@ -184,7 +184,7 @@ int cli_info(const cli_opts *o)
     ht_isa_info isa;
     ht_status s = ht_isa_get_info(&isa);
     if (s != HT_OK)
-        return cli_lib_error("HPCTRAIN_ISA", s);
+        return cli_runtime_error(s);
     hwloc_topology_t topo;
     if (hwloc_topology_init(&topo) != 0) {
         cli_error("hwloc: cannot initialise a topology");
@@ -223,6 +223,13 @@ int cli_info(const cli_opts *o)
     printf("kernel:   MR %d  NR %d  MC %zu  KC %zu  NC %zu\n", isa.mr, isa.nr,
            isa.mc, isa.kc, isa.nc);
     printf("threads:  %d\n", ht_get_num_threads());
+    size_t stream_min = 0;
+    if (ht_stream_policy(&stream_min, NULL))
+        printf("stores:   non-temporal for outputs of %zu MiB or more "
+               "(auto; HPCTRAIN_STREAM_STORES=off for never)\n",
+               stream_min >> 20);
+    else
+        printf("stores:   never non-temporal (HPCTRAIN_STREAM_STORES=off)\n");
     print_topology(topo);
     hwloc_topology_destroy(topo);
     if (ckpt) {

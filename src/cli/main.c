@@ -54,6 +54,16 @@ int cli_lib_error(const char *what, ht_status s)
     return CLI_EXIT_RUNTIME;
 }
 
+int cli_runtime_error(ht_status s)
+{
+    /* ht_runtime_init's messages name the variable (HPCTRAIN_ISA or
+     * HPCTRAIN_STREAM_STORES) themselves, except a failure to pick a
+     * table on its own, which concerns HPCTRAIN_ISA's choice */
+    const char *msg = ht_last_error();
+    return cli_lib_error(msg && strncmp(msg, "HPCTRAIN_", 9) == 0
+                             ? NULL : "HPCTRAIN_ISA", s);
+}
+
 int cli_lib_error_file(const char *flag, const char *path, ht_status s)
 {
     const char *msg = ht_last_error();
@@ -155,7 +165,7 @@ int cli_runtime_start(const cli_opts *o, const char *cmd, int show_seed,
 {
     ht_status s = ht_runtime_init();
     if (s != HT_OK)
-        return cli_lib_error("HPCTRAIN_ISA", s);
+        return cli_runtime_error(s);
     ht_thread_choice c;
     int rc = cli_check_threads(o, &c);
     if (rc)
