@@ -56,8 +56,11 @@ const char *ht_last_error(void);
 /* Selects the kernel table once per process: the best ISA the CPU supports,
  * or the one named by the environment variable HPCTRAIN_ISA
  * (scalar|avx2|avx512|neon). Returns HT_ERR_ISA if HPCTRAIN_ISA names an
- * unknown ISA or one this CPU or build lacks. Every other function calls it implicitly
- * and returns its error. Thread-safe (pthread_once). */
+ * unknown ISA or one this CPU or build lacks, and HT_ERR_ARG if
+ * HPCTRAIN_STREAM_STORES is set to anything but auto, off or the empty
+ * string (see ht_stream_stores; ht_isa_select does not clear that error).
+ * Every other function calls it implicitly and returns its error.
+ * Thread-safe (pthread_once). */
 ht_status ht_runtime_init(void);
 
 /* Name of the active kernel table ("scalar", "avx2", "avx512", "neon"), or

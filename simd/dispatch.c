@@ -118,16 +118,14 @@ static ht_status select_isa(const char *name, char *msg, size_t msglen)
     return HT_OK;
 }
 
+/* A bad HPCTRAIN_STREAM_STORES is kept apart from the ISA's status, so
+ * that ht_isa_select (which clears the latter) cannot hide it. */
+static const char *stream_bad;
+
 static void init_once(void)
 {
     init_status = select_isa(getenv("HPCTRAIN_ISA"), init_msg, sizeof init_msg);
-    const char *bad = NULL;
-    ht_stream_policy(NULL, &bad);
-    if (init_status == HT_OK && bad != NULL) {
-        ht_snprintf(init_msg, sizeof init_msg, "HPCTRAIN_STREAM_STORES=%s: "
-                    "expected auto or off", bad);
-        init_status = HT_ERR_ARG;
-    }
+    ht_stream_policy(NULL, &stream_bad);
 }
 
 ht_status ht_runtime_init(void)
@@ -135,6 +133,9 @@ ht_status ht_runtime_init(void)
     pthread_once(&once, init_once);
     if (init_status != HT_OK)
         return ht_error(init_status, "%s", init_msg);
+    if (stream_bad != NULL)
+        return ht_error(HT_ERR_ARG, "HPCTRAIN_STREAM_STORES=%s: expected "
+                        "auto or off", stream_bad);
     return HT_OK;
 }
 

@@ -161,10 +161,9 @@ typedef struct ht_kernels {
      * than the caches (ht_stream_stores), so nothing will read it from
      * cache: the kernel may write it with non-temporal stores, which skip
      * the read-for-ownership of every line. Same results either way; a
-     * kernel that streams fences its stores before returning. A
-     * generating kernel (fwd, fwd2) may also prefetch its input ahead of
-     * the loads when stream is set: its arithmetic otherwise delays the
-     * misses that the hardware prefetcher would start. */
+     * kernel that streams fences its stores before returning. Whatever
+     * stream is, fwd2 may prefetch up to 1 KiB past the end of each input
+     * row (a prefetch never faults; see simd/avx512/dropout.c). */
     void (*dropout_mask)(uint64_t key, size_t n, uint32_t thr,
                          uint32_t *bits);
     void (*dropout_fwd)(uint64_t key, size_t n, uint32_t thr, float scale,

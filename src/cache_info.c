@@ -124,7 +124,7 @@ void ht_cache_sizes(size_t *l1d, size_t *l2, size_t *l3)
 /* HPCTRAIN_STREAM_STORES, read once: unset, empty or "auto" -> 1 (the
  * size rule), "off" -> 0; anything else is kept for the error message. */
 static int stream_auto = 1;
-static char stream_bad[40];
+static char stream_bad[64];
 static pthread_once_t stream_once = PTHREAD_ONCE_INIT;
 
 static void read_stream_mode(void)

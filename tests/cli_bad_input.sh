@@ -267,7 +267,7 @@ expect "HPCTRAIN_STREAM_STORES unknown, train" 1 \
 for v in off auto ""; do
     expect_ok "HPCTRAIN_STREAM_STORES='$v'" env HPCTRAIN_STREAM_STORES=$v "$H" info
     case "$v" in off) want='^stores: +never non-temporal' ;;
-                 *) want='^stores: +non-temporal for outputs of [0-9]+ MiB or more' ;; esac
+                 *) want='^stores: +non-temporal for outputs of [0-9]+ KiB or more' ;; esac
     if grep -Eq "$want" "$T/out"; then ok "info stores line ($v)"
     else bad "info stores line ($v)" "stdout lacks /$want/"; fi
 done

@@ -358,8 +358,11 @@ static void test_tables_and_api(void **state)
 
 /* Packed rows (ld = cols, a multiple of 32, masks end to end), which the
  * API runs as one stream (forward: rows paired i with i + rows/2;
- * backward: one kernel call): every table gives each row the bits of its
- * own key and backward reproduces forward, for even and odd row counts. */
+ * backward: one kernel call), and the same rows with each packing
+ * condition broken in turn (the backward's per-row path): every table
+ * gives each row the bits of its own key and backward reproduces
+ * forward, for even and odd row counts. Outputs start as NaN for each
+ * table, so a row or element a table skips cannot pass on another's. */
 static void test_packed_rows(void **state)
 {
     (void)state;
@@ -368,8 +371,10 @@ static void test_packed_rows(void **state)
     for (size_t si = 0; si < 5; si++) {
         const size_t rows = shapes[si][0], cols = shapes[si][1];
         const size_t n = rows * cols, mld = cols / 32;
-        float *x = malloc(n * 4), *y = malloc(n * 4), *dx = malloc(n * 4);
-        uint32_t *m = malloc(rows * mld * 4), *one = malloc(mld * 4);
+        /* room for the padded variants: ld up to cols + 8, mld + 1 */
+        const size_t cap = rows * (cols + 8);
+        float *x = malloc(n * 4), *y = malloc(cap * 4), *dx = malloc(cap * 4);
+        uint32_t *m = malloc(rows * (mld + 1) * 4), *one = malloc(mld * 4);
         assert_non_null(x); assert_non_null(y); assert_non_null(dx);
         assert_non_null(m); assert_non_null(one);
         tu_fill(x, n, 11 + si, -2.0f, 2.0f);
@@ -380,20 +385,27 @@ static void test_packed_rows(void **state)
             if (!ht_isa_available(ht_isa_known(t)))
                 continue;
             assert_int_equal(ht_isa_select(ht_isa_known(t)), HT_OK);
-            memset(m, 0, rows * mld * 4);
-            assert_int_equal(ht_dropout_forward(rows, cols, x, cols, y, cols,
-                                                p, 9, 3, 4, 50, m, mld),
-                             HT_OK);
-            assert_int_equal(ht_dropout_backward(rows, cols, x, cols, dx,
-                                                 cols, p, m, mld), HT_OK);
-            for (size_t i = 0; i < rows; i++) {
-                row_mask(9, 3, 4, 50 + i, cols, p, one);
-                assert_memory_equal(one, m + i * mld, mld * 4);
-                for (size_t j = 0; j < cols; j++) {
-                    const float want =
-                        bit(one, j) ? x[i * cols + j] * scale : 0.0f;
-                    assert_memory_equal(&y[i * cols + j], &want, 4);
-                    assert_memory_equal(&dx[i * cols + j], &want, 4);
+            /* variant 0 packed; 1: mask rows one word apart more; 2: dx
+             * rows 8 floats apart more (backward per row) */
+            for (int v = 0; v < 3; v++) {
+                const size_t ml = mld + (v == 1), lx = cols + (v == 2 ? 8 : 0);
+                memset(m, 0, rows * (mld + 1) * 4);
+                memset(y, 0xFF, cap * 4);
+                memset(dx, 0xFF, cap * 4);
+                assert_int_equal(ht_dropout_forward(rows, cols, x, cols, y,
+                                                    cols, p, 9, 3, 4, 50, m,
+                                                    ml), HT_OK);
+                assert_int_equal(ht_dropout_backward(rows, cols, x, cols, dx,
+                                                     lx, p, m, ml), HT_OK);
+                for (size_t i = 0; i < rows; i++) {
+                    row_mask(9, 3, 4, 50 + i, cols, p, one);
+                    assert_memory_equal(one, m + i * ml, mld * 4);
+                    for (size_t j = 0; j < cols; j++) {
+                        const float want =
+                            bit(one, j) ? x[i * cols + j] * scale : 0.0f;
+                        assert_memory_equal(&y[i * cols + j], &want, 4);
+                        assert_memory_equal(&dx[i * lx + j], &want, 4);
+                    }
                 }
             }
         }
@@ -487,6 +499,13 @@ static void test_bad_args(void **state)
                      HT_ERR_ARG);
     assert_int_equal(ht_dropout_backward(1, 64, x, 64, y, 64, 1.5f, m, 2),
                      HT_ERR_ARG);
+    /* in place needs equal leading dimensions */
+    assert_int_equal(ht_dropout_forward(1, 32, x, 64, x, 32, 0.5f, 0, 0, 0, 0,
+                                        m, 1), HT_ERR_ARG);
+    assert_non_null(strstr(ht_last_error(), "in place"));
+    assert_int_equal(ht_dropout_backward(1, 32, x, 64, x, 32, 0.5f, m, 1),
+                     HT_ERR_ARG);
+    assert_non_null(strstr(ht_last_error(), "in place"));
     assert_int_equal(ht_dropout_mask(1, 64, 1.0f, m), HT_ERR_ARG);
     assert_int_equal(ht_dropout_mask(1, 64, 0.5f, NULL), HT_ERR_ARG);
     /* empty shapes are fine, even with NULL arrays */

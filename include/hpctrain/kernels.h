@@ -77,8 +77,8 @@ uint64_t ht_dropout_key(uint64_t seed, uint32_t layer, uint64_t step,
  * layer width) stay far below it. The dropout API and the benchmarks pass
  * it to the kernels; results are the same either way. The environment
  * variable HPCTRAIN_STREAM_STORES=off makes it always false (on some
- * machines plain stores measure faster: README); "auto" or unset is the
- * rule above, and any other value makes ht_runtime_init() fail. Loads the
+ * machines plain stores measure faster: README); "auto", empty or unset
+ * is the rule above, and any other value makes ht_runtime_init() fail. Loads the
  * topology once per process; thread-safe. */
 int ht_stream_stores(size_t bytes);
 
@@ -86,7 +86,8 @@ int ht_stream_stores(size_t bytes);
  * *min_bytes bytes are streamed (the default, HPCTRAIN_STREAM_STORES unset
  * or "auto"), 0 when never ("off"). *bad (either pointer may be NULL) is
  * the variable's value when it is none of these (the policy is then the
- * default), else NULL. Reads the variable once per process. Thread-safe. */
+ * default), else NULL: static storage, the first 63 bytes of the value,
+ * never to be freed. Reads the variable once per process. Thread-safe. */
 int ht_stream_policy(size_t *min_bytes, const char **bad);
 
 /* Integer drop threshold for probability p in [0,1): a 16-bit draw r
@@ -112,8 +113,9 @@ ht_status ht_dropout_mask(uint64_t key, size_t n, float p, uint32_t *bits);
  *   y[i][j] = keep(i,j) ? x[i][j] * ht_dropout_scale(p) : 0
  * with row i's mask from ht_dropout_key(seed, layer, step, row0 + i),
  * written as bits to mask + i*mask_ld (mask_ld >= ceil(cols/32)). y may
- * equal x (in place); otherwise they must not overlap. ldx, ldy >= cols.
- * p == 0 copies x and sets every bit. */
+ * equal x (in place, then with ldy == ldx, else HT_ERR_ARG); otherwise
+ * they must not overlap. ldx, ldy >= cols. p == 0 copies x and sets every
+ * bit. Rows are not processed in order: row i goes with row i + rows/2. */
 ht_status ht_dropout_forward(size_t rows, size_t cols,
                              const float *x, size_t ldx,
                              float *y, size_t ldy, float p,
@@ -122,7 +124,8 @@ ht_status ht_dropout_forward(size_t rows, size_t cols,
 
 /* Backward of ht_dropout_forward with the same mask:
  *   dx[i][j] = keep(i,j) ? dy[i][j] * ht_dropout_scale(p) : 0.  dx may
- * equal dy. */
+ * equal dy (in place, then with lddx == lddy, else HT_ERR_ARG); otherwise
+ * they must not overlap. */
 ht_status ht_dropout_backward(size_t rows, size_t cols,
                               const float *dy, size_t lddy,
                               float *dx, size_t lddx, float p,

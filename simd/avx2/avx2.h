@@ -4,10 +4,6 @@
 
 #include "table.h"
 
-/* How far ahead (floats) the streaming dropout forward of the AVX2 and
- * AVX-512 tables prefetches its input (see simd/avx2/dropout.c). */
-#define HT_DROPOUT_PF 256
-
 /* SGEMM: packing, the 6x16 micro-kernel and the small-N paths. */
 void ht_avx2_init_gemm(ht_kernels *k);
 /* Parts of ht_avx2_init_gemm, one per file. */

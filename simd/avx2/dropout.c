@@ -190,24 +190,6 @@ static inline int nt_ok(int stream, const float *y)
     return stream && ((uintptr_t)y & 63u) == 0;
 }
 
-/* Software prefetch of the dropout forward's input, HT_DROPOUT_PF floats
- * ahead. The generator's ~30 vector ops per 32 elements keep a row's load
- * misses behind its arithmetic; out of cache (64 Mi floats,
- * bench_elementwise) the two-row forward moved 0.60 (AVX-512) and 0.86
- * (AVX2) of the triad without it. In cache the two extra instructions per
- * 32 elements measured within noise. Near a row's end the prefetch runs
- * past it, on purpose: in packed rows that is the start of the row that
- * the next call reads (ht_dropout_forward pairs rows so that it is), and
- * stopping at the row's end measured no better than no prefetch. The
- * address is formed as an integer, never as a pointer past the row, and a
- * prefetch never faults. */
-static inline void pf_word(const float *xw)
-{
-    const uintptr_t a = (uintptr_t)xw + HT_DROPOUT_PF * sizeof(float);
-    _mm_prefetch((const char *)a, _MM_HINT_T0);
-    _mm_prefetch((const char *)(a + 64), _MM_HINT_T0);
-}
-
 static inline void st8(float *p, ht_vf v, int nt)
 {
     if (nt)
@@ -264,15 +246,11 @@ static void dropout_fwd_avx2(uint64_t key, size_t n, uint32_t thr,
     const size_t nw = n / 32;
     const int nt = nt_ok(stream, y);
     if (nt)
-        for (size_t w = 0; w < nw; w++) {
-            pf_word(x + 32 * w);
+        for (size_t w = 0; w < nw; w++)
             bits[w] = fwd_word(&r, sthr, s, x + 32 * w, y + 32 * w, 1);
-        }
     else
-        for (size_t w = 0; w < nw; w++) {
-            pf_word(x + 32 * w);
+        for (size_t w = 0; w < nw; w++)
             bits[w] = fwd_word(&r, sthr, s, x + 32 * w, y + 32 * w, 0);
-        }
     if (n % 32)
         bits[nw] = fwd_tail(&r, sthr, s, n % 32, x + 32 * nw, y + 32 * nw);
     if (nt)
@@ -298,15 +276,11 @@ static void dropout_fwd2_avx2(uint64_t key0, uint64_t key1, size_t n,
     const int nt = nt_ok(stream, y0) && nt_ok(stream, y1);
     if (nt)
         for (size_t w = 0; w < nw; w++) {
-            pf_word(x0 + 32 * w);
-            pf_word(x1 + 32 * w);
             bits0[w] = fwd_word(&r0, sthr, s, x0 + 32 * w, y0 + 32 * w, 1);
             bits1[w] = fwd_word(&r1, sthr, s, x1 + 32 * w, y1 + 32 * w, 1);
         }
     else
         for (size_t w = 0; w < nw; w++) {
-            pf_word(x0 + 32 * w);
-            pf_word(x1 + 32 * w);
             bits0[w] = fwd_word(&r0, sthr, s, x0 + 32 * w, y0 + 32 * w, 0);
             bits1[w] = fwd_word(&r1, sthr, s, x1 + 32 * w, y1 + 32 * w, 0);
         }

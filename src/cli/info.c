@@ -225,9 +225,9 @@ int cli_info(const cli_opts *o)
     printf("threads:  %d\n", ht_get_num_threads());
     size_t stream_min = 0;
     if (ht_stream_policy(&stream_min, NULL))
-        printf("stores:   non-temporal for outputs of %zu MiB or more "
+        printf("stores:   non-temporal for outputs of %zu KiB or more "
                "(auto; HPCTRAIN_STREAM_STORES=off for never)\n",
-               stream_min >> 20);
+               stream_min >> 10);
     else
         printf("stores:   never non-temporal (HPCTRAIN_STREAM_STORES=off)\n");
     print_topology(topo);

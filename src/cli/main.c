@@ -56,9 +56,9 @@ int cli_lib_error(const char *what, ht_status s)
 
 int cli_runtime_error(ht_status s)
 {
-    /* ht_runtime_init's messages name the variable (HPCTRAIN_ISA or
-     * HPCTRAIN_STREAM_STORES) themselves, except a failure to pick a
-     * table on its own, which concerns HPCTRAIN_ISA's choice */
+    /* ht_runtime_init's messages name the variable at fault
+     * (HPCTRAIN_ISA or HPCTRAIN_STREAM_STORES); any other message is
+     * about the table choice, which HPCTRAIN_ISA controls */
     const char *msg = ht_last_error();
     return cli_lib_error(msg && strncmp(msg, "HPCTRAIN_", 9) == 0
                              ? NULL : "HPCTRAIN_ISA", s);
