@@ -33,6 +33,7 @@
  * panels and the B panels only it reads), which the trainer places on the
  * thread's node. */
 #include <omp.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "barrier.h"
@@ -372,6 +373,45 @@ static int claim(ht_gemm_claim *cl, uint64_t tag, int front, size_t *panel)
     }
 }
 
+/* Share `part` of `parts` of the cache lines that pack_b will read for the
+ * kb x nn block of B at b (strides rsb, csb), asked into L1. Packing a
+ * panel right before use (packed_thread) reads B a row stride apart, in
+ * NN calls a page apart, where the hardware prefetchers do not follow; the
+ * panel's micro-kernel calls hide these requests. On the Zen 5 guest, one
+ * thread, `hpctrain bench` of the benchmark configuration alternated with
+ * and without (3 x 3 runs): forward GEMMs 165-171 -> 173-179 GFLOP/s, input
+ * gradient 171-173 -> 176-179, the step 7.55-7.73 -> 7.35-7.48 ms; while
+ * the host was busier, 8.29-8.49 -> 8.10-8.20 ms (6 pairs); two builds
+ * alternated 10 times, medians 7.30 -> 7.07 ms, faster in all 10. Into L2
+ * instead of L1: no clear gain. The 2-thread path (dyn_panel) walks each
+ * panel through K, and the same requests for its next K slice gained
+ * nothing there (6 pairs), so it has none. */
+static void prefetch_b_part(const float *b, size_t rsb, size_t csb, size_t kb,
+                            size_t nn, size_t part, size_t parts)
+{
+    size_t lines, len, stride;
+    if (csb == 1) {             /* a K row of the panel: nn floats */
+        lines = kb;
+        len = nn;
+        stride = rsb;
+    } else if (rsb == 1) {      /* a column of the panel: kb floats */
+        lines = nn;
+        len = kb;
+        stride = csb;
+    } else {
+        return;                 /* the generic packing: no pattern to ask */
+    }
+    if (len == 0)
+        return;
+    const size_t lo = lines * part / parts, hi = lines * (part + 1) / parts;
+    for (size_t i = lo; i < hi; i++) {
+        const uintptr_t s = (uintptr_t)(b + i * stride);
+        const uintptr_t e = (uintptr_t)(b + i * stride + len - 1);
+        for (uintptr_t a = s & ~(uintptr_t)63; a <= e; a += 64)
+            __builtin_prefetch((const void *)a, 0, 3);
+    }
+}
+
 /* Runs panel j through every K slice: the micro-kernel calls the static
  * split makes for it, in the same order. */
 static void dyn_panel(const gemm_plan *pl, const float *ap, size_t rows_pad,
@@ -550,8 +590,25 @@ static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
                     if (kb)
                         kt->pack_b(kb, nn, pl->b + pc * pl->rsb + col * pl->csb,
                                    pl->rsb, pl->csb, bp);
+                    /* the panel packed next: this slice's next one, else
+                     * the next slice's first */
+                    const float *nxt = NULL;
+                    size_t kb2 = 0, nn2 = 0;
+                    if (j0 + nr < nb) {
+                        nxt = pl->b + pc * pl->rsb + (col + nr) * pl->csb;
+                        kb2 = kb;
+                        nn2 = min_sz(nr, nb - j0 - nr);
+                    } else if (!last) {
+                        nxt = pl->b + (pc + pl->kc) * pl->rsb + c_lo * pl->csb;
+                        kb2 = min_sz(pl->kc, pl->k - pc - pl->kc);
+                        nn2 = min_sz(nr, nb);
+                    }
+                    const size_t parts = ceil_div(rows, mr);
                     for (size_t ir = 0; ir < rows; ir += mr) {
                         const size_t mm = min_sz(mr, rows - ir), row = row0 + ir;
+                        if (nxt)
+                            prefetch_b_part(nxt, pl->rsb, pl->csb, kb2, nn2,
+                                            ir / mr, parts);
                         ht_ukr_epi ue;
                         const ht_ukr_epi *uep =
                             last ? tile_epi(pl->epi, row, col, &ue) : NULL;
