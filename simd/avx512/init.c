@@ -11,4 +11,5 @@ void ht_kernels_init_avx512(ht_kernels *k)
     ht_avx512_gemm_smalln_init(k);
     ht_avx512_softmax_init(k);
     ht_avx512_dropout_init(k);
+    ht_avx512_optim_init(k);
 }
