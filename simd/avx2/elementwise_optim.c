@@ -3,7 +3,7 @@
  * results are bitwise the scalar twin's). */
 #include "avx2.h"
 #include "vec.h"
-#include "optim_body.h"
+#include "../optim_body.h"
 
 static void optim_tile_avx2(size_t rows, size_t n, size_t ld, float *w,
                             const float *g, size_t ldg, float *m, float *v,

@@ -1,6 +1,6 @@
-/* The fused optimiser step with 16 lanes: the body of
- * simd/avx2/optim_body.h over the AVX-512 vector layer, bitwise the AVX2
- * kernel's and the scalar twin's results (optim_body.h says why).
+/* The fused optimiser step with 16 lanes: the body of simd/optim_body.h
+ * over the AVX-512 vector layer, bitwise the AVX2 kernel's and the scalar
+ * twin's results (optim_body.h says why).
  *
  * Why it has an AVX-512 body, unlike the other memory-bound kernels: out
  * of cache it is bound by memory, but with the parameters in cache it is
@@ -14,7 +14,7 @@
  * configuration's no faster. */
 #include "avx512.h"
 #include "vec.h"
-#include "../avx2/optim_body.h"
+#include "../optim_body.h"
 
 static void optim_tile_avx512(size_t rows, size_t n, size_t ld, float *w,
                               const float *g, size_t ldg, float *m, float *v,

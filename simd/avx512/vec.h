@@ -1,5 +1,5 @@
 /* The vector layer of simd/avx2/vec.h over AVX-512F: the same ht_v* names
- * on 16 floats, so bodies written on that layer (simd/avx2/optim_body.h)
+ * on 16 floats, so bodies written on that layer (simd/optim_body.h)
  * compile here unchanged. Every operation is the same exact IEEE operation
  * as there, so a body gives the same bits with either layer.
  *

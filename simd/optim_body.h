@@ -1,21 +1,23 @@
-/* The fused optimiser step written once over a vector layer (ht_vf and
- * the ht_v* operations of simd/avx2/vec.h or simd/avx512/vec.h, whichever
- * the including file put first): one pass reads w, g and the state and
- * writes w and the state, with the L1 sign and L2 scale terms folded into
- * the gradient and the proximal L1 shrink after the step.
+/* The fused optimiser step written once over a vector layer: ht_vf and the
+ * ht_v* operations of simd/avx2/vec.h, simd/avx512/vec.h or
+ * simd/neon/vec.h, whichever the including file put first (each table's
+ * optimiser file is that include and two wrappers). One pass reads w, g
+ * and the state and writes w and the state, with the L1 sign and L2 scale
+ * terms folded into the gradient and the proximal L1 shrink after the
+ * step.
  *
  * Bitwise equal to optim_step_scalar: per element the same IEEE operations
  * in the same order (no FMA; the constants the twin computes per element,
  * such as 1 - beta1 or lr * weight_decay, are computed once here in the
  * same float arithmetic). sqrt and division are correctly rounded in both.
  * The vector width changes which elements share a register, never an
- * element's operations, so both layers give the same bits.
+ * element's operations, so every layer gives the same bits.
  *
  * The twin branches on the optimiser per element; here each combination of
  * (kind, momentum on, Nesterov, proximal) is its own loop, made by inlining
  * one body with constant flags. */
-#ifndef HT_SIMD_AVX2_OPTIM_BODY_H
-#define HT_SIMD_AVX2_OPTIM_BODY_H
+#ifndef HT_SIMD_OPTIM_BODY_H
+#define HT_SIMD_OPTIM_BODY_H
 
 #include "table.h"
 
@@ -177,4 +179,4 @@ static HT_OPT_INLINE void optim_tile_body(size_t rows, size_t n, size_t ld,
 #undef RUN
 }
 
-#endif /* HT_SIMD_AVX2_OPTIM_BODY_H */
+#endif /* HT_SIMD_OPTIM_BODY_H */
