@@ -591,14 +591,15 @@ static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
                         kt->pack_b(kb, nn, pl->b + pc * pl->rsb + col * pl->csb,
                                    pl->rsb, pl->csb, bp);
                     /* the panel packed next: this slice's next one, else
-                     * the next slice's first */
+                     * the next slice's first (none when k = 0, where B may
+                     * be NULL) */
                     const float *nxt = NULL;
                     size_t kb2 = 0, nn2 = 0;
-                    if (j0 + nr < nb) {
+                    if (kb && j0 + nr < nb) {
                         nxt = pl->b + pc * pl->rsb + (col + nr) * pl->csb;
                         kb2 = kb;
                         nn2 = min_sz(nr, nb - j0 - nr);
-                    } else if (!last) {
+                    } else if (kb && !last) {
                         nxt = pl->b + (pc + pl->kc) * pl->rsb + c_lo * pl->csb;
                         kb2 = min_sz(pl->kc, pl->k - pc - pl->kc);
                         nn2 = min_sz(nr, nb);

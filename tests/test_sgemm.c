@@ -118,6 +118,15 @@ static void test_k_zero_and_empty(void **state)
     for (int i = 0; i < 6; i++)
         assert_true(c[i] == 0.0f);
     assert_int_equal(ht_sgemm(0, 0, 0, 3, 5, 1.0f, NULL, 5, b, 3, 0.0f, NULL, 3), HT_OK);
+    /* k = 0 with no A or B (allowed): wider than a panel, so the one-thread
+     * path walks several panels of a B it must never point into */
+    float cw[2 * 70];
+    for (int i = 0; i < 2 * 70; i++)
+        cw[i] = (float)i;
+    assert_int_equal(ht_sgemm(0, 0, 2, 70, 0, 1.0f, NULL, 1, NULL, 70, 0.5f, cw,
+                              70), HT_OK);
+    for (int i = 0; i < 2 * 70; i++)
+        assert_true(cw[i] == 0.5f * (float)i);
 }
 
 static void test_bad_args(void **state)
