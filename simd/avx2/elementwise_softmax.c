@@ -20,6 +20,7 @@
  * it. */
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "avx2.h"
 #include "softmax_widths.h"
@@ -134,12 +135,14 @@ static HT_ALWAYS_INLINE __m256 load_halves(const float *zb, size_t ld,
 
 /* Floats p[0], p[1] in every 64-bit lane: one broadcast load, no shuffle
  * (a 64-bit integer load and a register broadcast would cost a shuffle).
- * The float pair is read through a double pointer only inside the
- * intrinsic; nothing here writes logits. */
+ * memcpy, because p is only 4-byte aligned: clang's _mm256_broadcast_sd
+ * reads its argument as a plain double, which UBSan reports as a
+ * misaligned load; this compiles to the same vbroadcastsd. */
 static HT_ALWAYS_INLINE __m256 bcast2(const float *p)
 {
-    return _mm256_castpd_ps(
-        _mm256_broadcast_sd((const double *)(const void *)p));
+    double d;
+    memcpy(&d, p, sizeof d);
+    return _mm256_castpd_ps(_mm256_set1_pd(d));
 }
 
 /* Four columns c .. c+3 of the block into col[c .. c+3]. */
@@ -405,7 +408,7 @@ static HT_ALWAYS_INLINE void softmax_small(size_t m, size_t n, const float *z,
         if (label && ((i + 8) % LOG_ROWS == 0 || i + 16 > m))
             for (size_t q0 = i - i % LOG_ROWS, q = q0; q <= i; q += 8)
                 ht_vstore(loss + q,
-                          ht_vsub(log_avx2(_mm256_load_ps(sums + q - q0)),
+                          ht_vsub(log_avx2(_mm256_load_ps(sums + (q - q0))),
                                   ht_vload(loss + q)));
     }
     if (st) {
