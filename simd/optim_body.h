@@ -121,6 +121,10 @@ static HT_OPT_INLINE void optim_tile_body(size_t rows, size_t n, size_t ld,
                                              size_t ldg, float *m, float *v,
                                              const ht_optim_hyper *h)
 {
+    /* nothing to do, and the pointers may be NULL (ht_optim_step(0, ...)),
+     * where even w + 0 is undefined */
+    if (rows == 0 || n == 0)
+        return;
     consts c;
     c.lr = ht_vset1(h->lr);
     c.l1g = ht_vset1(h->prox_l1 ? 0.0f : h->l1);
