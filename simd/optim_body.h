@@ -36,8 +36,8 @@ typedef struct consts {
  * + l2*w that follows (l2 >= 0, so l2*w is +0 or positive) gives the same
  * bits either way; so the result is the twin's, for a third less work. */
 static HT_OPT_INLINE ht_vf step_v(const consts *c, int kind, int use_mom,
-                                     int nesterov, int prox, int l1t, ht_vf w,
-                                     ht_vf g, ht_vf *m, ht_vf *v)
+                                  int nesterov, int prox, int l1t, ht_vf w,
+                                  ht_vf g, ht_vf *m, ht_vf *v)
 {
     ht_vf gi = ht_vadd(l1t ? ht_vadd(g, ht_vmul(c->l1g, ht_vsign(w))) : g,
                        ht_vmul(c->l2, w));
@@ -70,9 +70,9 @@ static HT_OPT_INLINE ht_vf step_v(const consts *c, int kind, int use_mom,
 }
 
 static HT_OPT_INLINE void run_row(size_t n, float *w, const float *g,
-                                     float *m, float *v, const consts *c,
-                                     int kind, int use_mom, int nesterov,
-                                     int prox, int l1t)
+                                  float *m, float *v, const consts *c,
+                                  int kind, int use_mom, int nesterov,
+                                  int prox, int l1t)
 {
     const int has_m = kind != HT_OPT_SGD || use_mom;
     const int has_v = kind != HT_OPT_SGD;
@@ -105,9 +105,9 @@ static HT_OPT_INLINE void run_row(size_t n, float *w, const float *g,
 /* rows x n, rows ld apart (g's ldg apart); m and v may be NULL where the
  * kind has none */
 static HT_OPT_INLINE void run(size_t rows, size_t n, size_t ld, float *w,
-                                 const float *g, size_t ldg, float *m,
-                                 float *v, const consts *c, int kind,
-                                 int use_mom, int nesterov, int prox, int l1t)
+                              const float *g, size_t ldg, float *m,
+                              float *v, const consts *c, int kind,
+                              int use_mom, int nesterov, int prox, int l1t)
 {
     for (size_t i = 0; i < rows; i++) {
         const size_t o = i * ld;
@@ -117,9 +117,9 @@ static HT_OPT_INLINE void run(size_t rows, size_t n, size_t ld, float *w,
 }
 
 static HT_OPT_INLINE void optim_tile_body(size_t rows, size_t n, size_t ld,
-                                             float *w, const float *g,
-                                             size_t ldg, float *m, float *v,
-                                             const ht_optim_hyper *h)
+                                          float *w, const float *g,
+                                          size_t ldg, float *m, float *v,
+                                          const ht_optim_hyper *h)
 {
     /* nothing to do, and the pointers may be NULL (ht_optim_step(0, ...)),
      * where even w + 0 is undefined */
@@ -141,12 +141,12 @@ static HT_OPT_INLINE void optim_tile_body(size_t rows, size_t n, size_t ld,
     c.thr = ht_vset1(h->lr * h->l1);
     const int p = h->prox_l1 != 0;
     const int l1t = !p && h->l1 != 0.0f;
-#define RUN(kind, mom, nest, prox)                                            \
-    do {                                                                      \
-        if (l1t)                                                              \
-            run(rows, n, ld, w, g, ldg, m, v, &c, kind, mom, nest, prox, 1);     \
-        else                                                                  \
-            run(rows, n, ld, w, g, ldg, m, v, &c, kind, mom, nest, prox, 0);     \
+#define RUN(kind, mom, nest, prox)                                           \
+    do {                                                                     \
+        if (l1t)                                                             \
+            run(rows, n, ld, w, g, ldg, m, v, &c, kind, mom, nest, prox, 1); \
+        else                                                                 \
+            run(rows, n, ld, w, g, ldg, m, v, &c, kind, mom, nest, prox, 0); \
     } while (0)
     switch (h->kind) {
     case HT_OPT_SGD:
