@@ -1,7 +1,7 @@
 /* The fused optimiser step written once over a vector layer: ht_vf and the
  * ht_v* operations of simd/avx2/vec.h, simd/avx512/vec.h or
  * simd/neon/vec.h, whichever the including file put first (each table's
- * optimiser file is that include and two wrappers). One pass reads w, g
+ * optimiser file is those two includes and its init function). One pass reads w, g
  * and the state and writes w and the state, with the L1 sign and L2 scale
  * terms folded into the gradient and the proximal L1 shrink after the
  * step.
@@ -116,10 +116,11 @@ static HT_OPT_INLINE void run(size_t rows, size_t n, size_t ld, float *w,
     }
 }
 
-static HT_OPT_INLINE void optim_tile_body(size_t rows, size_t n, size_t ld,
-                                          float *w, const float *g,
-                                          size_t ldg, float *m, float *v,
-                                          const ht_optim_hyper *h)
+/* The table entries (ht_kernels.optim_tile, .optim_step): static, so the
+ * one file of each table that includes this header owns its copy. */
+static void optim_tile_v(size_t rows, size_t n, size_t ld, float *w,
+                         const float *g, size_t ldg, float *m, float *v,
+                         const ht_optim_hyper *h)
 {
     /* nothing to do, and the pointers may be NULL (ht_optim_step(0, ...)),
      * where even w + 0 is undefined */
@@ -181,6 +182,12 @@ static HT_OPT_INLINE void optim_tile_body(size_t rows, size_t n, size_t ld,
         break;
     }
 #undef RUN
+}
+
+static void optim_step_v(size_t n, float *w, const float *g, float *m,
+                         float *v, const ht_optim_hyper *h)
+{
+    optim_tile_v(1, n, n, w, g, n, m, v, h);
 }
 
 #endif /* HT_SIMD_OPTIM_BODY_H */

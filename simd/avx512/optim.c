@@ -16,21 +16,8 @@
 #include "vec.h"
 #include "../optim_body.h"
 
-static void optim_tile_avx512(size_t rows, size_t n, size_t ld, float *w,
-                              const float *g, size_t ldg, float *m, float *v,
-                              const ht_optim_hyper *h)
-{
-    optim_tile_body(rows, n, ld, w, g, ldg, m, v, h);
-}
-
-static void optim_step_avx512(size_t n, float *w, const float *g, float *m,
-                              float *v, const ht_optim_hyper *h)
-{
-    optim_tile_avx512(1, n, n, w, g, n, m, v, h);
-}
-
 void ht_avx512_optim_init(ht_kernels *k)
 {
-    k->optim_step = optim_step_avx512;
-    k->optim_tile = optim_tile_avx512;
+    k->optim_step = optim_step_v;
+    k->optim_tile = optim_tile_v;
 }

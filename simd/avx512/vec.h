@@ -3,11 +3,11 @@
  * compile here unchanged. Every operation is the same exact IEEE operation
  * as there, so a body gives the same bits with either layer.
  *
- * Compares return vectors of all-ones / all-zeros lanes, as with AVX2, so
- * ht_vand and ht_vsel take them unchanged; the bitwise operations go
- * through the integer forms, which need only AVX512F (the float forms are
- * AVX512DQ, which the table does not require). No horizontal sum: with 16
- * lanes it could not keep the AVX2 layer's order. */
+ * Only what those bodies use is here. Compares return vectors of all-ones
+ * / all-zeros lanes, as with AVX2, so ht_vand takes them unchanged; the
+ * bitwise operations go through the integer forms, which need only
+ * AVX512F (the float forms are AVX512DQ, which the table does not
+ * require). */
 #ifndef HT_SIMD_AVX512_VEC_H
 #define HT_SIMD_AVX512_VEC_H
 
@@ -44,25 +44,16 @@ static inline ht_vf ht_vsub(ht_vf a, ht_vf b) { return _mm512_sub_ps(a, b); }
 static inline ht_vf ht_vmul(ht_vf a, ht_vf b) { return _mm512_mul_ps(a, b); }
 static inline ht_vf ht_vdiv(ht_vf a, ht_vf b) { return _mm512_div_ps(a, b); }
 static inline ht_vf ht_vsqrt(ht_vf a) { return _mm512_sqrt_ps(a); }
-static inline ht_vf ht_vmax(ht_vf a, ht_vf b) { return _mm512_max_ps(a, b); }
 
 /* A compare's lanes as a vector mask. */
 static inline ht_vf ht_vmask(__mmask16 k)
 {
     return _mm512_castsi512_ps(_mm512_maskz_set1_epi32(k, -1));
 }
-/* Ordered compares: false when either side is NaN, like C's > and <. */
+/* An ordered compare: false when either side is NaN, like C's >. */
 static inline ht_vf ht_vgt(ht_vf a, ht_vf b)
 {
     return ht_vmask(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ));
-}
-static inline ht_vf ht_vlt(ht_vf a, ht_vf b)
-{
-    return ht_vmask(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ));
-}
-static inline ht_vf ht_veq(ht_vf a, ht_vf b)
-{
-    return ht_vmask(_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ));
 }
 
 static inline __m512i ht_vbits(ht_vf a) { return _mm512_castps_si512(a); }
@@ -70,38 +61,13 @@ static inline ht_vf ht_vand(ht_vf a, ht_vf b)
 {
     return _mm512_castsi512_ps(_mm512_and_si512(ht_vbits(a), ht_vbits(b)));
 }
-/* ~a & b */
-static inline ht_vf ht_vandnot(ht_vf a, ht_vf b)
-{
-    return _mm512_castsi512_ps(_mm512_andnot_si512(ht_vbits(a), ht_vbits(b)));
-}
 static inline ht_vf ht_vor(ht_vf a, ht_vf b)
 {
     return _mm512_castsi512_ps(_mm512_or_si512(ht_vbits(a), ht_vbits(b)));
 }
-static inline ht_vf ht_vxor(ht_vf a, ht_vf b)
-{
-    return _mm512_castsi512_ps(_mm512_xor_si512(ht_vbits(a), ht_vbits(b)));
-}
-/* Lanes of a vector mask as a k-mask (a lane is set if its sign bit is,
- * which for a compare's all-ones lanes is the same thing). */
-static inline __mmask16 ht_vkmask(ht_vf mask)
-{
-    return _mm512_cmplt_epi32_mask(ht_vbits(mask), _mm512_setzero_si512());
-}
-/* mask ? a : b */
-static inline ht_vf ht_vsel(ht_vf mask, ht_vf a, ht_vf b)
-{
-    return _mm512_mask_blend_ps(ht_vkmask(mask), b, a);
-}
-/* Bit i of the result = lane i of the mask. */
-static inline unsigned ht_vmovemask(ht_vf mask)
-{
-    return (unsigned)ht_vkmask(mask);
-}
 
 static inline ht_vf ht_vsignmask(void) { return _mm512_set1_ps(-0.0f); }
-static inline ht_vf ht_vabs(ht_vf a) { return ht_vandnot(ht_vsignmask(), a); }
+static inline ht_vf ht_vabs(ht_vf a) { return _mm512_abs_ps(a); }
 
 /* sign(a) as the scalar twin computes it: (a > 0) - (a < 0) as a float, so
  * sign(+-0) = +0 and sign(NaN) = +0. */

@@ -5,7 +5,8 @@
  * fused, the build has -ffp-contract=off), so a body gives the same bits
  * with any layer.
  *
- * Compares return vectors of all-ones / all-zeros lanes, as with AVX2.
+ * Only what those bodies use is here. Compares return vectors of all-ones
+ * / all-zeros lanes, as with AVX2.
  * NEON has no masked loads or stores, so the tail moves go through a
  * zeroed 4-float copy: lanes >= r read as 0, and only r floats of memory
  * are touched. */
@@ -49,32 +50,16 @@ static inline ht_vf ht_vsqrt(ht_vf a) { return vsqrtq_f32(a); }
 static inline uint32x4_t ht_vbits(ht_vf a) { return vreinterpretq_u32_f32(a); }
 static inline ht_vf ht_vfrom(uint32x4_t a) { return vreinterpretq_f32_u32(a); }
 
-/* Ordered compares: false when either side is NaN, like C's > and <. */
+/* An ordered compare: false when either side is NaN, like C's >. */
 static inline ht_vf ht_vgt(ht_vf a, ht_vf b) { return ht_vfrom(vcgtq_f32(a, b)); }
-static inline ht_vf ht_vlt(ht_vf a, ht_vf b) { return ht_vfrom(vcltq_f32(a, b)); }
-static inline ht_vf ht_veq(ht_vf a, ht_vf b) { return ht_vfrom(vceqq_f32(a, b)); }
 
 static inline ht_vf ht_vand(ht_vf a, ht_vf b)
 {
     return ht_vfrom(vandq_u32(ht_vbits(a), ht_vbits(b)));
 }
-/* ~a & b */
-static inline ht_vf ht_vandnot(ht_vf a, ht_vf b)
-{
-    return ht_vfrom(vbicq_u32(ht_vbits(b), ht_vbits(a)));
-}
 static inline ht_vf ht_vor(ht_vf a, ht_vf b)
 {
     return ht_vfrom(vorrq_u32(ht_vbits(a), ht_vbits(b)));
-}
-static inline ht_vf ht_vxor(ht_vf a, ht_vf b)
-{
-    return ht_vfrom(veorq_u32(ht_vbits(a), ht_vbits(b)));
-}
-/* mask ? a : b */
-static inline ht_vf ht_vsel(ht_vf mask, ht_vf a, ht_vf b)
-{
-    return vbslq_f32(ht_vbits(mask), a, b);
 }
 
 static inline ht_vf ht_vsignmask(void) { return vdupq_n_f32(-0.0f); }
