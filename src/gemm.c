@@ -203,12 +203,20 @@ static float *tile_dst(const gemm_plan *pl, size_t row, size_t col,
 }
 
 /* K slices of equal size, none much over the table's kc: the count
- * depends on K alone, never on the thread count. */
+ * depends on K alone, never on the thread count. A K up to 4/3 kc stays
+ * one slice: kc fills half of L1 with the B micro-panel, so 4/3 kc fills
+ * two thirds, and a second slice would cost a whole extra read and write
+ * of C (the batch-256 weight gradients, K = 256 against kc = 192 with the
+ * AVX-512 table: 3 to 4 % faster measured, docs/SCALING.md). */
 static size_t slice_kc(size_t k, size_t kc, size_t *nslices)
 {
     if (k == 0) {
         *nslices = 1;
         return 0;
+    }
+    if (k <= kc + kc / 3) {
+        *nslices = 1;
+        return k;
     }
     size_t ns = ceil_div(k, kc + kc / 8);
     *nslices = ns;

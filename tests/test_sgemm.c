@@ -314,7 +314,8 @@ static void test_epilogue_paths(void **state)
 /* Sizes where a path has an edge: 1, 7, 17, 255, one and two of every
  * table's MR and NR and one either side, the small-N bound and one either
  * side; for K also each table's KC and where its K slicing goes from one
- * slice to two (kc + kc/8, slice_kc in src/gemm.c), one either side. */
+ * slice to two (kc + kc/3) and from two to three (2 (kc + kc/8)), see
+ * slice_kc in src/gemm.c, one either side. */
 typedef struct awkward {
     size_t mn[64], k[64];
     size_t n_mn, n_k;
@@ -351,7 +352,8 @@ static void awkward_sizes(awkward *aw)
             if (sn)
                 awkward_add(aw->mn, &aw->n_mn, sn + d - 1);
             awkward_add(aw->k, &aw->n_k, kc + d - 1);
-            awkward_add(aw->k, &aw->n_k, kc + kc / 8 + d - 1);
+            awkward_add(aw->k, &aw->n_k, kc + kc / 3 + d - 1);
+            awkward_add(aw->k, &aw->n_k, 2 * (kc + kc / 8) + d - 1);
             awkward_add(aw->k, &aw->n_k, nr + d - 1);
         }
     }
