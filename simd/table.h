@@ -52,6 +52,15 @@
  *   every kernel of a table, so the result does not depend on where a tile
  *   falls; tables of different ISAs may differ by rounding.
  */
+/* K below this is short: a tile's arithmetic is too brief to hide its C
+ * traffic. The driver then walks the tiles along C's rows, where the
+ * hardware prefetchers follow them (short_k_thread in src/gemm.c), and a
+ * kernel that asks for its tile of C at the start does so only for longer
+ * K: with short K in that order the extra requests measured slower (Zen 5
+ * guest, AVX-512, NT 256 x 1024 x 10: 1 thread 156 -> 165 GFLOP/s without
+ * them, 2 threads 81 -> 206-217). */
+#define HT_UKR_SHORT_K 64
+
 typedef struct ht_ukr_epi {
     const float *bias;       /* tile's first column; NULL for none          */
     int relu;

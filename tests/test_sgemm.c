@@ -598,6 +598,8 @@ static void test_threads_bitwise_paths(void **state)
         {0, 0, 600, 10, 1024}, {1, 0, 1000, 10, 600}, {0, 1, 600, 10, 999},
         {1, 0, 300, 300, 300},
         {0, 0, 7, 20, 20000},   /* 2 x 2 panels: no grid for 3 threads */
+        {0, 1, 256, 1024, 10},  /* short K: the tiles along C's rows */
+        {1, 0, 700, 300, 40},   /* short K, rows in several MC blocks */
     };
     const size_t mld = 32;
     uint32_t *mask = malloc(1000 * mld * 4);

@@ -49,8 +49,9 @@ static void ukr_6x16(size_t k, float alpha, const float *ap, const float *bp,
     __m256 c40 = c00, c41 = c00, c50 = c00, c51 = c00;
 
     /* The tile's rows are needed at the end (read if beta != 0, written
-     * anyway): start their way to L1 now. */
-    for (size_t i = 0; i < m; i++) {
+     * anyway): start their way to L1 now, unless K is short (see
+     * HT_UKR_SHORT_K in simd/table.h). */
+    for (size_t i = 0; k >= HT_UKR_SHORT_K && i < m; i++) {
         _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + i * ldc + 15), _MM_HINT_T0);
     }

@@ -102,8 +102,9 @@ static void ukr_8x32(size_t k, float alpha, const float *ap, const float *bp,
     __m512 c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     __m512 c60 = c00, c61 = c00, c70 = c00, c71 = c00;
 
-    /* the tile's rows are needed at the end: start their way to L1 now */
-    for (size_t i = 0; i < m; i++) {
+    /* the tile's rows are needed at the end: start their way to L1 now,
+     * unless K is short (see HT_UKR_SHORT_K) */
+    for (size_t i = 0; k >= HT_UKR_SHORT_K && i < m; i++) {
         _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + i * ldc + 31), _MM_HINT_T0);
     }
