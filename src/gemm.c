@@ -240,10 +240,20 @@ static void grid_sizes(const gemm_plan *pl, int tm, int tn, size_t *asize,
  * multiply-adds plus its packing (a packed element weighs ~8 flops), with
  * every thread owning at least one row panel and one column panel.
  * Returns 0 if t threads admit no such grid (t = 3 on 2 x 2 panels). */
-static int choose_grid(gemm_plan *pl, int t)
+static int choose_grid(gemm_plan *pl, int t, int post)
 {
     const size_t pm = ceil_div(pl->m, pl->mr), pn = ceil_div(pl->n, pl->nr);
     double best = -1.0;
+    /* short K without a post hook (see short_k_thread): split rows, and
+     * each thread packs all of B for itself, so a thread writes whole rows
+     * of C, the rows that the trainer's row-split elementwise passes then
+     * give the same thread */
+    if (!post && pl->k < HT_UKR_SHORT_K && pm >= (size_t)t) {
+        pl->tm = t;
+        pl->tn = 1;
+        pl->private_b = 1;
+        return 1;
+    }
     /* all rows in one MC block: split columns only, so every thread streams
      * its own B panels (see packed_thread). The cost below has no term for
      * reading B panels another core packed, which is what tm > 1 costs:
@@ -311,7 +321,10 @@ static size_t dyn_asize(const gemm_plan *pl)
 /* Whether a team call on t threads takes the dynamic path. */
 static int dyn_fits(const gemm_plan *pl, int t, int post)
 {
-    if (post || t < 2 || pl->tm != 1 || pl->m > pl->mc || pl->k == 0)
+    /* short K: each thread's static columns go along C's rows instead
+     * (short_k_thread), where the claimed panels would go down them */
+    if (post || t < 2 || pl->tm != 1 || pl->m > pl->mc || pl->k == 0 ||
+        pl->k < HT_UKR_SHORT_K)
         return 0;
     const size_t pn = ceil_div(pl->n, pl->nr);
     if (ceil_div(pn, (size_t)t) * pl->nr > pl->nc || pn >= CLAIM_PANELS)
@@ -620,7 +633,7 @@ static void packed_thread(const gemm_plan *pl, int tm, int tn, int id)
         dyn_rows_thread(pl, id, asize);
         return;
     }
-    if (tm == 1 && pl->post == NULL && pl->k < HT_UKR_SHORT_K) {
+    if (b_own(pl) && pl->post == NULL && pl->k < HT_UKR_SHORT_K) {
         if (rows)
             short_k_thread(pl, row0, rows, mcb, col0, col1, n_jc, ap, bpair);
         return;
@@ -766,7 +779,7 @@ static ht_status packed_gemm(gemm_plan *pl)
     const size_t units = ceil_div(pl->m, pl->mr) * ceil_div(pl->n, pl->nr);
     int t = gemm_threads(2.0 * (double)pl->m * (double)pl->n * (double)pl->k,
                          units);
-    while (!choose_grid(pl, t))
+    while (!choose_grid(pl, t, 0))
         t--;                    /* t = 1 always has the grid 1 x 1 */
     /* room for the chosen grid and for the 1-thread fallback */
     gemm_plan one = *pl;
@@ -1011,9 +1024,9 @@ static int team_plan(int team, const ht_kernels *kt, int transa, int transb,
     const size_t units = ceil_div(m, pl->mr) * ceil_div(n, pl->nr);
     *t = work_threads(gemm_flops(m, n, k), GEMM_TEAM_MIN_FLOPS_PER_THREAD,
                       units, team);
-    while (!choose_grid(pl, *t))
+    while (!choose_grid(pl, *t, post))
         (*t)--;                 /* as packed_gemm: 1 x 1 always fits */
-    pl->private_b = post && pl->tm > 1;
+    pl->private_b = pl->private_b || (post && pl->tm > 1);
     pl->dyn = !can_dyn                  ? 0
               : dyn_fits(pl, *t, post)      ? 1
               : dyn_rows_fit(pl, *t, post)  ? 2
