@@ -47,7 +47,8 @@ static inline float hsum(__m256 v)
             for (int r = 0; r < R; r++)                                      \
                 av[r] = _mm256_loadu_ps(a + (size_t)r * lda + p);            \
             for (int c = 0; c < C; c++) {                                    \
-                const __m256 bv = _mm256_loadu_ps(bt + (size_t)c * ldbt + p); \
+                __m256 bv = _mm256_loadu_ps(bt + (size_t)c * ldbt + p);       \
+                HT_IN_REGISTER(bv);                                          \
                 for (int r = 0; r < R; r++)                                  \
                     acc[r][c] = _mm256_fmadd_ps(av[r], bv, acc[r][c]);       \
             }                                                                \

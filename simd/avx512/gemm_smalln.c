@@ -60,7 +60,8 @@ static inline float hsum16(__m512 v)
             for (int r = 0; r < R; r++)                                      \
                 av[r] = _mm512_loadu_ps(a + (size_t)r * lda + p);            \
             for (int c = 0; c < C; c++) {                                    \
-                const __m512 bv = _mm512_loadu_ps(bt + (size_t)c * ldbt + p); \
+                __m512 bv = _mm512_loadu_ps(bt + (size_t)c * ldbt + p);       \
+                HT_IN_REGISTER(bv);                                          \
                 for (int r = 0; r < R; r++)                                  \
                     acc[r][c] = _mm512_fmadd_ps(av[r], bv, acc[r][c]);       \
             }                                                                \
