@@ -106,6 +106,13 @@ typedef void (*ht_gemm_bcast_fn)(size_t m, size_t n, size_t k, float alpha,
                                  size_t rsb, size_t csb, float beta, float *c,
                                  size_t ldc, const ht_ukr_epi *epi);
 
+/* Optional packing for gemm_dot when B is stored k x n (C = X * W): rows
+ * j0 .. j1-1 of op(B)^T, bt[j*k + p] = b[p*ldb + j] for p < k and
+ * j0 <= j < j1, j1 - j0 <= small_n_max. A copy, so the bits of C do not
+ * depend on it. NULL: the driver's portable loop. */
+typedef void (*ht_pack_bt_fn)(const float *b, size_t ldb, size_t k,
+                              size_t j0, size_t j1, float *bt);
+
 typedef struct ht_kernels {
     const char *name;
 
@@ -118,6 +125,7 @@ typedef struct ht_kernels {
     size_t small_n_max;         /* 0: no small-N paths                    */
     ht_gemm_dot_fn gemm_dot;    /* optional, see above                    */
     ht_gemm_bcast_fn gemm_bcast;
+    ht_pack_bt_fn pack_bt;      /* optional, see above                    */
 
     /* Dense-layer elementwise work (row-major, leading dimensions). */
     /* c[i][j] += bias[j] for i < m, j < n */

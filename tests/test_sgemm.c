@@ -644,6 +644,45 @@ static void test_threads_bitwise_paths(void **state)
     free(mask); free(bias);
 }
 
+/* Each table's pack_bt (op(B)^T for the small-N dot path) against the
+ * plain copy, for K around the 8- and 16-row blocks, every width up to
+ * small_n_max, column ranges that start past 0 (a team's share) and a
+ * padded ldb; bt's rows outside j0 .. j1-1 and the floats after them
+ * stay untouched. */
+static void test_pack_bt(void **state)
+{
+    (void)state;
+    static const size_t ks[] = {1, 7, 8, 9, 15, 16, 17, 33, 255, 1024};
+    for (size_t t = 0; ht_isa_known(t); t++) {
+        if (!ht_isa_available(ht_isa_known(t)))
+            continue;
+        assert_int_equal(ht_isa_select(ht_isa_known(t)), HT_OK);
+        const ht_kernels *kt = ht_kernels_active();
+        if (kt->pack_bt == NULL)
+            continue;
+        const size_t nmax = kt->small_n_max;
+        for (size_t ik = 0; ik < sizeof ks / sizeof ks[0]; ik++)
+            for (size_t n = 1; n <= nmax; n++)
+                for (size_t j0 = 0; j0 < n; j0 += 3) {
+                    const size_t k = ks[ik], ldb = n + 5, j1 = n;
+                    float *b = malloc(k * ldb * sizeof(float));
+                    float *got = malloc((n * k + 16) * sizeof(float));
+                    float *want = malloc((n * k + 16) * sizeof(float));
+                    tu_fill(b, k * ldb, (unsigned)(k + n), -1, 1);
+                    for (size_t i = 0; i < n * k + 16; i++)
+                        got[i] = want[i] = -7.0f;
+                    for (size_t j = j0; j < j1; j++)
+                        for (size_t p = 0; p < k; p++)
+                            want[j * k + p] = b[p * ldb + j];
+                    kt->pack_bt(b, ldb, k, j0, j1, got);
+                    if (memcmp(got, want, (n * k + 16) * sizeof(float)))
+                        fail_msg("%s: pack_bt k=%zu n=%zu j0=%zu differs",
+                                 ht_isa_known(t), k, n, j0);
+                    free(b); free(got); free(want);
+                }
+    }
+}
+
 /* The avx512 table's gemm_bcast (X^T * dY with n <= 12) applies the AVX2
  * table's operations in the same order, 16 rows per register instead of
  * 8, so the two give the same bits (its own header says so); checked over
@@ -788,6 +827,7 @@ int main(void)
         cmocka_unit_test(test_threads_bitwise_paths),
         cmocka_unit_test(test_blocking_and_workspace),
         cmocka_unit_test(test_bcast_avx512_is_avx2),
+        cmocka_unit_test(test_pack_bt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

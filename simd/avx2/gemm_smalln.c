@@ -150,8 +150,34 @@ static void gemm_bcast_avx2(size_t m, size_t n, size_t k, float alpha,
                          beta, c, ldc, epi);
 }
 
+/* op(B)^T for the dot path (pack_bt in simd/table.h): blocks of 8 rows
+ * of B by 8 columns, loaded (masked past j1), transposed in registers and
+ * stored as 8 floats of each of bt's rows; the last k % 8 elements one by
+ * one. */
+static void pack_bt_avx2(const float *b, size_t ldb, size_t k, size_t j0,
+                         size_t j1, float *bt)
+{
+    size_t p = 0;
+    for (; p + 8 <= k; p += 8) {
+        for (size_t g = j0; g < j1; g += 8) {
+            const size_t w = j1 - g < 8 ? j1 - g : 8;
+            const __m256i m = lanes_below(w);
+            __m256 r[8];
+            for (size_t q = 0; q < 8; q++)
+                r[q] = _mm256_maskload_ps(b + (p + q) * ldb + g, m);
+            ht_avx2_transpose8(r);
+            for (size_t c = 0; c < w; c++)
+                _mm256_storeu_ps(bt + (g + c) * k + p, r[c]);
+        }
+    }
+    for (; p < k; p++)
+        for (size_t j = j0; j < j1; j++)
+            bt[j * k + p] = b[p * ldb + j];
+}
+
 void ht_avx2_gemm_smalln_init(ht_kernels *k)
 {
+    k->pack_bt = pack_bt_avx2;
     k->small_n_max = SMALL_N_MAX;
     k->gemm_dot = gemm_dot_avx2;
     k->gemm_bcast = gemm_bcast_avx2;
