@@ -685,15 +685,16 @@ static void test_pack_bt(void **state)
 
 /* The avx512 table's gemm_bcast (X^T * dY with n <= 12) applies the AVX2
  * table's operations in the same order, 16 rows per register instead of
- * 8, so the two give the same bits (its own header says so); checked over
- * row counts around 8 and 16, every n up to 12, K with odd tails, alpha,
+ * 8 (and 32 rows per call where it can), so the two give the same bits
+ * (its own header says so); checked over row counts around 8, 16 and 32,
+ * every n up to 12, K with odd tails, alpha,
  * beta and the full epilogue. Skipped where either table is missing. */
 static void test_bcast_avx512_is_avx2(void **state)
 {
     (void)state;
     if (!ht_isa_available("avx2") || !ht_isa_available("avx512"))
         skip();
-    static const size_t ms[] = {1, 7, 8, 9, 15, 16, 17, 40, 255};
+    static const size_t ms[] = {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, 48, 255};
     static const size_t ks[] = {1, 5, 64, 129};
     const size_t mld = 2, ldc = 15;
     float *a = malloc(255 * 129 * 4), *b = malloc(129 * 12 * 4);
