@@ -166,6 +166,15 @@ static inline void finish_half(const __m512 x[SMALL_N_MAX], int h, size_t N,
         BC_FMA(4); BC_FMA(5); BC_FMA(6); BC_FMA(7);                          \
         BC_FMA(8); BC_FMA(9); BC_FMA(10); BC_FMA(11);                        \
     } while (0)
+/* Twelve accumulators v0 .. v11 (named, not an array: see above), zero,
+ * and the array of them that finish_half takes. */
+#define ACC12(v)                                                             \
+    __m512 v##0 = _mm512_setzero_ps(), v##1 = v##0, v##2 = v##0,             \
+           v##3 = v##0, v##4 = v##0, v##5 = v##0, v##6 = v##0, v##7 = v##0, \
+           v##8 = v##0, v##9 = v##0, v##10 = v##0, v##11 = v##0
+#define ACC12_ARRAY(v)                                                       \
+    {v##0, v##1, v##2, v##3, v##4, v##5, v##6, v##7, v##8, v##9, v##10,     \
+     v##11}
 #define DEFINE_BCAST(NN)                                                     \
     static void bcast_##NN(size_t mm, size_t k, float alpha, const float *a, \
                            size_t lda, const float *b, size_t rsb,           \
@@ -173,9 +182,7 @@ static inline void finish_half(const __m512 x[SMALL_N_MAX], int h, size_t N,
                            const ht_ukr_epi *epi)                            \
     {                                                                        \
         enum { N = NN };                                                     \
-        __m512 x0 = _mm512_setzero_ps(), x1 = x0, x2 = x0, x3 = x0;          \
-        __m512 x4 = x0, x5 = x0, x6 = x0, x7 = x0;                           \
-        __m512 x8 = x0, x9 = x0, x10 = x0, x11 = x0;                         \
+        ACC12(x);                                                            \
         if (mm == 16) {                                                      \
             for (size_t p = 0; p < k; p++)                                   \
                 BC_STEP(_mm512_loadu_ps(a + p * lda));                       \
@@ -184,8 +191,7 @@ static inline void finish_half(const __m512 x[SMALL_N_MAX], int h, size_t N,
             for (size_t p = 0; p < k; p++)                                   \
                 BC_STEP(_mm512_maskz_loadu_ps(t, a + p * lda));              \
         }                                                                    \
-        const __m512 x[SMALL_N_MAX] = {x0, x1, x2, x3, x4, x5,               \
-                                       x6, x7, x8, x9, x10, x11};            \
+        const __m512 x[SMALL_N_MAX] = ACC12_ARRAY(x);                        \
         finish_half(x, 0, (size_t)N, mm, alpha, beta, c, ldc, epi);          \
         finish_half(x, 1, (size_t)N, mm, alpha, beta, c, ldc, epi);          \
     }
@@ -218,12 +224,8 @@ static const ht_smalln_bcast_fn bcast_fns[SMALL_N_MAX] = {
                             const ht_ukr_epi *epi)                           \
     {                                                                        \
         enum { N = NN };                                                     \
-        __m512 x0 = _mm512_setzero_ps(), x1 = x0, x2 = x0, x3 = x0;          \
-        __m512 x4 = x0, x5 = x0, x6 = x0, x7 = x0;                           \
-        __m512 x8 = x0, x9 = x0, x10 = x0, x11 = x0;                         \
-        __m512 y0 = x0, y1 = x0, y2 = x0, y3 = x0;                           \
-        __m512 y4 = x0, y5 = x0, y6 = x0, y7 = x0;                           \
-        __m512 y8 = x0, y9 = x0, y10 = x0, y11 = x0;                         \
+        ACC12(x);                                                            \
+        ACC12(y);                                                            \
         for (size_t p = 0; p < k; p++) {                                     \
             const __m512 a0 = _mm512_loadu_ps(a + p * lda);                  \
             const __m512 a1 = _mm512_loadu_ps(a + p * lda + 16);             \
@@ -232,10 +234,8 @@ static const ht_smalln_bcast_fn bcast_fns[SMALL_N_MAX] = {
             BC2_FMA(4) BC2_FMA(5) BC2_FMA(6) BC2_FMA(7)                      \
             BC2_FMA(8) BC2_FMA(9) BC2_FMA(10) BC2_FMA(11)                    \
         }                                                                    \
-        const __m512 x[SMALL_N_MAX] = {x0, x1, x2, x3, x4, x5,               \
-                                       x6, x7, x8, x9, x10, x11};            \
-        const __m512 y[SMALL_N_MAX] = {y0, y1, y2, y3, y4, y5,               \
-                                       y6, y7, y8, y9, y10, y11};            \
+        const __m512 x[SMALL_N_MAX] = ACC12_ARRAY(x);                        \
+        const __m512 y[SMALL_N_MAX] = ACC12_ARRAY(y);                        \
         ht_ukr_epi re;                                                       \
         const ht_ukr_epi *e16 = ht_smalln_epi_at(epi, 16, &re);              \
         finish_half(x, 0, (size_t)N, 16, alpha, beta, c, ldc, epi);          \
