@@ -58,7 +58,7 @@
  * kernel that asks for its tile of C at the start does so only for longer
  * K: with short K in that order the extra requests measured slower (Zen 5
  * guest, AVX-512, NT 256 x 1024 x 10: 1 thread 156 -> 165 GFLOP/s without
- * them, 2 threads 81 -> 206-217). */
+ * them, 2 threads 80-83 -> 206-217). */
 #define HT_UKR_SHORT_K 64
 
 typedef struct ht_ukr_epi {

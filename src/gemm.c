@@ -207,7 +207,8 @@ static float *tile_dst(const gemm_plan *pl, size_t row, size_t col,
  * one slice: kc fills half of L1 with the B micro-panel, so 4/3 kc fills
  * two thirds, and a second slice would cost a whole extra read and write
  * of C (the batch-256 weight gradients, K = 256 against kc = 192 with the
- * AVX-512 table: 3 to 4 % faster measured, docs/SCALING.md). */
+ * AVX-512 table, one thread of the Zen 5 guest: 181-199 -> 194-201
+ * GFLOP/s, two builds' bench_gemm alternated over 3 rounds). */
 static size_t slice_kc(size_t k, size_t kc, size_t *nslices)
 {
     if (k == 0) {
@@ -558,17 +559,18 @@ static void dyn_rows_thread(const gemm_plan *pl, int id, size_t asize)
     dyn_claims(&d, id, (size_t)pl->tm, ceil_div(pl->m, d.ur), row_unit);
 }
 
-/* The path of a thread that owns whole columns (tm == 1), without a post
+/* The path of a thread that packs its own B panels (b_own: it owns whole
+ * columns, or short K split the rows, see choose_grid), without a post
  * hook, for short K (< HT_UKR_SHORT_K in simd/table.h, so one K slice):
  * all its B panels are packed at once (k x nb floats, 40 KiB for the
  * output layer's input gradient, K = 10 and 1024 columns) and the tiles go
  * along the rows, so each row of C is written forward through memory,
  * where the hardware prefetchers follow, instead of a tile's 8 rows a page
  * apart per call. The same micro-kernel calls, so the same C. One thread
- * of the Zen 5 guest, NT 256 x 1024 x 10: 59-61 -> 141-159 GFLOP/s
- * (ht_sgemm in a loop, three code layouts; 165 with the kernel's C
- * prefetch off for short K), K = 16 140 -> 181, K = 24 181 -> 191, K = 32
- * and over within noise. */
+ * of the Zen 5 guest, NT 256 x 1024 x 10, ht_sgemm in a loop: 59 -> 165
+ * GFLOP/s (with the kernel's C prefetch off for short K; 166-175 in six
+ * code layouts, where the old order ran 56-62 in sixteen and 148 in one);
+ * K = 16 131 -> 185, K = 32 and over within noise. */
 static void short_k_thread(const gemm_plan *pl, size_t row0, size_t rows,
                            size_t mcb, size_t col0, size_t col1, size_t n_jc,
                            float *ap, float *bp)
