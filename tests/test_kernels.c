@@ -355,7 +355,9 @@ static void test_softmax_avx512_is_avx2(void **state)
     (void)state;
     if (!ht_isa_available("avx2") || !ht_isa_available("avx512"))
         skip();
-    static const size_t ms[] = {1, 15, 16, 17, 29, 32, 47, 93, 255};
+    /* 16-row blocks three at a time, then two, then one: 64 = 48 + 16,
+     * 93 = 48 + 32 + 13, 143 = 2 x 48 + 32 + 15, 255 = 5 x 48 + 15 */
+    static const size_t ms[] = {1, 15, 16, 17, 29, 32, 47, 64, 93, 143, 255};
     enum { MMAX = 255, LDMAX = 20 };
     float *z = malloc(MMAX * LDMAX * sizeof *z);
     /* 64-byte aligned, so the streaming run below may stream */
