@@ -355,8 +355,8 @@ static void test_softmax_avx512_is_avx2(void **state)
     (void)state;
     if (!ht_isa_available("avx2") || !ht_isa_available("avx512"))
         skip();
-    /* 16-row blocks three at a time, then two, then one: 64 = 48 + 16,
-     * 93 = 48 + 32 + 13, 143 = 2 x 48 + 32 + 15, 255 = 5 x 48 + 15 */
+    /* 16-row blocks two at a time, then one, then the AVX2 kernel:
+     * 47 = 32 + 15, 64 = 2 x 32, 93 = 2 x 32 + 16 + 13, 143 = 4 x 32 + 15 */
     static const size_t ms[] = {1, 15, 16, 17, 29, 32, 47, 64, 93, 143, 255};
     enum { MMAX = 255, LDMAX = 20 };
     float *z = malloc(MMAX * LDMAX * sizeof *z);

@@ -26,7 +26,6 @@
 
 #define SMALL_N HT_SOFTMAX_SMALL_N
 #define PF_ROWS 64 /* prefetch distance in rows, as in the AVX2 kernel */
-#define BLOCKS 3 /* blocks of 16 rows at a time (softmax_small) */
 
 /* exp_avx2 of simd/avx2/elementwise_softmax.c on 16 lanes (its comment
  * gives the method and the error bound); the operations are the same. */
@@ -229,7 +228,7 @@ static HT_ALWAYS_INLINE void softmax_blocks(size_t nb, size_t n,
                                             float *p, size_t ldp, __m512i rp,
                                             float *loss)
 {
-    __m512 col[BLOCKS][SMALL_N], mx[BLOCKS], sum[BLOCKS];
+    __m512 col[2][SMALL_N], mx[2], sum[2];
     HT_UNROLL
     for (size_t b = 0; b < nb; b++)
         load_block(z + b * 16 * ldl, ldl, n, rl, col[b]);
@@ -250,14 +249,14 @@ static HT_ALWAYS_INLINE void softmax_blocks(size_t nb, size_t n,
      * shifted: the value a gather of z[label] minus max gives, for two
      * operations a column instead of a 16-lane gather (0.34-0.36 -> 0.31-0.33
      * ns per element from L2 on one thread, 10 classes) */
-    __m512i lab[BLOCKS];
-    __m512 zl[BLOCKS];
-    HT_UNROLL
-    for (size_t b = 0; b < nb; b++) {
-        lab[b] = label ? _mm512_loadu_si512((const void *)(label + 16 * b))
-                       : _mm512_setzero_si512();
-        zl[b] = _mm512_setzero_ps();
-    }
+    __m512i lab[2];
+    __m512 zl[2];
+    if (label)
+        HT_UNROLL
+        for (size_t b = 0; b < nb; b++) {
+            lab[b] = _mm512_loadu_si512((const void *)(label + 16 * b));
+            zl[b] = _mm512_setzero_ps();
+        }
     HT_UNROLL
     for (size_t j = 0; j < n; j++)
         HT_UNROLL
@@ -293,49 +292,12 @@ static HT_ALWAYS_INLINE void softmax_blocks(size_t nb, size_t n,
                              _mm512_sub_ps(log16(sum[b]), zl[b]));
 }
 
-/* nb blocks of 16 rows from row i of the first m; where st, through blk
- * and out with non-temporal stores. */
-static HT_ALWAYS_INLINE void softmax_step(size_t nb, size_t i, size_t m,
-                                          size_t n, const float *z,
-                                          size_t ldl, __m512i rl,
-                                          const int32_t *label, float *p,
-                                          size_t ldp, __m512i rp, float *loss,
-                                          int st, float *blk)
-{
-    /* as in the AVX2 kernel: without it DRAM latency is exposed */
-    if (ldl == n && ldp == n && i + 16 * nb + PF_ROWS <= m) {
-        const char *zf = (const char *)(z + (i + PF_ROWS) * n);
-        const char *pf = (const char *)(p + (i + PF_ROWS) * n);
-        HT_UNROLL
-        for (size_t o = 0; o < 16 * nb * n * sizeof(float); o += 64) {
-            _mm_prefetch(zf + o, _MM_HINT_T0);
-            if (!st)
-                _mm_prefetch(pf + o, _MM_HINT_T0);
-        }
-    }
-    softmax_blocks(nb, n, z + i * ldl, ldl, rl, label ? label + i : NULL,
-                   st ? blk : p + i * ldp, ldp, rp, label ? loss + i : NULL);
-    if (st)
-        HT_UNROLL
-        for (size_t q = 0; q < nb * n; q++)
-            _mm512_stream_ps(p + i * n + 16 * q, _mm512_load_ps(blk + 16 * q));
-}
-
-/* The first m - m % 16 rows, three blocks at a time: each block's path
- * (max, exp, the row sum in column order, a division, the log) is a long
- * chain, and three chains side by side hide more of it than two, although
- * more columns are spilled. From L2 (6384 rows, one thread, best of 9
- * runs, with the label pick above): 0.30 against 0.31 ns per element for 10
- * classes, 0.315 against 0.34 for 4; one block at a time was slower than
- * two. From DRAM (64 Mi floats) all of these ran at 0.50-0.53 ns per
- * element, as did a version that streamed each step's rows out one step
- * later (so that no 64-byte load of the stack buffer covers its narrower
- * stores in flight); plain stores (HPCTRAIN_STREAM_STORES=off) gave
- * 0.44-0.46.
- * One instance per width, so the column loops unroll and the columns stay
- * in registers, and one for contiguous rows (ld == n), whose row addresses
- * are then constant offsets: without it most of the loop's instructions
- * were address arithmetic. */
+/* The first m - m % 16 rows, two blocks at a time (two chains of
+ * arithmetic; measured a little faster than one). One instance per width,
+ * so the column loops unroll and the columns stay in registers, and one
+ * for contiguous rows (ld == n), whose row addresses are then constant
+ * offsets: without it most of the loop's instructions were address
+ * arithmetic. */
 static HT_ALWAYS_INLINE void softmax_small(size_t m, size_t n, const float *z,
                                            size_t ldl, const int32_t *label,
                                            float *p, size_t ldp, float *loss,
@@ -350,18 +312,39 @@ static HT_ALWAYS_INLINE void softmax_small(size_t m, size_t n, const float *z,
      * a stack buffer and leave with non-temporal stores, so no probs line
      * is read for ownership. */
     const int st = stream && ldp == n && ((uintptr_t)p & 63) == 0;
-    _Alignas(64) float blk[BLOCKS * 16 * SMALL_N];
+    _Alignas(64) float blk[32 * SMALL_N];
     size_t i = 0;
-    for (; i + BLOCKS * 16 <= m; i += BLOCKS * 16)
-        softmax_step(BLOCKS, i, m, n, z, ldl, rl, label, p, ldp, rp, loss, st,
-                     blk);
-    /* the rest with constant block counts (BLOCKS is 3) */
-    if (i + 32 <= m) {
-        softmax_step(2, i, m, n, z, ldl, rl, label, p, ldp, rp, loss, st, blk);
-        i += 32;
+    for (; i + 32 <= m; i += 32) {
+        /* as in the AVX2 kernel: without it DRAM latency is exposed */
+        if (ldl == n && ldp == n && i + 32 + PF_ROWS <= m) {
+            const char *zf = (const char *)(z + (i + PF_ROWS) * n);
+            const char *pf = (const char *)(p + (i + PF_ROWS) * n);
+            HT_UNROLL
+            for (size_t o = 0; o < 32 * n * sizeof(float); o += 64) {
+                _mm_prefetch(zf + o, _MM_HINT_T0);
+                if (!st)
+                    _mm_prefetch(pf + o, _MM_HINT_T0);
+            }
+        }
+        softmax_blocks(2, n, z + i * ldl, ldl, rl, label ? label + i : NULL,
+                       st ? blk : p + i * ldp, ldp, rp,
+                       label ? loss + i : NULL);
+        if (st)
+            HT_UNROLL
+            for (size_t q = 0; q < 2 * n; q++)
+                _mm512_stream_ps(p + i * n + 16 * q,
+                                 _mm512_load_ps(blk + 16 * q));
     }
-    if (i + 16 <= m)
-        softmax_step(1, i, m, n, z, ldl, rl, label, p, ldp, rp, loss, st, blk);
+    if (i + 16 <= m) {
+        softmax_blocks(1, n, z + i * ldl, ldl, rl, label ? label + i : NULL,
+                       st ? blk : p + i * ldp, ldp, rp,
+                       label ? loss + i : NULL);
+        if (st)
+            HT_UNROLL
+            for (size_t q = 0; q < n; q++)
+                _mm512_stream_ps(p + i * n + 16 * q,
+                                 _mm512_load_ps(blk + 16 * q));
+    }
     if (st)
         _mm_sfence();
 }
