@@ -199,11 +199,12 @@ static size_t count_zeros_avx2(size_t n, const float *x)
  * applied in registers: the labels that fall in the line become a 16-bit
  * mask, and the line is probs*scale - (mask & scale). x - 0 is x (also
  * for -0), so the bits are the plain path's.
- * From DRAM (64 Mi floats, 10 classes, alternated with a triad) this
- * runs at 0.82-0.87 of the triad on 1 and 2 threads. The version before
- * computed chunks of 2048 floats into a stack buffer, fixed the labels
- * there with scalar stores and streamed the buffer out: 0.67-0.73, and
- * 0.80-0.83 with the fix-ups left out. Streaming probs*scale alone, no
+ * From DRAM (64 Mi floats, 10 classes, alternated with a triad; 12
+ * rounds of old and new builds) this runs at 0.82-0.94 of the triad on one
+ * thread and 0.74-0.88 on two. The version before computed chunks of 2048
+ * floats into a stack buffer, fixed the labels there with scalar stores
+ * and streamed the buffer out: 0.55-0.81 (mostly 0.67-0.71) and 0.54-0.71,
+ * and 0.80-0.83 on one thread with the fix-ups left out. Streaming probs*scale alone, no
  * labels read, ran at 1.20. Also measured and dropped: a fixed count of
  * candidate rows per line without the inner branch (0.45-0.50: the next
  * line's rows then wait for this line's labels), and label masks built a
