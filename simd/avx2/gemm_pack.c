@@ -74,37 +74,51 @@ static void pack_a_avx2(size_t m, size_t k, const float *a, size_t rsa,
         ht_avx2_pack_a_generic(MR, m, k, a, rsa, csa, ap);
 }
 
-/* B row-major (csb == 1): each K row of a panel is 16 contiguous floats. */
+/* B row-major (csb == 1): each K row of a panel is 16 contiguous floats.
+ * The full panels go 8 K rows at a time across all of them, so B is read
+ * along its rows, 64 bytes of 8 rows per panel, instead of one line from
+ * each of k rows (a page apart at the MLP's N = 1024) per panel, which
+ * the hardware prefetchers do not follow. */
 static void pack_b_rows(size_t k, size_t n, const float *b, size_t rsb,
                         float *bp)
 {
-    for (size_t s = 0; s < n; s += NR) {
-        const size_t nn = n - s < NR ? n - s : NR;
-        const float *bs = b + s;
-        if (nn == NR) {
-            for (size_t p = 0; p < k; p++) {
-                _mm256_storeu_ps(bp + p * NR, _mm256_loadu_ps(bs + p * rsb));
-                _mm256_storeu_ps(bp + p * NR + 8,
-                                 _mm256_loadu_ps(bs + p * rsb + 8));
-            }
-        } else {
-            const __m256i m0 = _mm256_loadu_si256(
-                (const __m256i *)(ht_avx2_lane_tab + 16 - nn));
-            const __m256i m1 = _mm256_loadu_si256(
-                (const __m256i *)(ht_avx2_lane_tab + 24 - nn));
-            for (size_t p = 0; p < k; p++) {
-                _mm256_storeu_ps(bp + p * NR,
-                                 _mm256_maskload_ps(bs + p * rsb, m0));
-                _mm256_storeu_ps(bp + p * NR + 8,
-                                 nn > 8 ? _mm256_maskload_ps(bs + p * rsb + 8, m1)
-                                        : _mm256_setzero_ps());
+    const size_t full = n / NR * NR;
+    size_t p = 0;
+    for (; p + 8 <= k; p += 8) {
+        float *d = bp + p * NR;
+        for (size_t s = 0; s < full; s += NR, d += NR * k) {
+            const float *bs = b + p * rsb + s;
+            for (size_t q = 0; q < 8; q++) {
+                _mm256_storeu_ps(d + q * NR, _mm256_loadu_ps(bs + q * rsb));
+                _mm256_storeu_ps(d + q * NR + 8,
+                                 _mm256_loadu_ps(bs + q * rsb + 8));
             }
         }
-        bp += NR * k;
+    }
+    for (; p < k; p++) {
+        float *d = bp + p * NR;
+        for (size_t s = 0; s < full; s += NR, d += NR * k) {
+            _mm256_storeu_ps(d, _mm256_loadu_ps(b + p * rsb + s));
+            _mm256_storeu_ps(d + 8, _mm256_loadu_ps(b + p * rsb + s + 8));
+        }
+    }
+    if (full == n)
+        return;
+    /* the last, partial panel: masked loads, zeros beyond n */
+    const size_t nn = n - full;
+    const float *bs = b + full;
+    bp += full * k;
+    const __m256i m0 = _mm256_loadu_si256(
+        (const __m256i *)(ht_avx2_lane_tab + 16 - nn));
+    const __m256i m1 = _mm256_loadu_si256(
+        (const __m256i *)(ht_avx2_lane_tab + 24 - nn));
+    for (p = 0; p < k; p++) {
+        _mm256_storeu_ps(bp + p * NR, _mm256_maskload_ps(bs + p * rsb, m0));
+        _mm256_storeu_ps(bp + p * NR + 8,
+                         nn > 8 ? _mm256_maskload_ps(bs + p * rsb + 8, m1)
+                                : _mm256_setzero_ps());
     }
 }
-
-
 
 static void pack_b_avx2(size_t k, size_t n, const float *b, size_t rsb,
                         size_t csb, float *bp)
