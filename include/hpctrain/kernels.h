@@ -77,9 +77,10 @@ uint64_t ht_dropout_key(uint64_t seed, uint32_t layer, uint64_t step,
  * layer width) stay far below it. The dropout API and the benchmarks pass
  * it to the kernels; results are the same either way. The environment
  * variable HPCTRAIN_STREAM_STORES=off makes it always false (on some
- * machines plain stores measure faster: README); "auto", empty or unset
- * is the rule above, and any other value makes ht_runtime_init() fail. Loads the
- * topology once per process; thread-safe. */
+ * machines plain stores measure faster: docs/PERFORMANCE.md); "auto",
+ * empty or unset is the rule above, and any other value makes
+ * ht_runtime_init() fail. Loads the topology once per process;
+ * thread-safe. */
 int ht_stream_stores(size_t bytes);
 
 /* The policy behind ht_stream_stores: returns 1 when outputs of at least
