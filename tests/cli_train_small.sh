@@ -373,6 +373,23 @@ if STEPS=2 REPEAT=1 BATCH=16 bash "$SR" "$H" "$T/scal" 1 2 >"$T/scal.out" 2>&1; 
 else
     bad "scaling_run.sh" "exit status $?: $(tail -3 "$T/scal.out")"
 fi
+# --- tools/independent_run.sh: a row per round with its two ratios (tiny
+# run; needs two CPUs, else it says so and exits 2)
+IR="$(dirname "$0")/../tools/independent_run.sh"
+if [ "$(nproc)" -ge 2 ]; then
+    if STEPS=2 REPEAT=1 BATCH=16 bash "$IR" "$H" 1 0 1 >"$T/ind.out" 2>&1; then
+        grep -Eq '^1 +[0-9]+ +[0-9]+ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9]+ [0-9]+$' "$T/ind.out" &&
+            ok "independent_run.sh: alone, pair, team and ratios" || bad "independent_run.sh" "$(cat "$T/ind.out")"
+    else
+        bad "independent_run.sh" "exit status $?: $(tail -3 "$T/ind.out")"
+    fi
+fi
+if bash "$IR" "$H" 1 0 >"$T/ind1.out" 2>&1; then
+    bad "independent_run.sh on one CPU" "accepted"
+else
+    grep -q "needs at least 2 CPUs" "$T/ind1.out" && ok "independent_run.sh refuses one CPU" ||
+        bad "independent_run.sh on one CPU" "$(cat "$T/ind1.out")"
+fi
 run "--help" "$T/help.out" "$H" --help && grep -q "train" "$T/help.out" && ok "--help"
 run "train --help" "$T/thelp.out" "$H" train --help && grep -q -- "--print-hash" "$T/thelp.out" && ok "train --help lists flags"
 
