@@ -384,6 +384,12 @@ if [ "$(nproc)" -ge 2 ]; then
         bad "independent_run.sh" "exit status $?: $(tail -3 "$T/ind.out")"
     fi
 fi
+if STEPS=2 REPEAT=1 BATCH=16 bash "$IR" "$H" 1 0 99999 >"$T/ind2.out" 2>&1; then
+    bad "independent_run.sh on CPU 99999" "accepted"
+else
+    grep -q "the process on CPU 99999 failed" "$T/ind2.out" && ok "independent_run.sh names a CPU it cannot run on" ||
+        bad "independent_run.sh on CPU 99999" "$(cat "$T/ind2.out")"
+fi
 if bash "$IR" "$H" 1 0 >"$T/ind1.out" 2>&1; then
     bad "independent_run.sh on one CPU" "accepted"
 else

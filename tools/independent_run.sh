@@ -66,16 +66,30 @@ sps() {
     echo "$v"
 }
 
+# says which run failed and shows its output, then exits 1
+failed() {
+    echo "independent_run.sh: $1 failed (exit status $2):" >&2
+    sed 's/^/  /' "$3" >&2
+    exit 1
+}
+
 round() {
-    local r=$1
-    taskset -c "${cpus[0]}" "$H" bench "${CFG[@]}" --threads 1 >"$WORK/alone" 2>&1
+    local r=$1 st=0
+    taskset -c "${cpus[0]}" "$H" bench "${CFG[@]}" --threads 1 >"$WORK/alone" 2>&1 || st=$?
+    [ "$st" -eq 0 ] || failed "the process alone on CPU ${cpus[0]}" "$st" "$WORK/alone"
     local pids=() i
     for i in "${!cpus[@]}"; do
         taskset -c "${cpus[$i]}" "$H" bench "${CFG[@]}" --threads 1 >"$WORK/pair.$i" 2>&1 &
         pids+=($!)
     done
-    for p in "${pids[@]}"; do wait "$p"; done
-    taskset -c "$list" "$H" bench "${CFG[@]}" --threads "$n" >"$WORK/team" 2>&1
+    for i in "${!pids[@]}"; do
+        st=0
+        wait "${pids[$i]}" || st=$?
+        [ "$st" -eq 0 ] || failed "the process on CPU ${cpus[$i]}" "$st" "$WORK/pair.$i"
+    done
+    st=0
+    taskset -c "$list" "$H" bench "${CFG[@]}" --threads "$n" >"$WORK/team" 2>&1 || st=$?
+    [ "$st" -eq 0 ] || failed "the $n-thread process on CPUs $list" "$st" "$WORK/team"
     local alone team sum=0 each=""
     alone=$(sps "$WORK/alone")
     team=$(sps "$WORK/team")
