@@ -66,8 +66,11 @@ sps() {
     echo "$v"
 }
 
-# says which run failed and shows its output, then exits 1
+# says which run failed and shows its output, then stops the runs still
+# going (the other CPUs' processes) and exits 1
 failed() {
+    local j
+    for j in $(jobs -p); do kill "$j" 2>/dev/null || true; done
     echo "independent_run.sh: $1 failed (exit status $2):" >&2
     sed 's/^/  /' "$3" >&2
     exit 1
@@ -99,7 +102,7 @@ round() {
         each+=" $s"
         sum=$(awk -v a="$sum" -v b="$s" 'BEGIN {print a + b}')
     done
-    awk -v r="$r" -v a="$alone" -v p="$sum" -v t="$team" -v e="$each" -v n="$n" 'BEGIN {
+    awk -v r="$r" -v a="$alone" -v p="$sum" -v t="$team" -v e="$each" 'BEGIN {
         printf "%-5s %10.0f %10.0f %10.0f %10.2f %10.3f   %s\n", r, a, p, t, p / a, t / p, e }'
 }
 
