@@ -204,8 +204,8 @@ static size_t count_zeros_avx2(size_t n, const float *x)
  * thread and 0.74-0.88 on two. The version before computed chunks of 2048
  * floats into a stack buffer, fixed the labels there with scalar stores
  * and streamed the buffer out: 0.55-0.81 (mostly 0.67-0.71) and 0.54-0.71,
- * and 0.80-0.83 on one thread with the fix-ups left out. Streaming probs*scale alone, no
- * labels read, ran at 1.20. Also measured and dropped: a fixed count of
+ * and 0.80-0.83 on one thread with the fix-ups left out. Streaming
+ * probs*scale alone, no labels read, ran at 1.20. Also measured and dropped: a fixed count of
  * candidate rows per line without the inner branch (0.45-0.50: the next
  * line's rows then wait for this line's labels), and label masks built a
  * chunk ahead (0.70-0.79) or in a ring of lines one row at a time
