@@ -312,10 +312,10 @@ static void test_epilogue_paths(void **state)
 /* ------------------------------------------- random shapes and strides */
 
 /* Sizes where a path has an edge: 1, 7, 17, 255, one and two of every
- * table's MR and NR and one either side, the small-N bound and one either
- * side; for K also each table's KC and where its K slicing goes from one
- * slice to two (kc + kc/3) and from two to three (2 (kc + kc/8)), see
- * slice_kc in src/gemm.c, one either side. */
+ * table's MR and NR and one either side, MR + 4 (a 4-row edge tile), the
+ * small-N bound and one either side; for K also each table's KC and where
+ * its K slicing goes from one slice to two (kc + kc/3) and from two to
+ * three (2 (kc + kc/8)), see slice_kc in src/gemm.c, one either side. */
 typedef struct awkward {
     size_t mn[64], k[64];
     size_t n_mn, n_k;
@@ -344,6 +344,8 @@ static void awkward_sizes(awkward *aw)
         const size_t mr = (size_t)info.mr, nr = (size_t)info.nr;
         const size_t kc = (size_t)info.kc;
         const size_t sn = ht_kernels_active()->small_n_max;
+        /* an edge tile of 4 rows, the most the short-edge kernels take */
+        awkward_add(aw->mn, &aw->n_mn, mr + 4);
         for (size_t d = 0; d < 3; d++) {    /* d - 1: one below, at, above */
             awkward_add(aw->mn, &aw->n_mn, mr + d - 1);
             awkward_add(aw->mn, &aw->n_mn, 2 * mr + d - 1);

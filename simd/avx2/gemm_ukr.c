@@ -1,8 +1,9 @@
 /* The AVX2+FMA SGEMM micro-kernel: a 6x16 tile of C in 12 ymm
  * accumulators, two ymm of B and one broadcast of A per step (15 of the 16
  * registers), contract in simd/table.h. Edge tiles run the same full 6x16
- * arithmetic on the zero-padded panels and store only the m x n corner, so
- * an element's result does not depend on where its tile falls. */
+ * arithmetic (or, for at most 4 rows, that of the first 4 rows) on the
+ * zero-padded panels and store only the m x n corner, so an element's
+ * result does not depend on where its tile falls. */
 #include <immintrin.h>
 
 #include "avx2.h"
@@ -40,10 +41,68 @@ const int32_t ht_avx2_lane_tab[32] = {
         c51 = _mm256_fmadd_ps(av, b1, c51);                               \
     } while (0)
 
+/* One k step of the first four rows only (the panel's stride is still MR). */
+#define STEP4(ap, bp)                                                     \
+    do {                                                                  \
+        const __m256 b0 = _mm256_loadu_ps(bp);                            \
+        const __m256 b1 = _mm256_loadu_ps((bp) + 8);                      \
+        __m256 av = _mm256_broadcast_ss(ap);                              \
+        c00 = _mm256_fmadd_ps(av, b0, c00);                               \
+        c01 = _mm256_fmadd_ps(av, b1, c01);                               \
+        av = _mm256_broadcast_ss((ap) + 1);                               \
+        c10 = _mm256_fmadd_ps(av, b0, c10);                               \
+        c11 = _mm256_fmadd_ps(av, b1, c11);                               \
+        av = _mm256_broadcast_ss((ap) + 2);                               \
+        c20 = _mm256_fmadd_ps(av, b0, c20);                               \
+        c21 = _mm256_fmadd_ps(av, b1, c21);                               \
+        av = _mm256_broadcast_ss((ap) + 3);                               \
+        c30 = _mm256_fmadd_ps(av, b0, c30);                               \
+        c31 = _mm256_fmadd_ps(av, b1, c31);                               \
+    } while (0)
+
+/* A tile of at most 4 rows (the last row panel when M % 6 is 1 to 4: batch
+ * 64, 128 and 256 leave 4, 2 and 4). The zero rows of the padded panel are
+ * skipped instead of computed: 8 FMAs a step instead of 12, and 8
+ * accumulators still cover the FMA latency (4 cycles, 2 pipes). Each
+ * element's operations are the full kernel's, so the bits are the same. */
+static void ukr_4x16(size_t k, float alpha, const float *ap, const float *bp,
+                     float beta, float *c, size_t ldc, size_t m, size_t n,
+                     const ht_ukr_epi *epi)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00;
+    __m256 c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+
+    for (size_t i = 0; k >= HT_UKR_SHORT_K && i < m; i++) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + 15), _MM_HINT_T0);
+    }
+    size_t p = 0;
+    for (; p + 2 <= k; p += 2) {
+        STEP4(ap, bp);
+        STEP4(ap + MR, bp + NR);
+        ap += 2 * MR;
+        bp += 2 * NR;
+    }
+    if (p < k)
+        STEP4(ap, bp);
+
+    ht_avx2_finish_row(c00, c01, n, alpha, beta, c, epi, 0);
+    if (m > 1)
+        ht_avx2_finish_row(c10, c11, n, alpha, beta, c + ldc, epi, 1);
+    if (m > 2)
+        ht_avx2_finish_row(c20, c21, n, alpha, beta, c + 2 * ldc, epi, 2);
+    if (m > 3)
+        ht_avx2_finish_row(c30, c31, n, alpha, beta, c + 3 * ldc, epi, 3);
+}
+
 static void ukr_6x16(size_t k, float alpha, const float *ap, const float *bp,
                      float beta, float *c, size_t ldc, size_t m, size_t n,
                      const ht_ukr_epi *epi)
 {
+    if (m <= 4) {
+        ukr_4x16(k, alpha, ap, bp, beta, c, ldc, m, n, epi);
+        return;
+    }
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00;
     __m256 c20 = c00, c21 = c00, c30 = c00, c31 = c00;
     __m256 c40 = c00, c41 = c00, c50 = c00, c51 = c00;
@@ -71,14 +130,10 @@ static void ukr_6x16(size_t k, float alpha, const float *ap, const float *bp,
         STEP(ap, bp);
 
     ht_avx2_finish_row(c00, c01, n, alpha, beta, c, epi, 0);
-    if (m > 1)
-        ht_avx2_finish_row(c10, c11, n, alpha, beta, c + ldc, epi, 1);
-    if (m > 2)
-        ht_avx2_finish_row(c20, c21, n, alpha, beta, c + 2 * ldc, epi, 2);
-    if (m > 3)
-        ht_avx2_finish_row(c30, c31, n, alpha, beta, c + 3 * ldc, epi, 3);
-    if (m > 4)
-        ht_avx2_finish_row(c40, c41, n, alpha, beta, c + 4 * ldc, epi, 4);
+    ht_avx2_finish_row(c10, c11, n, alpha, beta, c + ldc, epi, 1);
+    ht_avx2_finish_row(c20, c21, n, alpha, beta, c + 2 * ldc, epi, 2);
+    ht_avx2_finish_row(c30, c31, n, alpha, beta, c + 3 * ldc, epi, 3);
+    ht_avx2_finish_row(c40, c41, n, alpha, beta, c + 4 * ldc, epi, 4);
     if (m > 5)
         ht_avx2_finish_row(c50, c51, n, alpha, beta, c + 5 * ldc, epi, 5);
 }
