@@ -33,6 +33,17 @@ static void pack_a_rows(size_t m, size_t k, const float *a, size_t rsa,
                                  _mm_castps_si128(_mm256_extractf128_ps(v[q], 1)));
             }
         }
+        if (k - p >= HT_AVX2_TAIL8_MIN) {
+            __m256 v[8];
+            ht_avx2_load_tail8(ar + p, rsa, mm, k - p, v);
+            for (size_t q = 0; q < k - p; q++) {
+                float *d = ap + (p + q) * MR;
+                _mm_storeu_ps(d, _mm256_castps256_ps128(v[q]));
+                _mm_storel_epi64((__m128i *)(d + 4),
+                                 _mm_castps_si128(_mm256_extractf128_ps(v[q], 1)));
+            }
+            p = k;
+        }
         for (; p < k; p++)
             for (size_t i = 0; i < MR; i++)
                 ap[p * MR + i] = i < mm ? ar[i * rsa + p] : 0.0f;

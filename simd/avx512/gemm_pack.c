@@ -34,6 +34,13 @@ static void pack_a_rows(size_t m, size_t k, const float *a, size_t rsa,
             for (size_t q = 0; q < 8; q++)
                 _mm256_storeu_ps(ap + (p + q) * MR, v[q]);
         }
+        if (k - p >= HT_AVX2_TAIL8_MIN) {
+            __m256 v[8];
+            ht_avx2_load_tail8(ar + p, rsa, mm, k - p, v);
+            for (size_t q = 0; q < k - p; q++)
+                _mm256_storeu_ps(ap + (p + q) * MR, v[q]);
+            p = k;
+        }
         for (; p < k; p++)
             for (size_t i = 0; i < MR; i++)
                 ap[p * MR + i] = i < mm ? ar[i * rsa + p] : 0.0f;
