@@ -16,49 +16,57 @@ const int32_t ht_avx2_lane_tab[32] = {
 #define MR 6
 #define NR 16
 
-/* One k step: row r of the tile accumulates a[r] * b[0..15]. */
+/* Row r of the tile accumulates a[r] * b[0..15] (b0, b1 in scope). */
+#define ROW(r, ap)                                                        \
+    do {                                                                  \
+        const __m256 av = _mm256_broadcast_ss((ap) + (r));                \
+        c##r##0 = _mm256_fmadd_ps(av, b0, c##r##0);                       \
+        c##r##1 = _mm256_fmadd_ps(av, b1, c##r##1);                       \
+    } while (0)
+
+/* One k step of all 6 rows, and of the first 4 only (the panel's stride is
+ * MR either way). */
 #define STEP(ap, bp)                                                      \
     do {                                                                  \
         const __m256 b0 = _mm256_loadu_ps(bp);                            \
         const __m256 b1 = _mm256_loadu_ps((bp) + 8);                      \
-        __m256 av = _mm256_broadcast_ss(ap);                              \
-        c00 = _mm256_fmadd_ps(av, b0, c00);                               \
-        c01 = _mm256_fmadd_ps(av, b1, c01);                               \
-        av = _mm256_broadcast_ss((ap) + 1);                               \
-        c10 = _mm256_fmadd_ps(av, b0, c10);                               \
-        c11 = _mm256_fmadd_ps(av, b1, c11);                               \
-        av = _mm256_broadcast_ss((ap) + 2);                               \
-        c20 = _mm256_fmadd_ps(av, b0, c20);                               \
-        c21 = _mm256_fmadd_ps(av, b1, c21);                               \
-        av = _mm256_broadcast_ss((ap) + 3);                               \
-        c30 = _mm256_fmadd_ps(av, b0, c30);                               \
-        c31 = _mm256_fmadd_ps(av, b1, c31);                               \
-        av = _mm256_broadcast_ss((ap) + 4);                               \
-        c40 = _mm256_fmadd_ps(av, b0, c40);                               \
-        c41 = _mm256_fmadd_ps(av, b1, c41);                               \
-        av = _mm256_broadcast_ss((ap) + 5);                               \
-        c50 = _mm256_fmadd_ps(av, b0, c50);                               \
-        c51 = _mm256_fmadd_ps(av, b1, c51);                               \
+        ROW(0, ap); ROW(1, ap); ROW(2, ap); ROW(3, ap);                   \
+        ROW(4, ap); ROW(5, ap);                                           \
     } while (0)
-
-/* One k step of the first four rows only (the panel's stride is still MR). */
 #define STEP4(ap, bp)                                                     \
     do {                                                                  \
         const __m256 b0 = _mm256_loadu_ps(bp);                            \
         const __m256 b1 = _mm256_loadu_ps((bp) + 8);                      \
-        __m256 av = _mm256_broadcast_ss(ap);                              \
-        c00 = _mm256_fmadd_ps(av, b0, c00);                               \
-        c01 = _mm256_fmadd_ps(av, b1, c01);                               \
-        av = _mm256_broadcast_ss((ap) + 1);                               \
-        c10 = _mm256_fmadd_ps(av, b0, c10);                               \
-        c11 = _mm256_fmadd_ps(av, b1, c11);                               \
-        av = _mm256_broadcast_ss((ap) + 2);                               \
-        c20 = _mm256_fmadd_ps(av, b0, c20);                               \
-        c21 = _mm256_fmadd_ps(av, b1, c21);                               \
-        av = _mm256_broadcast_ss((ap) + 3);                               \
-        c30 = _mm256_fmadd_ps(av, b0, c30);                               \
-        c31 = _mm256_fmadd_ps(av, b1, c31);                               \
+        ROW(0, ap); ROW(1, ap); ROW(2, ap); ROW(3, ap);                   \
     } while (0)
+
+/* The tile's rows are needed at the end (read if beta != 0, written
+ * anyway): start their way to L1, unless K is short (see HT_UKR_SHORT_K in
+ * simd/table.h). Then the K loop, two steps per iteration: that halves the
+ * loop's integer uops (which compete with the FMAs for ports 0 and 1): 82
+ * vs 72 GFLOP/s at 1024^3 on the first machine. Four steps make GCC spill
+ * an accumulator (a store-forward in its chain). The hardware prefetcher
+ * keeps up with A's sequential panel. */
+#define TILE_LOOP(STEPM)                                                  \
+    do {                                                                  \
+        for (size_t i = 0; k >= HT_UKR_SHORT_K && i < m; i++) {           \
+            _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);       \
+            _mm_prefetch((const char *)(c + i * ldc + 15), _MM_HINT_T0);  \
+        }                                                                 \
+        size_t p = 0;                                                     \
+        for (; p + 2 <= k; p += 2) {                                      \
+            STEPM(ap, bp);                                                \
+            STEPM(ap + MR, bp + NR);                                      \
+            ap += 2 * MR;                                                 \
+            bp += 2 * NR;                                                 \
+        }                                                                 \
+        if (p < k)                                                        \
+            STEPM(ap, bp);                                                \
+    } while (0)
+
+#define FINISH(r)                                                         \
+    ht_avx2_finish_row(c##r##0, c##r##1, n, alpha, beta, c + (r) * ldc,  \
+                       epi, r)
 
 /* A tile of at most 4 rows (the last row panel when M % 6 is 1 to 4: batch
  * 64, 128 and 256 leave 4, 2 and 4). The zero rows of the padded panel are
@@ -72,27 +80,14 @@ static void ukr_4x16(size_t k, float alpha, const float *ap, const float *bp,
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00;
     __m256 c20 = c00, c21 = c00, c30 = c00, c31 = c00;
 
-    for (size_t i = 0; k >= HT_UKR_SHORT_K && i < m; i++) {
-        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + i * ldc + 15), _MM_HINT_T0);
-    }
-    size_t p = 0;
-    for (; p + 2 <= k; p += 2) {
-        STEP4(ap, bp);
-        STEP4(ap + MR, bp + NR);
-        ap += 2 * MR;
-        bp += 2 * NR;
-    }
-    if (p < k)
-        STEP4(ap, bp);
-
-    ht_avx2_finish_row(c00, c01, n, alpha, beta, c, epi, 0);
+    TILE_LOOP(STEP4);
+    FINISH(0);
     if (m > 1)
-        ht_avx2_finish_row(c10, c11, n, alpha, beta, c + ldc, epi, 1);
+        FINISH(1);
     if (m > 2)
-        ht_avx2_finish_row(c20, c21, n, alpha, beta, c + 2 * ldc, epi, 2);
+        FINISH(2);
     if (m > 3)
-        ht_avx2_finish_row(c30, c31, n, alpha, beta, c + 3 * ldc, epi, 3);
+        FINISH(3);
 }
 
 static void ukr_6x16(size_t k, float alpha, const float *ap, const float *bp,
@@ -107,35 +102,14 @@ static void ukr_6x16(size_t k, float alpha, const float *ap, const float *bp,
     __m256 c20 = c00, c21 = c00, c30 = c00, c31 = c00;
     __m256 c40 = c00, c41 = c00, c50 = c00, c51 = c00;
 
-    /* The tile's rows are needed at the end (read if beta != 0, written
-     * anyway): start their way to L1 now, unless K is short (see
-     * HT_UKR_SHORT_K in simd/table.h). */
-    for (size_t i = 0; k >= HT_UKR_SHORT_K && i < m; i++) {
-        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + i * ldc + 15), _MM_HINT_T0);
-    }
-
-    /* Two steps per iteration halve the loop's integer uops (which compete
-     * with the FMAs for ports 0 and 1): 82 vs 72 GFLOP/s at 1024^3 here.
-     * Four steps make GCC spill an accumulator (a store-forward in its
-     * chain). The hardware prefetcher keeps up with A's sequential panel. */
-    size_t p = 0;
-    for (; p + 2 <= k; p += 2) {
-        STEP(ap, bp);
-        STEP(ap + MR, bp + NR);
-        ap += 2 * MR;
-        bp += 2 * NR;
-    }
-    if (p < k)
-        STEP(ap, bp);
-
-    ht_avx2_finish_row(c00, c01, n, alpha, beta, c, epi, 0);
-    ht_avx2_finish_row(c10, c11, n, alpha, beta, c + ldc, epi, 1);
-    ht_avx2_finish_row(c20, c21, n, alpha, beta, c + 2 * ldc, epi, 2);
-    ht_avx2_finish_row(c30, c31, n, alpha, beta, c + 3 * ldc, epi, 3);
-    ht_avx2_finish_row(c40, c41, n, alpha, beta, c + 4 * ldc, epi, 4);
+    TILE_LOOP(STEP);
+    FINISH(0);
+    FINISH(1);
+    FINISH(2);
+    FINISH(3);
+    FINISH(4);
     if (m > 5)
-        ht_avx2_finish_row(c50, c51, n, alpha, beta, c + 5 * ldc, epi, 5);
+        FINISH(5);
 }
 
 void ht_avx2_init_gemm(ht_kernels *k)

@@ -84,25 +84,42 @@ static inline void finish_row(__m512 v0, __m512 v1, size_t n, float alpha,
     do {                                                                   \
         const __m512 b0 = _mm512_loadu_ps(bp);                             \
         const __m512 b1 = _mm512_loadu_ps((bp) + 16);                      \
-        ROW(0, ap, b0, b1);                                                \
-        ROW(1, ap, b0, b1);                                                \
-        ROW(2, ap, b0, b1);                                                \
-        ROW(3, ap, b0, b1);                                                \
-        ROW(4, ap, b0, b1);                                                \
-        ROW(5, ap, b0, b1);                                                \
-        ROW(6, ap, b0, b1);                                                \
-        ROW(7, ap, b0, b1);                                                \
+        ROW(0, ap, b0, b1); ROW(1, ap, b0, b1);                            \
+        ROW(2, ap, b0, b1); ROW(3, ap, b0, b1);                            \
+        ROW(4, ap, b0, b1); ROW(5, ap, b0, b1);                            \
+        ROW(6, ap, b0, b1); ROW(7, ap, b0, b1);                            \
     } while (0)
-
+/* the first four rows only (the panel's stride is still MR) */
 #define STEP4(ap, bp)                                                      \
     do {                                                                   \
         const __m512 b0 = _mm512_loadu_ps(bp);                             \
         const __m512 b1 = _mm512_loadu_ps((bp) + 16);                      \
-        ROW(0, ap, b0, b1);                                                \
-        ROW(1, ap, b0, b1);                                                \
-        ROW(2, ap, b0, b1);                                                \
-        ROW(3, ap, b0, b1);                                                \
+        ROW(0, ap, b0, b1); ROW(1, ap, b0, b1);                            \
+        ROW(2, ap, b0, b1); ROW(3, ap, b0, b1);                            \
     } while (0)
+
+/* The tile's rows are needed at the end: start their way to L1, unless K
+ * is short (see HT_UKR_SHORT_K). Then the K loop, two steps per iteration
+ * as in the AVX2 kernel: fewer loop uops. */
+#define TILE_LOOP(STEPM)                                                   \
+    do {                                                                   \
+        for (size_t i = 0; k >= HT_UKR_SHORT_K && i < m; i++) {            \
+            _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);        \
+            _mm_prefetch((const char *)(c + i * ldc + 31), _MM_HINT_T0);   \
+        }                                                                  \
+        size_t p = 0;                                                      \
+        for (; p + 2 <= k; p += 2) {                                       \
+            STEPM(ap, bp);                                                 \
+            STEPM(ap + MR, bp + NR);                                       \
+            ap += 2 * MR;                                                  \
+            bp += 2 * NR;                                                  \
+        }                                                                  \
+        if (p < k)                                                         \
+            STEPM(ap, bp);                                                 \
+    } while (0)
+
+#define FINISH(r)                                                          \
+    finish_row(c##r##0, c##r##1, n, alpha, beta, c + (r) * ldc, epi, r)
 
 /* A tile of at most 4 rows (a batch that is 1 to 4 more than a multiple of
  * 8, such as 100): the panel's zero rows are skipped instead of computed,
@@ -115,27 +132,14 @@ static void ukr_4x32(size_t k, float alpha, const float *ap, const float *bp,
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00;
     __m512 c20 = c00, c21 = c00, c30 = c00, c31 = c00;
 
-    for (size_t i = 0; k >= HT_UKR_SHORT_K && i < m; i++) {
-        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + i * ldc + 31), _MM_HINT_T0);
-    }
-    size_t p = 0;
-    for (; p + 2 <= k; p += 2) {
-        STEP4(ap, bp);
-        STEP4(ap + MR, bp + NR);
-        ap += 2 * MR;
-        bp += 2 * NR;
-    }
-    if (p < k)
-        STEP4(ap, bp);
-
-    finish_row(c00, c01, n, alpha, beta, c, epi, 0);
+    TILE_LOOP(STEP4);
+    FINISH(0);
     if (m > 1)
-        finish_row(c10, c11, n, alpha, beta, c + ldc, epi, 1);
+        FINISH(1);
     if (m > 2)
-        finish_row(c20, c21, n, alpha, beta, c + 2 * ldc, epi, 2);
+        FINISH(2);
     if (m > 3)
-        finish_row(c30, c31, n, alpha, beta, c + 3 * ldc, epi, 3);
+        FINISH(3);
 }
 
 static void ukr_8x32(size_t k, float alpha, const float *ap, const float *bp,
@@ -151,35 +155,18 @@ static void ukr_8x32(size_t k, float alpha, const float *ap, const float *bp,
     __m512 c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     __m512 c60 = c00, c61 = c00, c70 = c00, c71 = c00;
 
-    /* the tile's rows are needed at the end: start their way to L1 now,
-     * unless K is short (see HT_UKR_SHORT_K) */
-    for (size_t i = 0; k >= HT_UKR_SHORT_K && i < m; i++) {
-        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + i * ldc + 31), _MM_HINT_T0);
-    }
-
-    /* two steps per iteration, as in the AVX2 kernel: fewer loop uops */
-    size_t p = 0;
-    for (; p + 2 <= k; p += 2) {
-        STEP(ap, bp);
-        STEP(ap + MR, bp + NR);
-        ap += 2 * MR;
-        bp += 2 * NR;
-    }
-    if (p < k)
-        STEP(ap, bp);
-
-    finish_row(c00, c01, n, alpha, beta, c, epi, 0);
-    finish_row(c10, c11, n, alpha, beta, c + ldc, epi, 1);
-    finish_row(c20, c21, n, alpha, beta, c + 2 * ldc, epi, 2);
-    finish_row(c30, c31, n, alpha, beta, c + 3 * ldc, epi, 3);
-    finish_row(c40, c41, n, alpha, beta, c + 4 * ldc, epi, 4);
+    TILE_LOOP(STEP);
+    FINISH(0);
+    FINISH(1);
+    FINISH(2);
+    FINISH(3);
+    FINISH(4);
     if (m > 5)
-        finish_row(c50, c51, n, alpha, beta, c + 5 * ldc, epi, 5);
+        FINISH(5);
     if (m > 6)
-        finish_row(c60, c61, n, alpha, beta, c + 6 * ldc, epi, 6);
+        FINISH(6);
     if (m > 7)
-        finish_row(c70, c71, n, alpha, beta, c + 7 * ldc, epi, 7);
+        FINISH(7);
 }
 
 void ht_avx512_init_gemm(ht_kernels *k)
