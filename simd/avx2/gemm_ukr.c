@@ -44,9 +44,9 @@ const int32_t ht_avx2_lane_tab[32] = {
  * anyway): start their way to L1, unless K is short (see HT_UKR_SHORT_K in
  * simd/table.h). Then the K loop, two steps per iteration: that halves the
  * loop's integer uops (which compete with the FMAs for ports 0 and 1): 82
- * vs 72 GFLOP/s at 1024^3 on the first machine. Four steps make GCC spill
- * an accumulator (a store-forward in its chain). The hardware prefetcher
- * keeps up with A's sequential panel. */
+ * vs 72 GFLOP/s at 1024^3 when the kernel was written. Four steps make GCC
+ * spill an accumulator (a store-forward in its chain). The hardware
+ * prefetcher keeps up with A's sequential panel. */
 #define TILE_LOOP(STEPM)                                                  \
     do {                                                                  \
         for (size_t i = 0; k >= HT_UKR_SHORT_K && i < m; i++) {           \
