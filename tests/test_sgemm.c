@@ -139,6 +139,22 @@ static void test_bad_args(void **state)
     assert_int_equal(ht_sgemm(0, 0, 2, 4, 2, 1, x, 2, x, 4, 0, x, 3), HT_ERR_ARG);
     assert_int_equal(ht_sgemm(0, 1, 2, 4, 2, 1, x, 2, x, 1, 0, x, 4), HT_ERR_ARG);
     assert_int_equal(ht_sgemm(0, 0, 2, 2, 2, 1, NULL, 2, x, 2, 0, x, 2), HT_ERR_ARG);
+    /* a dropout mask row must hold n bits: 33 columns need 2 words */
+    uint32_t mask[4] = {0};
+    ht_epilogue epi = {.mask = mask, .mask_ld = 1, .scale = 2.0f};
+    float c[2 * 33];
+    for (size_t i = 0; i < 2 * 33; i++)
+        c[i] = 5.0f;
+    assert_int_equal(ht_sgemm_ex(0, 0, 2, 33, 0, 1, x, 1, x, 33, 0, c, 33,
+                                 &epi),
+                     HT_ERR_ARG);
+    assert_non_null(strstr(ht_last_error(), "mask_ld=1"));
+    for (size_t i = 0; i < 2 * 33; i++)
+        assert_true(c[i] == 5.0f); /* refused before touching C */
+    epi.mask_ld = 2;
+    assert_int_equal(ht_sgemm_ex(0, 0, 2, 33, 0, 1, x, 1, x, 33, 0, c, 33,
+                                 &epi),
+                     HT_OK);
 }
 
 static void test_epilogue(void **state)
@@ -685,6 +701,81 @@ static void test_pack_bt(void **state)
     }
 }
 
+/* Each table's pack_a and pack_b against the packing contract of
+ * simd/table.h, for the three source layouts each dispatches on: unit
+ * column stride (row-major A, B), unit row stride (transposed), and
+ * neither (the generic loop, which ht_sgemm never reaches: its strides
+ * always have a 1, so only this test covers it). Sizes around MR and NR,
+ * K around the 8-row transposes and their 3-7 masked tails; the padded
+ * rows or columns of the last panel must be zero and nothing after the
+ * last panel may be written. */
+static void pack_ref_check(const char *isa, const char *what, size_t mr,
+                           size_t m, size_t k, const float *a, size_t rs,
+                           size_t cs, const float *got, size_t room)
+{
+    const size_t panels = (m + mr - 1) / mr;
+    for (size_t r = 0; r < panels; r++)
+        for (size_t p = 0; p < k; p++)
+            for (size_t i = 0; i < mr; i++) {
+                const size_t row = r * mr + i;
+                const float want = row < m ? a[row * rs + p * cs] : 0.0f;
+                const float v = got[r * mr * k + p * mr + i];
+                if (memcmp(&v, &want, sizeof v))
+                    fail_msg("%s %s m=%zu k=%zu rs=%zu cs=%zu: panel %zu "
+                             "p=%zu lane %zu is %g, want %g", isa, what, m,
+                             k, rs, cs, r, p, i, (double)v, (double)want);
+            }
+    for (size_t i = panels * mr * k; i < room; i++)
+        if (got[i] != -7.0f)
+            fail_msg("%s %s m=%zu k=%zu: wrote past the panels (float %zu)",
+                     isa, what, m, k, i);
+}
+
+static void test_pack_contract(void **state)
+{
+    (void)state;
+    static const size_t ks[] = {1, 2, 3, 5, 7, 8, 9, 11, 15, 16, 17, 33};
+    for (size_t t = 0; ht_isa_known(t); t++) {
+        if (!ht_isa_available(ht_isa_known(t)))
+            continue;
+        assert_int_equal(ht_isa_select(ht_isa_known(t)), HT_OK);
+        const ht_kernels *kt = ht_kernels_active();
+        const char *isa = ht_isa_known(t);
+        for (int which = 0; which < 2; which++) {
+            const size_t mr = (size_t)(which ? kt->nr : kt->mr);
+            const size_t ms[] = {1, mr - 1, mr, mr + 1, 2 * mr + 3, 255};
+            for (size_t im = 0; im < sizeof ms / sizeof ms[0]; im++)
+                for (size_t ik = 0; ik < sizeof ks / sizeof ks[0]; ik++) {
+                    const size_t m = ms[im], k = ks[ik];
+                    if (m == 0)
+                        continue;
+                    /* (row stride, column stride) of element (i, p) */
+                    const size_t layouts[3][2] = {
+                        {k + 3, 1}, {1, m + 5}, {2, 2 * m + 1}};
+                    const size_t panels = (m + mr - 1) / mr;
+                    const size_t room = panels * mr * k + 40;
+                    float *got = malloc(room * sizeof(float));
+                    for (int l = 0; l < 3; l++) {
+                        const size_t rs = layouts[l][0], cs = layouts[l][1];
+                        const size_t len = (m - 1) * rs + (k - 1) * cs + 1;
+                        float *a = malloc(len * sizeof(float));
+                        tu_fill(a, len, (unsigned)(m * 31 + k), -1, 1);
+                        for (size_t i = 0; i < room; i++)
+                            got[i] = -7.0f;
+                        if (which)  /* element (p, j) of B at p*rsb + j*csb */
+                            kt->pack_b(k, m, a, cs, rs, got);
+                        else
+                            kt->pack_a(m, k, a, rs, cs, got);
+                        pack_ref_check(isa, which ? "pack_b" : "pack_a", mr,
+                                       m, k, a, rs, cs, got, room);
+                        free(a);
+                    }
+                    free(got);
+                }
+        }
+    }
+}
+
 /* The avx512 table's gemm_bcast (X^T * dY with n <= 12) applies the AVX2
  * table's operations in the same order, 16 rows per register instead of
  * 8 (and 32 rows per call where it can), so the two give the same bits
@@ -831,6 +922,7 @@ int main(void)
         cmocka_unit_test(test_blocking_and_workspace),
         cmocka_unit_test(test_bcast_avx512_is_avx2),
         cmocka_unit_test(test_pack_bt),
+        cmocka_unit_test(test_pack_contract),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
