@@ -268,6 +268,72 @@ static void test_ridge_closed_form(void **state)
     free(ds.target);
 }
 
+/* The same ridge problem with reg_bias set: the bias joins the penalty,
+ * 1/(2m)||Xw + b - y||^2 + L/2 (||w||^2 + b^2), whose closed form is on
+ * the uncentred data with a column of ones: (X1'X1/m + L I) t = X1'y/m.
+ * Its bias is visibly smaller than the unpenalised one (0.5 + noise
+ * against about 0.46), and the epoch's penalty counts it. */
+static void test_ridge_bias_penalised(void **state)
+{
+    (void)state;
+    enum { M = 200, D = 10, D1 = D + 1 };
+    const float l2 = 0.1f;
+    ht_dataset ds = {0};
+    ds.n = M; ds.d = D; ds.n_targets = 1;
+    ds.x = malloc(M * D * sizeof(float));
+    ds.target = malloc(M * sizeof(float));
+    tu_fill(ds.x, M * D, 41, -1, 1);
+    float wt[D];
+    tu_fill(wt, D, 42, -2, 2);
+    uint64_t s = 43;
+    for (int i = 0; i < M; i++) {
+        double y = 0.5;
+        for (int j = 0; j < D; j++)
+            y += wt[j] * ds.x[i * D + j];
+        y += 0.1 * ((double)(tu_rand(&s) >> 11) / 9007199254740992.0 - 0.5);
+        ds.target[i] = (float)y;
+    }
+    double A[D1 * D1] = {0}, t[D1] = {0};
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < D1; j++) {
+            const double xj = j < D ? ds.x[i * D + j] : 1.0;
+            t[j] += xj * ds.target[i] / M;
+            for (int k = 0; k < D1; k++)
+                A[j * D1 + k] += xj * (k < D ? ds.x[i * D + k] : 1.0) / M;
+        }
+    for (int j = 0; j < D1; j++)
+        A[j * D1 + j] += l2;
+    solve(A, t, D1);
+    assert_true(t[D] > 0.3 && t[D] < 0.49);  /* shrunk, not the 0.5 intercept */
+
+    ht_config c;
+    ht_config_default(&c);
+    c.schedule = HT_SCHED_CONSTANT;
+    c.n_layers = 1; c.sizes[0] = D; c.sizes[1] = 1;
+    c.loss = HT_LOSS_MSE; c.dropout = 0; c.l2 = l2; c.reg_bias = 1;
+    c.lr = 0.1f; c.momentum = 0.9f; c.batch = M;
+    ht_model *m;
+    assert_int_equal(ht_model_create(&c, &m), HT_OK);
+    ht_epoch_stats st;
+    for (int e = 0; e < 1500; e++)
+        assert_int_equal(ht_model_train_epoch(m, &ds, NULL, NULL, &st), HT_OK);
+    const float *w = ht_model_weights(m, 0), *b = ht_model_bias(m, 0);
+    double sq = (double)b[0] * b[0];
+    for (int j = 0; j < D; j++) {
+        if (fabs(w[j] - t[j]) > 1e-4)
+            fail_msg("w[%d] = %.6f, closed form %.6f", j, (double)w[j], t[j]);
+        sq += (double)w[j] * w[j];
+    }
+    if (fabs(b[0] - t[D]) > 1e-4)
+        fail_msg("b = %.6f, closed form %.6f", (double)b[0], t[D]);
+    if (fabs(st.penalty - 0.5 * l2 * sq) > 1e-6 * sq)
+        fail_msg("penalty %.8g, want L/2 (|w|^2 + b^2) = %.8g", st.penalty,
+                 0.5 * l2 * sq);
+    ht_model_free(m);
+    free(ds.x);
+    free(ds.target);
+}
+
 static uint64_t train_tiny(int threads, double *first_loss, double *last_loss,
                            double *acc)
 {
@@ -461,6 +527,47 @@ static void test_shape_errors(void **state)
     c.dropout = 0.1f;
     c.lr = -1.0f;
     assert_int_equal(ht_model_create(&c, &m), HT_ERR_ARG);
+    c.lr = 0.1f;
+
+    /* data that cannot feed the model: refused with a reason, nothing run */
+    c.sizes[0] = 8; c.sizes[1] = 3;
+    assert_int_equal(ht_model_create(&c, &m), HT_OK);
+    const uint64_t h0 = ht_model_hash(m);
+    assert_int_equal(ht_model_train_epoch(m, NULL, NULL, NULL, NULL), HT_ERR_ARG);
+    ht_dataset empty = *ds;
+    empty.n = 0;
+    assert_int_equal(ht_model_train_epoch(m, &empty, NULL, NULL, NULL), HT_ERR_SHAPE);
+    assert_non_null(strstr(ht_last_error(), "no rows"));
+    ht_dataset unlabelled = *ds;
+    unlabelled.label = NULL;
+    assert_int_equal(ht_model_train_epoch(m, &unlabelled, NULL, NULL, NULL), HT_ERR_SHAPE);
+    assert_non_null(strstr(ht_last_error(), "labels"));
+    ht_eval_stats ev;
+    assert_int_equal(ht_model_evaluate(m, &unlabelled, &ev), HT_ERR_SHAPE);
+    assert_int_equal(ht_model_evaluate(m, ds, NULL), HT_ERR_ARG);
+    assert_int_equal(ht_model_evaluate(NULL, ds, &ev), HT_ERR_ARG);
+    assert_int_equal(ht_model_train_epoch(NULL, ds, NULL, NULL, NULL), HT_ERR_ARG);
+    float out[3];
+    assert_int_equal(ht_model_predict(m, NULL, 1, out), HT_ERR_ARG);
+    assert_int_equal(ht_model_predict(NULL, ds->x, 1, out), HT_ERR_ARG);
+    assert_int_equal(ht_model_hash(m), h0);
+    ht_model_free(m);
+
+    /* MSE needs one target per output */
+    c.loss = HT_LOSS_MSE;
+    assert_int_equal(ht_model_create(&c, &m), HT_OK);
+    assert_int_equal(ht_model_train_epoch(m, ds, NULL, NULL, NULL), HT_ERR_SHAPE);
+    assert_non_null(strstr(ht_last_error(), "targets"));
+    ht_dataset two = *ds;
+    float *tg = calloc(ds->n * 2, sizeof(float));
+    two.label = NULL;
+    two.target = tg;
+    two.n_targets = 2;
+    assert_int_equal(ht_model_train_epoch(m, &two, NULL, NULL, NULL), HT_ERR_SHAPE);
+    assert_non_null(strstr(ht_last_error(), "3 numeric targets"));
+    assert_int_equal(ht_model_hash(m), h0);
+    free(tg);
+    ht_model_free(m);
     free_ds(ds);
 }
 
@@ -548,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_grad_mse),
         cmocka_unit_test(test_grad_regularisers),
         cmocka_unit_test(test_ridge_closed_form),
+        cmocka_unit_test(test_ridge_bias_penalised),
         cmocka_unit_test(test_tiny_training_and_threads),
         cmocka_unit_test(test_profile_accounts),
         cmocka_unit_test(test_divergence),
