@@ -183,6 +183,35 @@ expect "--val 1" 2 "^hpctrain: --val 1: must be in \(0, 1\)" $(F) --val 1
 expect "--optimizer rmsprop" 2 "^hpctrain: --optimizer rmsprop: must be one of sgd\|adam\|adamw" $(F) --optimizer rmsprop
 expect "--loss hinge" 2 "^hpctrain: --loss hinge: must be one of xent\|mse" $(F) --loss hinge
 expect "--nesterov=1" 2 "^hpctrain: --nesterov=1: takes no value" $(F) --nesterov=1
+expect "--beta1 1.5" 2 "^hpctrain: --beta1 1.5: must be in \[0, 1\)" $(F) --beta1 1.5
+expect "--beta2 -1" 2 "^hpctrain: --beta2 -1: must be in \[0, 1\)" $(F) --beta2 -1
+expect "--eps 0" 2 "^hpctrain: --eps 0: must be > 0$" $(F) --eps 0
+expect "--gamma 0" 2 "^hpctrain: --gamma 0: must be > 0$" $(F) --gamma 0
+expect "--weight-decay -1" 2 "^hpctrain: --weight-decay -1: must be >= 0" $(F) --weight-decay -1
+expect "--step-epochs 0" 2 "^hpctrain: --step-epochs 0: must be in \[1, 1000000\]$" $(F) --step-epochs 0
+expect "--lr with a leading space" 2 "^hpctrain: --lr  1: not a number$" $(F) --lr " 1"
+expect "--lr 1e39 (beyond float)" 2 "^hpctrain: --lr 1e39: out of range for a float$" $(F) --lr 1e39
+expect "--arch with 17 layers" 2 "^hpctrain: --arch 1-2-3-4-5-6-7-8-9-10-11-12-13-14-15-16-17-18: at most [0-9]+ layers$" \
+    $(F) --arch 1-2-3-4-5-6-7-8-9-10-11-12-13-14-15-16-17-18
+expect "--arch 4x8-3" 2 "^hpctrain: --arch 4x8-3: expected sizes separated by '-'" $(F) --arch 4x8-3
+expect "--data with --train" 2 "^hpctrain: --data $T/good: cannot be combined with --train/--test CSV files$" \
+    $(F) --data "$T/good"
+expect "--test without --train" 2 "^hpctrain: --test $T/good.csv: needs --train FILE.csv as well$" \
+    "$H" train --test "$T/good.csv" --quiet
+expect "--save naming a directory" 2 "^hpctrain: --save $T/ck/: not a file name$" \
+    "$H" train --train "$T/good.csv" --quiet --save "$T/ck/"
+expect "--train naming a directory" 1 "^hpctrain: $T: not a regular file$" \
+    "$H" train --train "$T" --quiet --epochs 1
+expect "--loss mse: --arch output != 1 target" 1 "^hpctrain: --arch 4-2: output size 2 does not match the data: .*reg.csv has 1 target per row$" \
+    "$H" train --train "$T/reg.csv" --loss mse --arch 4-2 --quiet --epochs 1 --save "$SAVE"
+expect "--loss xent on a regression CSV" 1 "reg.csv:1: label '[-0-9.]+' is not an integer$" \
+    "$H" train --train "$T/reg.csv" --quiet --epochs 1 --save "$SAVE"
+# --flag=value is the same as --flag value
+expect_ok "--lr=0.25 is accepted" $(F) --lr=0.25 --arch 4-8-3 --epochs 1
+grep -q "lr 0.25" "$T/out" && ok "--lr=0.25 is the rate used" || bad "--lr=0.25 is the rate used" "stdout lacks 'lr 0.25'"
+expect_ok "--version" "$H" --version
+grep -Eq "^hpctrain [0-9]+\.[0-9]+\.[0-9]+$" "$T/out" && ok "--version prints the version" \
+    || bad "--version prints the version" "stdout: $(cat "$T/out")"
 expect "--profile-json into a missing directory" 2 "^hpctrain: --profile-json $T/nodir/p.json: directory $T/nodir does not exist" \
     $(F) --profile-json "$T/nodir/p.json"
 expect "bench --profile-json a directory" 2 "^hpctrain: --profile-json $T: is a directory" \

@@ -121,8 +121,10 @@ int cli_data_load(const cli_opts *o, int want_train, cli_data *d)
         rc = CLI_EXIT_RUNTIME;
     }
     if (rc == 0 && d->train && d->test && d->train->n_targets != d->test->n_targets) {
-        cli_error("%s: %zu targets per row, but the training data %s has %zu",
-                  d->test_x, d->test->n_targets, d->train_x, d->train->n_targets);
+        cli_error("%s: %zu target%s per row, but the training data %s has %zu",
+                  d->test_x, d->test->n_targets,
+                  d->test->n_targets == 1 ? "" : "s", d->train_x,
+                  d->train->n_targets);
         rc = CLI_EXIT_RUNTIME;
     }
     if (rc)
@@ -184,7 +186,8 @@ static int check_set(const ht_dataset *ds, const char *fx, const char *fy,
     if (ds->target) {
         if (ds->n_targets != out) {
             cli_error("%s: output size %zu does not match the data: %s has "
-                      "%zu targets per row", source, out, fx, ds->n_targets);
+                      "%zu target%s per row", source, out, fx, ds->n_targets,
+                      ds->n_targets == 1 ? "" : "s");
             return CLI_EXIT_RUNTIME;
         }
         return 0;
