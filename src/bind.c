@@ -20,6 +20,21 @@ static void cpu_failed(ht_topology *t, int tid, int pu, const char *why)
     pthread_mutex_unlock(&t->lock);
 }
 
+void ht_plan_bind_skipped(ht_topology *t, const ht_plan *p, int tid)
+{
+    if (!t || !p || t->fake || t->omp_binding || tid < 0 ||
+        tid >= p->n_threads || tid >= t->n_slots)
+        return;
+    pthread_mutex_lock(&t->lock);
+    const int unset = t->slots[tid].state == HT_SLOT_NONE;
+    pthread_mutex_unlock(&t->lock);
+    /* only thread tid writes its own slot, so nothing else can set it
+     * between the check and the write */
+    if (unset)
+        cpu_failed(t, tid, p->thread_pu[tid],
+                   "not tried: another thread's binding was refused");
+}
+
 static void read_back(ht_topology *t, char *got, size_t len)
 {
     hwloc_bitmap_t b = hwloc_bitmap_alloc();

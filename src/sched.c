@@ -112,12 +112,17 @@ void ht_sched_enter(ht_model *m, int tid, int nt)
     int refused;
     #pragma omp atomic read
     refused = m->bind_refused;
-    if (m->plan != NULL && !refused && nt == m->plan->n_threads &&
-        ht_plan_bind_thread(m->topo, m->plan, tid) != HT_OK) {
-        /* The report already says why; retrying every region would only
-         * repeat the failure. Benign race: every writer stores 1. */
-        #pragma omp atomic write
-        m->bind_refused = 1;
+    if (m->plan != NULL && nt == m->plan->n_threads) {
+        if (refused) {
+            /* counted as not bound, so the report covers every thread */
+            ht_plan_bind_skipped(m->topo, m->plan, tid);
+        } else if (ht_plan_bind_thread(m->topo, m->plan, tid) != HT_OK) {
+            /* The report already says why; retrying every region would
+             * only repeat the failure. Benign race: every writer stores
+             * 1. */
+            #pragma omp atomic write
+            m->bind_refused = 1;
+        }
     }
     touch_pack(m, tid, nt);
 }

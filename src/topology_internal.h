@@ -77,4 +77,11 @@ void ht_interleave_nodes(const ht_topology *t, int k, hwloc_bitmap_t set);
 /* Records a memory allocation's outcome in the apply log. */
 void ht_topo_log_buf(ht_topology *t, const ht_numa_buf *b);
 
+/* Records thread tid as not bound when it skips ht_plan_bind_thread
+ * because another thread's binding was already refused, unless its slot
+ * already says what happened: so the report counts every thread of the
+ * plan, not only those that tried. No-op on a fake topology, under OpenMP
+ * binding, or for a tid outside the plan. Thread-safe; one call per tid. */
+void ht_plan_bind_skipped(ht_topology *t, const ht_plan *p, int tid);
+
 #endif

@@ -123,4 +123,38 @@ run "info" "$T/info0" "$H" info || :
 fake "HWLOC_XMLFILE" HWLOC_XMLFILE "HWLOC_XMLFILE=$XML"
 fake "HWLOC_SYNTHETIC" HWLOC_SYNTHETIC "HWLOC_SYNTHETIC=pack:2 numa:1 core:32 pu:2"
 
+# the kernel refuses binding (a container without the permission; here a
+# seccomp filter, tests/deny_bind.c): the run goes on unbound on
+# first-touch pages, reports every thread as not bound, warns once, and
+# trains the same bits as a bound run
+refused() {
+    local t=$1 name="binding refused, $1 thread$(s "$1")"
+    local want="^threads: $t, not bound \\(0 of $t threads bound\\): .*Operation not permitted: t0 NOT bound"
+    [ "$t" -gt 1 ] && want="$want, t1 NOT bound"
+    if ! run "$name" "$T/deny" "$HT_DENY_BIND" "$H" "${TR[@]}" --threads "$t" --print-hash; then return; fi
+    if ! grep -Eq "$want\$" "$T/deny"; then
+        bad "$name" "placement line: $(grep '^threads:' "$T/deny")"
+    elif ! grep -Eq '^memory: parameters first-touch, work rows first-touch by their threads, GEMM packing buffers first-touch by their threads \(asked [a-z ,]+\)$' "$T/deny"; then
+        bad "$name" "$(grep '^memory:' "$T/deny")"
+    elif [ "$(grep -c '^warning:' "$T/deny")" -ne 1 ] || ! grep -q '^warning: binding not allowed here; running with first-touch placement only (threads: .*; memory: .*)$' "$T/deny"; then
+        bad "$name" "warning: $(grep '^warning:' "$T/deny")"
+    elif [ -s "$T/err" ]; then
+        bad "$name" "stderr: $(cat "$T/err")"
+    elif ! run "$name: bound run" "$T/bound" "$H" "${TR[@]}" --threads "$t" --print-hash; then :
+    elif [ "$(field "$T/deny" 'weights hash')" != "$(field "$T/bound" 'weights hash')" ] ||
+         [ -z "$(field "$T/bound" 'weights hash')" ]; then
+        bad "$name" "weights hash $(field "$T/deny" 'weights hash'), bound run $(field "$T/bound" 'weights hash')"
+    else ok "$name: unbound, first touch, one warning, same weights"; fi
+}
+if [ -z "${HT_DENY_BIND:-}" ]; then
+    echo "skip refused-binding checks: no deny_bind helper in this build"
+else
+    "$HT_DENY_BIND" true 2>"$T/err"
+    case $? in
+        0) refused 1; [ "$pus" -gt 1 ] && refused 2 ;;
+        77) echo "skip refused-binding checks: $(cat "$T/err")" ;;
+        *) bad "deny_bind" "$(cat "$T/err")" ;;
+    esac
+fi
+
 finish
