@@ -499,10 +499,13 @@ typedef struct optim_ctx {
  * guest, single training steps alternated with and without it in one
  * process (hpctrain bench --optim-cost's pairing, 400 pairs): 0.37-0.63 ms
  * less of a 7.7-9.7 ms step on one thread, 0.09-0.10 ms of 4.7-4.9 ms on
- * two. A write prefetch (PREFETCHW, which rw = 1 becomes wherever the
- * target has it) instead was 0.16-0.24 ms slower on one thread, so these
- * are read prefetches. Past a row's end the next tile is at the start of
- * the next row panel. */
+ * two. These are read prefetches. An early trial of rw = 1 here (0.16-0.24
+ * ms slower on one thread) did not test a write prefetch: for baseline
+ * x86-64 GCC emits PREFETCHT0 for it. A real PREFETCHW (inline asm, same
+ * bits, 2 threads, alternated runs of one binary) gave 1.025x and 1.052x
+ * in one hour (28 pairs, 26 faster) and 0.996x and 0.991x in a later one
+ * (28 pairs, 10 faster); on one thread 0.995x. Not kept (docs/PERFORMANCE.md).
+ * Past a row's end the next tile is at the start of the next row panel. */
 static void optim_prefetch(const optim_ctx *o, size_t row, size_t col,
                            size_t mm, size_t nn)
 {
