@@ -247,6 +247,23 @@ expect "resume: different architecture" 1 "--resume $T/good.ckpt: checkpoint arc
 expect "resume: corrupted checkpoint" 1 "corrupt.ckpt" $(C good.csv) --arch 4-8-3 --epochs 3 --resume "$T/corrupt.ckpt"
 expect "resume: truncated checkpoint" 1 "short.ckpt" $(C good.csv) --arch 4-8-3 --epochs 3 --resume "$T/short.ckpt"
 expect "resume: missing checkpoint" 1 "--resume $T/none.ckpt: cannot open" $(C good.csv) --epochs 3 --resume "$T/none.ckpt"
+# a resumed run refuses a --save-best or --log it cannot continue, and
+# leaves both files as they were
+"$H" train --train "$T/good.csv" --arch 4-16-3 --val 0.2 --epochs 1 --quiet \
+    --save "$T/r.ckpt" --log "$T/r.csv" >/dev/null 2>&1 || bad "setup: 4-16-3 run" "exit $?"
+RB="$H train --train $T/good.csv --arch 4-16-3 --val 0.2 --epochs 2 --quiet --resume $T/r.ckpt"
+cp "$T/good.ckpt" "$T/ck/best.ckpt"
+expect "resume: --save-best of another architecture" 1 \
+    "^hpctrain: --save-best $T/ck/best.ckpt: checkpoint architecture 4-8-3 differs from this run's 4-16-3$" \
+    $RB --save-best "$T/ck/best.ckpt"
+cp "$T/junk.ckpt" "$T/ck/best.ckpt"
+expect "resume: --save-best not a checkpoint" 1 "^hpctrain: --save-best $T/ck/best.ckpt: not an hpctrain checkpoint" \
+    $RB --save-best "$T/ck/best.ckpt"
+rm -f "$T/ck/best.ckpt"
+{ cat "$T/r.csv"; printf 'oops,1,2\n'; } >"$T/ck/r.csv"
+expect "resume: --log with a row that is not an epoch row" 1 \
+    "^hpctrain: --log $T/ck/r.csv: line 'oops,1,2' is not an epoch row$" $RB --log "$T/ck/r.csv"
+rm -f "$T/ck/r.csv"
 expect "eval: corrupted model" 1 "corrupt.ckpt" "$H" eval --model "$T/corrupt.ckpt" --test "$T/good.csv"
 expect "eval: foreign file" 1 "junk.ckpt" "$H" eval --model "$T/junk.ckpt" --test "$T/good.csv"
 expect "eval: missing model" 1 "--model $T/none.ckpt: cannot open" "$H" eval --model "$T/none.ckpt" --test "$T/good.csv"
