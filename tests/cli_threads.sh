@@ -99,17 +99,28 @@ else
 fi
 one_pu "OMP_PLACES={$pu0} OMP_PROC_BIND=true" env "OMP_PLACES={$pu0}" OMP_PROC_BIND=true
 
+# why_unbound FILE THREADS MEMORY WARNING: what is wrong with the start-up
+# lines of an unbound run in FILE (extended regexes for its threads: and
+# memory: lines and for its one warning: line); nothing if all hold
+FT="first-touch by their threads"
+why_unbound() {
+    if ! grep -Eq "$2" "$1"; then grep '^threads:' "$1" || echo "no threads: line"
+    elif ! grep -Eq "$3" "$1"; then grep '^memory:' "$1" || echo "no memory: line"
+    elif [ "$(grep -c '^warning:' "$1")" -ne 1 ] || ! grep -Eq "$4" "$1"; then
+        echo "warning: $(grep '^warning:' "$1")"
+    fi
+}
+
 # another machine's topology: runs, unbound, plain pages, one warning
 fake() {
-    local name=$1 var=$2
+    local name=$1 var=$2 why
     shift 2
     if ! run "$name" "$T/out" env "$@" "$H" "${TR[@]}"; then return; fi
-    if ! grep -q "^threads: $cores, not bound\$" "$T/out"; then
-        bad "$name" "$(grep '^threads:' "$T/out")"
-    elif ! grep -q "^memory: parameters first-touch, work rows first-touch by their threads, GEMM packing buffers first-touch by their threads\$" "$T/out"; then
-        bad "$name" "$(grep '^memory:' "$T/out")"
-    elif [ "$(grep -c '^warning:' "$T/out")" -ne 1 ] || ! grep -q "^warning: .*$var=.*not bound.*not placed" "$T/out"; then
-        bad "$name" "warning: $(grep '^warning:' "$T/out")"
+    why=$(why_unbound "$T/out" "^threads: $cores, not bound\$" \
+          "^memory: parameters first-touch, work rows $FT, GEMM packing buffers $FT\$" \
+          "^warning: .*$var=.*not bound.*not placed")
+    if [ -n "$why" ]; then
+        bad "$name" "$why"
     elif ! run "$name: info" "$T/info" env "$@" "$H" info; then :
     elif ! grep -q "^threads:  $cores\$" "$T/info"; then
         bad "$name: info" "$(grep '^threads:' "$T/info"), this machine has $cores cores"
@@ -128,16 +139,15 @@ fake "HWLOC_SYNTHETIC" HWLOC_SYNTHETIC "HWLOC_SYNTHETIC=pack:2 numa:1 core:32 pu
 # first-touch pages, reports every thread as not bound, warns once, and
 # trains the same bits as a bound run
 refused() {
-    local t=$1 name="binding refused, $1 thread$(s "$1")"
+    local t=$1 name="binding refused, $1 thread$(s "$1")" why
     local want="^threads: $t, not bound \\(0 of $t threads bound\\): .*Operation not permitted: t0 NOT bound"
     [ "$t" -gt 1 ] && want="$want, t1 NOT bound"
     if ! run "$name" "$T/deny" "$HT_DENY_BIND" "$H" "${TR[@]}" --threads "$t" --print-hash; then return; fi
-    if ! grep -Eq "$want\$" "$T/deny"; then
-        bad "$name" "placement line: $(grep '^threads:' "$T/deny")"
-    elif ! grep -Eq '^memory: parameters first-touch, work rows first-touch by their threads, GEMM packing buffers first-touch by their threads \(asked [a-z ,]+\)$' "$T/deny"; then
-        bad "$name" "$(grep '^memory:' "$T/deny")"
-    elif [ "$(grep -c '^warning:' "$T/deny")" -ne 1 ] || ! grep -q '^warning: binding not allowed here; running with first-touch placement only (threads: .*; memory: .*)$' "$T/deny"; then
-        bad "$name" "warning: $(grep '^warning:' "$T/deny")"
+    why=$(why_unbound "$T/deny" "$want\$" \
+          "^memory: parameters first-touch, work rows $FT, GEMM packing buffers $FT \\(asked [a-z ,]+\\)\$" \
+          "^warning: binding not allowed here; running with first-touch placement only \\(threads: .*; memory: .*\\)\$")
+    if [ -n "$why" ]; then
+        bad "$name" "$why"
     elif [ -s "$T/err" ]; then
         bad "$name" "stderr: $(cat "$T/err")"
     elif ! run "$name: bound run" "$T/bound" "$H" "${TR[@]}" --threads "$t" --print-hash; then :

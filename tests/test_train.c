@@ -202,29 +202,58 @@ static void solve(double *a, double *b, int n)
     }
 }
 
+/* The ridge tests' data: M rows of D features uniform in [-1, 1],
+ * y = 0.5 + x.wt + uniform noise of width 0.1 (seeds seed .. seed + 2). */
+enum { RIDGE_M = 200, RIDGE_D = 10 };
+
+static void ridge_data(ht_dataset *ds, unsigned seed)
+{
+    enum { M = RIDGE_M, D = RIDGE_D };
+    *ds = (ht_dataset){0};
+    ds->n = M; ds->d = D; ds->n_targets = 1;
+    ds->x = malloc(M * D * sizeof(float));
+    ds->target = malloc(M * sizeof(float));
+    tu_fill(ds->x, M * D, seed, -1, 1);
+    float wt[D];
+    tu_fill(wt, D, seed + 1, -2, 2);
+    uint64_t s = seed + 2;
+    for (int i = 0; i < M; i++) {
+        double y = 0.5;
+        for (int j = 0; j < D; j++)
+            y += wt[j] * ds->x[i * D + j];
+        y += 0.1 * ((double)(tu_rand(&s) >> 11) / 9007199254740992.0 - 0.5);
+        ds->target[i] = (float)y;
+    }
+}
+
+/* The linear model D-1 under MSE and L2 l2 (biases too with reg_bias),
+ * trained full-batch with momentum to convergence; *st: the last epoch. */
+static ht_model *ridge_fit(const ht_dataset *ds, float l2, int reg_bias,
+                           ht_epoch_stats *st)
+{
+    ht_config c;
+    ht_config_default(&c);
+    c.schedule = HT_SCHED_CONSTANT;
+    c.n_layers = 1; c.sizes[0] = RIDGE_D; c.sizes[1] = 1;
+    c.loss = HT_LOSS_MSE; c.dropout = 0; c.l2 = l2; c.reg_bias = reg_bias;
+    c.lr = 0.1f; c.momentum = 0.9f; c.batch = RIDGE_M;
+    ht_model *m;
+    assert_int_equal(ht_model_create(&c, &m), HT_OK);
+    for (int e = 0; e < 1500; e++)
+        assert_int_equal(ht_model_train_epoch(m, ds, NULL, NULL, st), HT_OK);
+    return m;
+}
+
 /* --arch 10-1 --loss mse --l2 L: minimises 1/(2m)||Xw + b - y||^2 +
  * L/2 ||w||^2 (bias unpenalised). Closed form on centred data:
  * (Xc'Xc/m + L I) w = Xc'yc/m, b = mean(y) - mean(x).w */
 static void test_ridge_closed_form(void **state)
 {
     (void)state;
-    enum { M = 200, D = 10 };
+    enum { M = RIDGE_M, D = RIDGE_D };
     const float l2 = 0.1f;
-    ht_dataset ds = {0};
-    ds.n = M; ds.d = D; ds.n_targets = 1;
-    ds.x = malloc(M * D * sizeof(float));
-    ds.target = malloc(M * sizeof(float));
-    tu_fill(ds.x, M * D, 31, -1, 1);
-    float wt[D];
-    tu_fill(wt, D, 32, -2, 2);
-    uint64_t s = 33;
-    for (int i = 0; i < M; i++) {
-        double y = 0.5;
-        for (int j = 0; j < D; j++)
-            y += wt[j] * ds.x[i * D + j];
-        y += 0.1 * ((double)(tu_rand(&s) >> 11) / 9007199254740992.0 - 0.5);
-        ds.target[i] = (float)y;
-    }
+    ht_dataset ds;
+    ridge_data(&ds, 31);
     double mx[D] = {0}, my = 0, A[D * D] = {0}, bvec[D] = {0};
     for (int i = 0; i < M; i++) {
         my += ds.target[i] / (double)M;
@@ -245,18 +274,8 @@ static void test_ridge_closed_form(void **state)
     for (int j = 0; j < D; j++)
         b0 -= mx[j] * bvec[j];
 
-    ht_config c;
-    ht_config_default(&c);
-    c.schedule = HT_SCHED_CONSTANT;
-    c.l2 = 0.0f;
-    c.n_layers = 1; c.sizes[0] = D; c.sizes[1] = 1;
-    c.loss = HT_LOSS_MSE; c.dropout = 0; c.l2 = l2;
-    c.lr = 0.1f; c.momentum = 0.9f; c.batch = M;
-    ht_model *m;
-    assert_int_equal(ht_model_create(&c, &m), HT_OK);
     ht_epoch_stats st;
-    for (int e = 0; e < 1500; e++)
-        assert_int_equal(ht_model_train_epoch(m, &ds, NULL, NULL, &st), HT_OK);
+    ht_model *m = ridge_fit(&ds, l2, 0, &st);
     const float *w = ht_model_weights(m, 0), *b = ht_model_bias(m, 0);
     for (int j = 0; j < D; j++)
         if (fabs(w[j] - bvec[j]) > 1e-4)
@@ -276,23 +295,10 @@ static void test_ridge_closed_form(void **state)
 static void test_ridge_bias_penalised(void **state)
 {
     (void)state;
-    enum { M = 200, D = 10, D1 = D + 1 };
+    enum { M = RIDGE_M, D = RIDGE_D, D1 = D + 1 };
     const float l2 = 0.1f;
-    ht_dataset ds = {0};
-    ds.n = M; ds.d = D; ds.n_targets = 1;
-    ds.x = malloc(M * D * sizeof(float));
-    ds.target = malloc(M * sizeof(float));
-    tu_fill(ds.x, M * D, 41, -1, 1);
-    float wt[D];
-    tu_fill(wt, D, 42, -2, 2);
-    uint64_t s = 43;
-    for (int i = 0; i < M; i++) {
-        double y = 0.5;
-        for (int j = 0; j < D; j++)
-            y += wt[j] * ds.x[i * D + j];
-        y += 0.1 * ((double)(tu_rand(&s) >> 11) / 9007199254740992.0 - 0.5);
-        ds.target[i] = (float)y;
-    }
+    ht_dataset ds;
+    ridge_data(&ds, 41);
     double A[D1 * D1] = {0}, t[D1] = {0};
     for (int i = 0; i < M; i++)
         for (int j = 0; j < D1; j++) {
@@ -306,17 +312,8 @@ static void test_ridge_bias_penalised(void **state)
     solve(A, t, D1);
     assert_true(t[D] > 0.3 && t[D] < 0.49);  /* shrunk, not the 0.5 intercept */
 
-    ht_config c;
-    ht_config_default(&c);
-    c.schedule = HT_SCHED_CONSTANT;
-    c.n_layers = 1; c.sizes[0] = D; c.sizes[1] = 1;
-    c.loss = HT_LOSS_MSE; c.dropout = 0; c.l2 = l2; c.reg_bias = 1;
-    c.lr = 0.1f; c.momentum = 0.9f; c.batch = M;
-    ht_model *m;
-    assert_int_equal(ht_model_create(&c, &m), HT_OK);
     ht_epoch_stats st;
-    for (int e = 0; e < 1500; e++)
-        assert_int_equal(ht_model_train_epoch(m, &ds, NULL, NULL, &st), HT_OK);
+    ht_model *m = ridge_fit(&ds, l2, 1, &st);
     const float *w = ht_model_weights(m, 0), *b = ht_model_bias(m, 0);
     double sq = (double)b[0] * b[0];
     for (int j = 0; j < D; j++) {
