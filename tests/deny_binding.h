@@ -1,10 +1,10 @@
-/* A seccomp filter that refuses thread and memory binding as a container
- * without the permission does (Docker's default profile without
- * CAP_SYS_NICE blocks mbind and set_mempolicy; here sched_setaffinity
- * too): those calls fail with EPERM, every other call runs as usual. For
- * tests/test_topology.c (in a forked child) and tests/deny_bind.c (before
- * exec). HT_TEST_DENY_BINDING is defined where the filter exists (Linux on
- * x86-64 or aarch64). */
+/* A seccomp filter that refuses memory binding as a container without
+ * the permission does (Docker's default profile without CAP_SYS_NICE
+ * blocks mbind and set_mempolicy), and optionally thread binding too
+ * (sched_setaffinity): those calls fail with EPERM, every other call runs
+ * as usual. For tests/test_topology.c (in a forked child) and
+ * tests/deny_bind.c (before exec). HT_TEST_DENY_BINDING is defined where
+ * the filter exists (Linux on x86-64 or aarch64). */
 #ifndef HT_TEST_DENY_BINDING_H
 #define HT_TEST_DENY_BINDING_H
 
@@ -28,9 +28,13 @@
 #include <errno.h>
 
 /* Installs the filter on the calling thread (and what it execs or forks
- * later): 0, or -1 where the kernel will not (errno says why). */
-static inline int ht_test_deny_binding(void)
+ * later), refusing sched_setaffinity too when threads_too: 0, or -1 where
+ * the kernel will not (errno says why). */
+static inline int ht_test_deny_binding(int threads_too)
 {
+    /* a syscall number that never matches, in place of sched_setaffinity */
+    const unsigned setaff = threads_too ? (unsigned)__NR_sched_setaffinity
+                                        : 0xffffffffu;
     struct sock_filter f[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, HT_TEST_AUDIT_ARCH, 1, 0),
@@ -38,7 +42,7 @@ static inline int ht_test_deny_binding(void)
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mbind, 3, 0),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_set_mempolicy, 2, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sched_setaffinity, 1, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, setaff, 1, 0),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
     };

@@ -822,7 +822,7 @@ static void test_omp_binding_left_alone(void **state)
 /* Runs in the child; returns 0 if all checks hold, else the failed check. */
 static int fallback_child(void)
 {
-    if (ht_test_deny_binding() != 0)
+    if (ht_test_deny_binding(1) != 0)
         return 77;
     unset_omp_binding();
     ht_topology *t = NULL;
