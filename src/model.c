@@ -16,9 +16,6 @@ double ht_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-size_t ht_model_layer_in(const ht_model *m, size_t l) { return m->cfg.sizes[l]; }
-size_t ht_model_layer_out(const ht_model *m, size_t l) { return m->cfg.sizes[l + 1]; }
-
 /* Rounds a float count up to a whole number of 64-byte lines. */
 static size_t pad16(size_t n) { return (n + 15) & ~(size_t)15; }
 

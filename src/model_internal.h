@@ -82,9 +82,6 @@ struct ht_model {
     ht_mem_policy pack_shared_in_force, pack_own_in_force;
 };
 
-size_t ht_model_layer_in(const ht_model *m, size_t l);
-size_t ht_model_layer_out(const ht_model *m, size_t l);
-
 /* Allocates the slabs of a model whose cfg is set; zeroes state. */
 ht_status ht_model_alloc(ht_model *m);
 
