@@ -54,6 +54,34 @@ if run "train 1 thread" "$T/t1.out" "$H" train $TR --threads 1 --print-hash --sa
     [[ "$h1" =~ ^[0-9a-f]{16}$ ]] && ok "--print-hash gives 16 hex digits" || bad "--print-hash" "'$h1'"
 fi
 
+# --- on a terminal (script(1) gives the run a pty): the bar is drawn with
+# carriage returns, reaches 100 %, is cleared before each epoch line, and
+# the weights are the same; --quiet draws nothing there either
+if command -v script >/dev/null; then
+    TRQ="${TR/--epochs 8/--epochs 2} --threads 1 --print-hash"
+    if script -qec "$H train $TRQ" /dev/null >"$T/tty.out" 2>"$T/err" &&
+       script -qec "$H train $TRQ --quiet" /dev/null >"$T/ttyq.out" 2>>"$T/err"; then
+        "$PY" - "$T/tty.out" "$T/ttyq.out" "$T/t1.out" <<'PYEOF' && ok "progress bar on a terminal: drawn, 100 %, cleared; none with --quiet" || bad "progress bar" "see above"
+import re, sys
+tty = open(sys.argv[1], newline="").read().replace("\r\n", "\n")
+quiet = open(sys.argv[2], newline="").read().replace("\r\n", "\n")
+bars = re.findall(r"\repoch (\d)/2 \[([=> ]{30})\] +(\d+)%", tty)
+assert bars, "no bar drawn"
+assert any(b == ("1", "=" * 30, "100") for b in bars), "epoch 1 never at 100 %"
+assert any(b == ("2", "=" * 30, "100") for b in bars), "epoch 2 never at 100 %"
+for n in ("1", "2"):   # the bar's line is blanked, then the epoch line
+    assert re.search(r"\r {30,}\repoch %s/2  loss " % n, tty), "epoch %s: bar not cleared" % n
+assert "\r" not in quiet, "--quiet drew on a terminal"
+h = lambda t: re.search(r"weights hash ([0-9a-f]{16})", t).group(1)
+assert h(tty) == h(quiet), "the bar changed the weights"
+PYEOF
+    else
+        bad "progress bar" "script(1) runs failed: $(cat "$T/err")"
+    fi
+else
+    echo "skip progress bar check: no script(1) (util-linux)"
+fi
+
 # --- 2 threads: bitwise the same weights
 if run "train 2 threads" "$T/t2.out" "$H" train $TR --threads 2 --print-hash; then
     h2=$(field "$T/t2.out" "weights hash")
