@@ -42,8 +42,20 @@
 #include "internal.h"
 
 /* Below this much work per thread, another thread costs more than it
- * saves (fork/join and a barrier are a few microseconds). */
-#define GEMM_MIN_FLOPS_PER_THREAD 1.5e6
+ * saves (fork/join and a barrier are a few microseconds). On the Zen 5
+ * guest, 2 threads, ht_sgemm in a loop, medians of 21 alternated rounds:
+ * at 1.5e6, shapes of 2.0 to 2.9 MFLOP stayed on one thread, and 2
+ * threads ran them 1.17 to 1.6x faster (NN 128x128x64, 64x64x256,
+ * 32x1024x32, 80x80x200; the batch-128 output layer's NN 128x10x1024, NT
+ * 128x1024x10, TN 1024x10x128), except where a shared B costs a barrier per
+ * K slice (below). The batch-64 output layer's 1.3 MFLOP still stays on
+ * one: NN 64x10x1024 ran 0.92x on two. */
+#define GEMM_MIN_FLOPS_PER_THREAD 1.0e6
+/* A grid whose threads share B panels (several grid rows) meets at a
+ * barrier per K slice and NC block. Each such step must give every thread
+ * this much work: NN 16x16x4096 (2.1 MFLOP, 19 K slices of the AVX-512
+ * table) ran 0.51x on 2 threads, about 1.7 us lost per barrier. */
+#define GEMM_MIN_FLOPS_PER_STEP 0.4e6
 /* The same inside a team, where no fork/join is paid and the phase barrier
  * comes anyway: what one thread leaves undone is the cost. At 1.5e6 the
  * output layer's three GEMMs of 784-1024-1024-10 at batch 128 (2.6 MFLOP
@@ -776,12 +788,25 @@ static void packed_sizes(const gemm_plan *pl, size_t *shared, size_t *own)
     *own = a + (b_own(pl) ? 2 * b : 0);
 }
 
+/* Whether the grid just chosen for t threads gives each thread enough
+ * work between the barriers of a shared B (GEMM_MIN_FLOPS_PER_STEP). */
+static int steps_pay(const gemm_plan *pl, int t, double flops)
+{
+    if (t == 1 || b_own(pl))
+        return 1;
+    size_t a, b, n_jc;
+    grid_sizes(pl, pl->tm, pl->tn, &a, &b, &n_jc);
+    const double steps = (double)(pl->nslices * max_sz(n_jc, 1));
+    return flops / t / steps >=
+           GEMM_MIN_FLOPS_PER_STEP * ht_test_min_work_scale;
+}
+
 static ht_status packed_gemm(gemm_plan *pl)
 {
     const size_t units = ceil_div(pl->m, pl->mr) * ceil_div(pl->n, pl->nr);
-    int t = gemm_threads(2.0 * (double)pl->m * (double)pl->n * (double)pl->k,
-                         units);
-    while (!choose_grid(pl, t, 0))
+    const double flops = 2.0 * (double)pl->m * (double)pl->n * (double)pl->k;
+    int t = gemm_threads(flops, units);
+    while (!choose_grid(pl, t, 0) || !steps_pay(pl, t, flops))
         t--;                    /* t = 1 always has the grid 1 x 1 */
     /* room for the chosen grid and for the 1-thread fallback */
     gemm_plan one = *pl;
