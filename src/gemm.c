@@ -43,13 +43,13 @@
 
 /* Below this much work per thread, another thread costs more than it
  * saves (fork/join and a barrier are a few microseconds). On the Zen 5
- * guest, 2 threads, ht_sgemm in a loop, medians of 21 alternated rounds:
- * at 1.5e6, shapes of 2.0 to 2.9 MFLOP stayed on one thread, and 2
- * threads ran them 1.17 to 1.6x faster (NN 128x128x64, 64x64x256,
- * 32x1024x32, 80x80x200; the batch-128 output layer's NN 128x10x1024, NT
- * 128x1024x10, TN 1024x10x128), except where a shared B costs a barrier per
- * K slice (below). The batch-64 output layer's 1.3 MFLOP still stays on
- * one: NN 64x10x1024 ran 0.92x on two. */
+ * guest, 2 threads, ht_sgemm in a loop, 24 shapes, two builds alternated
+ * over 3 rounds: at 1.5e6, shapes of 2.0 to 2.9 MFLOP stayed on one
+ * thread, and two ran them 1.19 to 1.64x faster (among them NN 100^3,
+ * 128x128x64, 32x1024x32, 1000x1000x1, and the batch-128 output layer's
+ * NN 128x10x1024, NT 128x1024x10, TN 1024x10x128), except where a shared
+ * B costs a barrier per K slice (below). The batch-64 output layer's 1.3
+ * MFLOP still stays on one: NN 64x10x1024 ran 0.92x on two. */
 #define GEMM_MIN_FLOPS_PER_THREAD 1.0e6
 /* A grid whose threads share B panels (several grid rows) meets at a
  * barrier per K slice and NC block. Each such step must give every thread
