@@ -8,6 +8,15 @@
 #include "cli.h"
 #include "hpctrain/topology.h"
 
+/* Drops trailing blanks: CPUID's brand string is padded to 48 bytes with
+ * spaces, and some CPUs (this Zen 5 guest's) keep them. */
+static void trim_right(char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+}
+
 /* The CPU model: hwloc's CPUModel info, else /proc/cpuinfo. */
 static void cpu_model(hwloc_topology_t topo, char *buf, size_t len)
 {
@@ -20,6 +29,7 @@ static void cpu_model(hwloc_topology_t topo, char *buf, size_t len)
         v = hwloc_obj_get_info_by_name(hwloc_get_root_obj(topo), "CPUModel");
     if (v) {
         snprintf(buf, len, "%s", v);
+        trim_right(buf);
         return;
     }
     FILE *f = fopen("/proc/cpuinfo", "r");
@@ -33,6 +43,7 @@ static void cpu_model(hwloc_topology_t topo, char *buf, size_t len)
                 c += 1 + (c[1] == ' ');
                 c[strcspn(c, "\n")] = '\0';
                 snprintf(buf, len, "%s", c);
+                trim_right(buf);
                 break;
             }
         }
