@@ -607,7 +607,8 @@ static void test_epilogue_bitwise_unfused(void **state)
 
 /* Bitwise equality across 1..4 threads on every path the driver has: the
  * packed path split by rows (large M) and by columns (M = 64), K = 10, both
- * small-N paths, and a fused epilogue. */
+ * small-N paths, and a fused epilogue; at the real work thresholds, so
+ * also where a shared B's barriers keep a call on fewer threads. */
 static void test_threads_bitwise_paths(void **state)
 {
     (void)state;
@@ -618,6 +619,8 @@ static void test_threads_bitwise_paths(void **state)
         {0, 0, 7, 20, 20000},   /* 2 x 2 panels: no grid for 3 threads */
         {0, 1, 256, 1024, 10},  /* short K: the tiles along C's rows */
         {1, 0, 700, 300, 40},   /* short K, rows in several MC blocks */
+        {0, 0, 1000, 48, 600},  /* a grid of 2 rows sharing B panels */
+        {0, 0, 16, 16, 4096},   /* shared B, K slices too short to split */
     };
     const size_t mld = 32;
     uint32_t *mask = malloc(1000 * mld * 4);
