@@ -291,8 +291,9 @@ static int choose_grid(gemm_plan *pl, int t, int post)
          * each thread reads the (tm-1)/tm of them that other cores packed,
          * weighed as packing them again. AVX2 table, 2 threads, NT
          * 256x784x1024 (M over MC = 168): the model without this term
-         * chose 2 x 1 by 0.2 %, which ran at 76 % of the peak, against
-         * 89 % for 1 x 2 (bench_gemm, 4 rounds) */
+         * chose 2 x 1 by 0.2 %, which ran at 167-174 GFLOP/s, against
+         * 189-194 for the 1 x 2 it now picks (bench_gemm, the two builds
+         * alternated over 3 rounds) */
         const double shared =
             post ? 0.0 : 8.0 * cols * kk * (double)(tm - 1) / tm;
         const double cost = 2.0 * rows * cols * kk +
